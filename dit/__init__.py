@@ -1,0 +1,7 @@
+"""Rectified-flow diffusion transformers over shape latents: variant registry, flow-matching
+objective, samplers and trainer.
+
+Every variant is a ``diffusers`` ModelMixin registered by name with
+``forward(x_t, t, cond_tokens, cond_pooled) -> velocity``.
+Depends on torch and diffusers only: never imports gen3d, server, vae or render.
+"""

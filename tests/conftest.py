@@ -1,0 +1,29 @@
+"""Shared pytest set-up: `gpu` tests skip cleanly on machines without CUDA."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    gpu_items = [item for item in items if item.get_closest_marker("gpu")]
+    if not gpu_items:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (torch.cuda.is_available() is False)")
+    for item in gpu_items:
+        item.add_marker(skip)
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No GEN3D_* variables from the developer's shell leak into a test."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("GEN3D_"):
+            monkeypatch.delenv(name)
+    return monkeypatch

@@ -1,0 +1,37 @@
+import pytest
+import torch
+
+from gen3d.device import DeviceError, resolve_device, resolve_dtype
+
+
+def test_auto_picks_cuda_only_when_available():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == expected
+
+
+def test_cpu_is_float32_by_default():
+    cpu = resolve_device("cpu")
+    assert cpu == torch.device("cpu")
+    assert resolve_dtype("auto", cpu) == torch.float32
+    assert resolve_dtype("bfloat16", cpu) == torch.bfloat16
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on CPU-only machines")
+def test_cuda_without_a_gpu_is_a_clear_error():
+    with pytest.raises(DeviceError, match="no CUDA GPU"):
+        resolve_device("cuda")
+
+
+def test_nonsense_device_and_dtype_are_clear_errors():
+    with pytest.raises(DeviceError, match="unknown device 'banana'"):
+        resolve_device("banana")
+    with pytest.raises(DeviceError, match="unknown dtype 'int3'"):
+        resolve_dtype("int3", torch.device("cpu"))
+
+
+@pytest.mark.gpu
+def test_cuda_auto_dtype_is_bf16_where_supported():
+    device = resolve_device("auto")
+    assert device.type == "cuda"
+    expected = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+    assert resolve_dtype("auto", device) == expected
