@@ -20,8 +20,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     TRANSFORMERS_OFFLINE=1
 
 WORKDIR /opt/gen3d
-# Dependencies first (a layer that survives source edits), with the base image's torch kept:
-# pyproject's range admits it, so pip installs no second torch.
+# The base image's torch is kept: pyproject's range admits it, so pip installs no second torch.
 COPY pyproject.toml README.md LICENSE ./
 COPY gen3d ./gen3d
 COPY vae ./vae
