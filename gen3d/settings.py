@@ -98,7 +98,7 @@ class Settings(BaseSettings):
     def _check_device(cls, value: str) -> str:
         value = value.strip().lower()
         if not _DEVICE_PATTERN.match(value):
-            raise ValueError(f"expected auto, cpu, mps, cuda or cuda:N, got {value!r}")
+            raise ValueError("expected auto, cpu, mps, cuda or cuda:N")
         return value
 
     @field_validator("log_level", mode="before")
