@@ -6,7 +6,6 @@ that work are registered (``gen3d --help`` never lists a placeholder).
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import typer
@@ -17,8 +16,6 @@ from gen3d.cli import info
 from gen3d.errors import Gen3DError
 from gen3d.log import configure_logging
 from gen3d.settings import load_settings
-
-logger = logging.getLogger(__name__)
 
 app = typer.Typer(
     name="gen3d",
