@@ -13,6 +13,9 @@ import sys
 # Names of the loggers gen3d owns: one per top-level package of the distribution.
 PACKAGE_LOGGERS = ("gen3d", "vae", "dit", "render", "server")
 
+# The name our handler carries, so a second call can find and replace it.
+HANDLER_NAME = "gen3d"
+
 _PLAIN_FORMAT = "%(asctime)s %(levelname)-8s %(name)s: %(message)s"
 
 
@@ -42,12 +45,12 @@ def configure_logging(level: str | int = "INFO", *, rich: bool = True) -> None:
     else:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter(_PLAIN_FORMAT))
-    handler.set_name("gen3d")
+    handler.set_name(HANDLER_NAME)
 
     for name in PACKAGE_LOGGERS:
         logger = logging.getLogger(name)
         # Replace our own handler on a second call instead of printing every record twice.
-        for old in [h for h in logger.handlers if h.get_name() == "gen3d"]:
+        for old in [h for h in logger.handlers if h.get_name() == HANDLER_NAME]:
             logger.removeHandler(old)
         logger.addHandler(handler)
         logger.setLevel(level)

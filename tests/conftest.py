@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 
@@ -21,8 +23,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     """No GEN3D_* variables from the developer's shell leak into a test."""
-    import os
-
     for name in list(os.environ):
         if name.startswith("GEN3D_"):
             monkeypatch.delenv(name)

@@ -2,11 +2,11 @@ import logging
 import subprocess
 import sys
 
-from gen3d.log import PACKAGE_LOGGERS, configure_logging
+from gen3d.log import HANDLER_NAME, PACKAGE_LOGGERS, configure_logging
 
 
 def _our_handlers(name: str) -> list[logging.Handler]:
-    return [h for h in logging.getLogger(name).handlers if h.get_name() == "gen3d"]
+    return [h for h in logging.getLogger(name).handlers if h.get_name() == HANDLER_NAME]
 
 
 def test_importing_gen3d_configures_no_logging():
