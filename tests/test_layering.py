@@ -56,3 +56,27 @@ def test_fixed_top_level_layout():
         assert (ROOT / name).is_file(), name
     for name in ("scripts", "tests"):
         assert (ROOT / name).is_dir(), name
+
+
+def test_no_source_file_is_git_ignored():
+    # A broad ignore pattern (say "data/") once hid gen3d/data/ from git: code that passes
+    # here and never reaches the repository.
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    sources = [
+        str(p.relative_to(ROOT))
+        for pkg in (*FORBIDDEN, "tests", "scripts")
+        for p in (ROOT / pkg).rglob("*.py")
+        if "__pycache__" not in p.parts
+    ]
+    result = subprocess.run(
+        ["git", "check-ignore", "--no-index", "--stdin"],
+        cwd=ROOT,
+        input="\n".join(sources),
+        capture_output=True,
+        text=True,
+    )
+    assert result.stdout.strip() == "", f"git ignores source files:\n{result.stdout}"

@@ -1,0 +1,1 @@
+"""Shape data: procedural shapes, mesh ingestion, SDF sampling and dataset shards."""
