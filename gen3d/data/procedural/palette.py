@@ -38,6 +38,7 @@ MATERIAL_COLOURS: dict[str, tuple[str, ...]] = {
     "glass": ("green", "blue", "teal", "brown", "white"),
     "leather": ("brown", "black", "beige", "red"),
     "fabric": ("blue", "grey", "green", "red", "beige", "purple", "pink", "teal"),
+    "brick": ("red", "brown", "beige", "grey", "white"),
 }
 
 #: Material adjective -> the noun used in phrasings such as "made of wood".
@@ -50,6 +51,7 @@ MATERIAL_NOUNS: dict[str, str] = {
     "glass": "glass",
     "leather": "leather",
     "fabric": "fabric",
+    "brick": "brick",
 }
 
 

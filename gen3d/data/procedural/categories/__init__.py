@@ -1,6 +1,3 @@
 """The built-in categories; importing this package registers them."""
 
-from . import (
-    furniture,  # noqa: F401
-    household,  # noqa: F401
-)
+from . import buildings, furniture, household, nature, tools, vehicles  # noqa: F401

@@ -318,7 +318,7 @@ def shelf(d: Design) -> None:
     if d.chance(0.5):
         d.add(
             "back panel",
-            plank(width / 2, height / 2, 0.008).translate(0, height / 2, -depth / 2),
+            plank(width / 2, height / 2, 0.015).translate(0, height / 2, -depth / 2),
             colour,
         )
         d.feature("a back panel")
@@ -351,10 +351,10 @@ def cabinet(d: Design) -> None:
             y = leg_h + h * (i + 0.5)
             d.add(
                 "drawer",
-                plank(width / 2 - 0.03, h / 2 - 0.015, 0.01).translate(0, y, front),
+                plank(width / 2 - 0.03, h / 2 - 0.015, 0.02).translate(0, y, front),
                 colour,
             )
-            d.add("knob", Sphere(0.02).translate(0, y, front + 0.03), knob)
+            d.add("knob", Sphere(0.025).translate(0, y, front + 0.04), knob)
         d.count("drawer", n, "{n} drawers")
     else:
         n = d.choice([1, 2])
@@ -364,11 +364,11 @@ def cabinet(d: Design) -> None:
             x = -width / 2 + 0.02 + door_w * (i + 0.5)
             d.add(
                 "door",
-                plank(door_w / 2 - 0.01, height / 2 - 0.03, 0.01).translate(x, y, front),
+                plank(door_w / 2 - 0.01, height / 2 - 0.03, 0.02).translate(x, y, front),
                 colour,
             )
             knob_x = x + (door_w / 2 - 0.06) * (1 if i == 0 else -1)  # by the meeting edge
-            d.add("knob", Sphere(0.02).translate(knob_x, y, front + 0.03), knob)
+            d.add("knob", Sphere(0.025).translate(knob_x, y, front + 0.04), knob)
         d.count("door", n, "{n} doors", singular="a single door")
     d.describe(colour, size_word(height, 0.9, 1.3, "low", "tall"))
     d.feature(f"{knob} knobs")

@@ -63,15 +63,15 @@ def lamp(d: Design) -> None:
     shade_y = 0.3 + pole_h + shade_h * 0.2
     # Cut both caps off the shell a wall's width inside, so the shade is open at both ends.
     shade = Difference(
-        Cone(shade_bottom, shade_top, shade_h / 2).shell(0.04),
-        Cylinder(shade_top * 2, 5.0).translate(0, shade_h / 2 - 0.06 + 5.0, 0),
-        Cylinder(shade_bottom * 2, 5.0).translate(0, -shade_h / 2 + 0.06 - 5.0, 0),
+        Cone(shade_bottom, shade_top, shade_h / 2).shell(0.07),
+        Cylinder(shade_top * 2, 5.0).translate(0, shade_h / 2 - 0.1 + 5.0, 0),
+        Cylinder(shade_bottom * 2, 5.0).translate(0, -shade_h / 2 + 0.1 - 5.0, 0),
     ).translate(0, shade_y, 0)
     d.add("shade", shade, shade_colour)
     # The spider: a bar from the top of the pole to the shade's wall, along X.
     arm_y = shade_y - 0.2 * shade_h
     arm_r = shade_bottom + 0.3 * (shade_top - shade_bottom)
-    d.add("spider", Capsule((-arm_r, arm_y, 0), (arm_r, arm_y, 0), 0.04), colour)
+    d.add("spider", Capsule((-arm_r, arm_y, 0), (arm_r, arm_y, 0), 0.08), colour)
     d.describe(colour, size_word(pole_h, 3.0, 5.0, "short", "tall"))
     d.feature(f"a {shade_colour} lampshade")
     d.outside(0.0, shade_y - 0.35 * shade_h, shade_bottom * 0.6)  # inside the shade
