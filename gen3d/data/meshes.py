@@ -1,0 +1,295 @@
+"""Mesh ingestion: load a mesh file, reject malformed ones with a reason, normalise it.
+
+``load_mesh(path)`` reads OBJ, PLY, STL, OFF, GLB and glTF through trimesh and returns a
+``MeshAsset``: the surface in the unit cube (+ margin), its colours (vertex, face or texture
+colours, when the file has them), and an SDF whose sign comes from generalised winding
+numbers on a cleaned copy of the surface (see ``gen3d.data.inside``), so meshes with holes,
+double-sided faces or inconsistent winding still have a sensible inside.
+
+Anything that cannot become a solid shape raises ``MeshError`` with one line naming the file
+and the problem: empty files, point clouds, wireframes, NaN numbers, bad face indices, flat
+or open surfaces that enclose no volume, triangle soups.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import trimesh
+
+from gen3d.errors import Gen3DError
+
+from .inside import CleanSurface, clean_surface, signed_distance
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_SUFFIXES = (".obj", ".ply", ".stl", ".off", ".glb", ".gltf")
+DEFAULT_MAX_FACES = 2_000_000
+#: Below this fraction of its bounding box inside, a mesh "encloses no volume".
+MIN_INSIDE_FRACTION = 1e-3
+
+
+class MeshError(Gen3DError):
+    """A mesh file that cannot be used as a shape; the message names the file and why."""
+
+    def __init__(self, path: str | Path, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{Path(path).name}: {problem}")
+
+
+@dataclass(frozen=True)
+class SurfaceColours:
+    """Colours on the original surface: per vertex, per face, or from a texture."""
+
+    kind: str  # "vertex" | "face" | "texture"
+    triangles: np.ndarray  # (F, 3, 3) original triangles, normalised coordinates
+    vertex_rgb: np.ndarray | None = None  # (F, 3, 3) colour at each corner
+    face_rgb: np.ndarray | None = None  # (F, 3)
+    uv: np.ndarray | None = None  # (F, 3, 2) texture coordinates at each corner
+    texture: np.ndarray | None = None  # (H, W, 3) in [0, 1]
+    factor: np.ndarray | None = None  # (3,) base colour factor multiplying the texture
+
+    def at(self, face_index: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """RGB in [0, 1] at ``points`` (N, 3) lying on original faces ``face_index`` (N,)."""
+        if self.kind == "face":
+            return self.face_rgb[face_index]
+        bary = trimesh.triangles.points_to_barycentric(self.triangles[face_index], points)
+        bary = np.clip(np.nan_to_num(bary, nan=1.0 / 3.0), 0.0, 1.0)
+        bary /= bary.sum(axis=1, keepdims=True)
+        if self.kind == "vertex":
+            return np.einsum("nk,nkc->nc", bary, self.vertex_rgb[face_index])
+        uv = np.einsum("nk,nkc->nc", bary, self.uv[face_index])
+        h, w = self.texture.shape[:2]
+        # Nearest texel, wrapping as glTF's default sampler (REPEAT) does.
+        x = np.round((uv[:, 0] % 1.0) * (w - 1)).astype(np.int64)
+        y = np.round((1.0 - uv[:, 1] % 1.0) * (h - 1)).astype(np.int64)
+        return self.texture[y, x] * self.factor
+
+
+@dataclass(frozen=True)
+class MeshAsset:
+    """A mesh normalised into [-1 + margin, 1 - margin]^3, ready for SDF sampling.
+
+    ``surface`` is the cleaned, consistently oriented triangle set used for distances and the
+    inside test; ``colours`` (or None) looks colours up on the original faces, through
+    ``surface.origin``. ``scale`` and ``centre`` undo the normalisation:
+    ``original = vertices / scale + centre``.
+    """
+
+    source: str
+    surface: CleanSurface
+    colours: SurfaceColours | None
+    scale: float
+    centre: np.ndarray
+    watertight: bool
+
+    @property
+    def vertices(self) -> np.ndarray:
+        return self.surface.vertices
+
+    @property
+    def faces(self) -> np.ndarray:
+        return self.surface.faces
+
+    def sdf(self, points: np.ndarray) -> np.ndarray:
+        """Signed distance (negative inside) at points (N, 3)."""
+        return signed_distance(self.surface, np.asarray(points, dtype=np.float64))[0]
+
+    def query(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(sdf (N,), rgb (N, 3) or None)``: rgb is the colour of the closest surface point."""
+        points = np.asarray(points, dtype=np.float64)
+        sdf, face, closest = signed_distance(self.surface, points)
+        if self.colours is None:
+            return sdf, None
+        return sdf, self.colours.at(self.surface.origin[face], closest)
+
+
+# --------------------------------------------------------------------------- raw checks
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+def _check_obj_text(path: Path, text: str) -> None:
+    """Problems trimesh's OBJ reader would silently paper over (it drops or zeroes them)."""
+    n_vertices = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if fields[0] == "v":
+            values = fields[1:]
+            if any(not _NUMBER.match(v) for v in values):
+                what = "vertex coordinates" if any(
+                    not _NUMBER.match(v) for v in values[:3]) else "vertex colours"
+                raise MeshError(path, f"line {number}: {what} are not finite numbers "
+                                      f"({' '.join(values)})")
+            n_vertices += 1
+        elif fields[0] == "f":
+            refs = fields[1:]
+            if len(refs) < 3:
+                raise MeshError(path, f"line {number}: a face with {len(refs)} vertices "
+                                      "(a face needs at least 3)")
+            for ref in refs:
+                head = ref.split("/")[0]
+                try:
+                    index = int(head)
+                except ValueError:
+                    raise MeshError(path, f"line {number}: bad face index {ref!r}") from None
+                if index == 0 or index > n_vertices or -index > n_vertices:
+                    raise MeshError(path, f"line {number}: face index {index} is out of range "
+                                          f"(the file has {n_vertices} vertices so far)")
+
+
+def _load_trimesh(path: Path) -> Any:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return trimesh.load(path, process=False)
+    except Exception as exc:  # trimesh raises many types for corrupt files
+        reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise MeshError(path, f"not a readable {path.suffix[1:].upper()} file ({reason})") from exc
+
+
+def _as_single_mesh(path: Path, loaded: Any) -> trimesh.Trimesh:
+    if isinstance(loaded, trimesh.Scene):
+        meshes = [g for g in loaded.dump() if isinstance(g, trimesh.Trimesh) and len(g.faces)]
+        if not meshes:
+            kinds = {type(g).__name__ for g in loaded.geometry.values()}
+            if not kinds:
+                raise MeshError(path, "is empty (no geometry)")
+            raise MeshError(path, f"has no triangle faces (only {', '.join(sorted(kinds))})")
+        return meshes[0] if len(meshes) == 1 else trimesh.util.concatenate(meshes)
+    if isinstance(loaded, trimesh.PointCloud):
+        if len(loaded.vertices) == 0:
+            raise MeshError(path, "is empty (no vertices or faces)")
+        return loaded  # reported by the caller, which knows whether lines were present
+    if type(loaded).__name__ in ("Path2D", "Path3D"):  # trimesh.path needs optional extras
+        raise MeshError(path, "contains only lines (a wireframe), no faces")
+    if not isinstance(loaded, trimesh.Trimesh):
+        raise MeshError(path, f"holds a {type(loaded).__name__}, not a triangle mesh")
+    return loaded
+
+
+# trimesh invents a flat grey texture (and packs several into an atlas with black padding)
+# when a file has UVs but no image; those greys are not the asset's colour.
+_PLACEHOLDER_TEXELS = {(100, 100, 100), (102, 102, 102), (0, 0, 0)}
+
+
+def _is_placeholder(texture: np.ndarray) -> bool:
+    texels = np.unique(texture.reshape(-1, 3), axis=0)
+    return len(texels) <= len(_PLACEHOLDER_TEXELS) and all(
+        tuple(int(c) for c in t) in _PLACEHOLDER_TEXELS for t in texels
+    )
+
+
+def _colours_of(mesh: trimesh.Trimesh, triangles: np.ndarray) -> SurfaceColours | None:
+    visual = mesh.visual
+    kind = getattr(visual, "kind", None)
+    if kind == "vertex":
+        rgb = np.asarray(visual.vertex_colors, dtype=np.float64)[:, :3] / 255.0
+        return SurfaceColours("vertex", triangles, vertex_rgb=rgb[mesh.faces])
+    if kind == "face":
+        rgb = np.asarray(visual.face_colors, dtype=np.float64)[:, :3] / 255.0
+        return SurfaceColours("face", triangles, face_rgb=rgb)
+    if kind == "texture":
+        material = visual.material
+        image = getattr(material, "baseColorTexture", None) or getattr(material, "image", None)
+        if image is None or visual.uv is None or len(visual.uv) != len(mesh.vertices):
+            return None
+        factor = getattr(material, "baseColorFactor", None)
+        factor = np.ones(3) if factor is None else np.asarray(factor, dtype=np.float64)[:3]
+        if factor.max() > 1.0:  # trimesh keeps factors as uint8
+            factor = factor / 255.0
+        texels = np.asarray(image.convert("RGB"))
+        if _is_placeholder(texels):
+            return None
+        texture = texels.astype(np.float64) / 255.0
+        uv = np.asarray(visual.uv, dtype=np.float64)[mesh.faces]
+        return SurfaceColours("texture", triangles, uv=uv, texture=texture, factor=factor)
+    return None
+
+
+def load_mesh(
+    path: str | Path, *, margin: float = 0.1, max_faces: int = DEFAULT_MAX_FACES
+) -> MeshAsset:
+    """Load, check and normalise one mesh file; raises ``MeshError`` with the reason."""
+    path = Path(path)
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise MeshError(path, f"unsupported format {path.suffix or '(no suffix)'!r}; "
+                              f"supported: {', '.join(SUPPORTED_SUFFIXES)}")
+    if not path.is_file():
+        raise MeshError(path, "no such file")
+    if path.stat().st_size == 0:
+        raise MeshError(path, "is empty (0 bytes)")
+    text = None
+    if path.suffix.lower() == ".obj":
+        text = path.read_text(encoding="utf-8", errors="replace")
+        _check_obj_text(path, text)
+
+    loaded = _as_single_mesh(path, _load_trimesh(path))
+    if isinstance(loaded, trimesh.PointCloud):
+        if text is not None and re.search(r"^\s*l\s", text, flags=re.MULTILINE):
+            raise MeshError(path, "contains only lines (a wireframe), no faces")
+        raise MeshError(path, f"is a point cloud ({len(loaded.vertices)} points), no faces")
+    mesh = loaded
+    if len(mesh.faces) == 0:
+        raise MeshError(path, "has no faces")
+    if len(mesh.faces) > max_faces:
+        raise MeshError(path, f"has {len(mesh.faces):,} faces, over the limit of {max_faces:,}")
+    vertices = np.asarray(mesh.vertices, dtype=np.float64)
+    if not np.all(np.isfinite(vertices)):
+        raise MeshError(path, "vertex coordinates contain NaN or infinity")
+    faces = np.asarray(mesh.faces, dtype=np.int64)
+    if faces.min() < 0 or faces.max() >= len(vertices):
+        raise MeshError(path, f"face indices out of range (0..{len(vertices) - 1})")
+    colours_raw = getattr(mesh.visual, "vertex_colors", None) if mesh.visual.kind == "vertex" \
+        else None
+    if colours_raw is not None and not np.all(np.isfinite(np.asarray(colours_raw, float))):
+        raise MeshError(path, "vertex colours contain NaN")
+
+    lo, hi = vertices[faces].reshape(-1, 3).min(axis=0), vertices[faces].reshape(-1, 3).max(
+        axis=0)
+    extent = hi - lo
+    if extent.max() <= 0:
+        raise MeshError(path, "all vertices are at one point")
+    flat = extent < 1e-6 * extent.max()
+    if flat.any():
+        axis = "XYZ"[int(np.argmax(flat))]
+        raise MeshError(path, f"is flat (no extent along {axis}), so it encloses no volume")
+
+    centre = (lo + hi) / 2.0
+    scale = (1.0 - margin) / float(extent.max() / 2.0)
+    normalised = (vertices - centre) * scale
+    triangles = normalised[faces]
+    surface = clean_surface(normalised, faces)
+    if len(surface.faces) == 0:
+        raise MeshError(path, "every face is degenerate (zero area)")
+    if surface.soup_fraction > 0.5:
+        raise MeshError(path, f"is a triangle soup: {surface.soup_fraction:.0%} of its faces "
+                              "share no edge with another")
+    inside = _inside_fraction(surface, (lo - centre) * scale, (hi - centre) * scale)
+    if inside < MIN_INSIDE_FRACTION:
+        raise MeshError(path, "is an open surface that encloses no volume "
+                              f"({inside:.2%} of its bounding box is inside)")
+    colours = _colours_of(mesh, triangles)
+    log.debug("loaded %s: %d faces (%d after cleaning), colours=%s", path, len(faces),
+              len(surface.faces), colours.kind if colours else None)
+    return MeshAsset(
+        source=str(path),
+        surface=surface,
+        colours=colours,
+        scale=scale,
+        centre=centre,
+        watertight=bool(mesh.is_watertight),
+    )
+
+
+def _inside_fraction(surface: CleanSurface, lo: np.ndarray, hi: np.ndarray) -> float:
+    points = np.random.default_rng(0).uniform(lo, hi, size=(4096, 3))
+    return float((signed_distance(surface, points)[0] < 0).mean())
