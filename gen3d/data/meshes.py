@@ -125,16 +125,22 @@ def _check_obj_text(path: Path, text: str) -> None:
         if fields[0] == "v":
             values = fields[1:]
             if any(not _NUMBER.match(v) for v in values):
-                what = "vertex coordinates" if any(
-                    not _NUMBER.match(v) for v in values[:3]) else "vertex colours"
-                raise MeshError(path, f"line {number}: {what} are not finite numbers "
-                                      f"({' '.join(values)})")
+                what = (
+                    "vertex coordinates"
+                    if any(not _NUMBER.match(v) for v in values[:3])
+                    else "vertex colours"
+                )
+                raise MeshError(
+                    path, f"line {number}: {what} are not finite numbers ({' '.join(values)})"
+                )
             n_vertices += 1
         elif fields[0] == "f":
             refs = fields[1:]
             if len(refs) < 3:
-                raise MeshError(path, f"line {number}: a face with {len(refs)} vertices "
-                                      "(a face needs at least 3)")
+                raise MeshError(
+                    path,
+                    f"line {number}: a face with {len(refs)} vertices (a face needs at least 3)",
+                )
             for ref in refs:
                 head = ref.split("/")[0]
                 try:
@@ -142,8 +148,11 @@ def _check_obj_text(path: Path, text: str) -> None:
                 except ValueError:
                     raise MeshError(path, f"line {number}: bad face index {ref!r}") from None
                 if index == 0 or index > n_vertices or -index > n_vertices:
-                    raise MeshError(path, f"line {number}: face index {index} is out of range "
-                                          f"(the file has {n_vertices} vertices so far)")
+                    raise MeshError(
+                        path,
+                        f"line {number}: face index {index} is out of range "
+                        f"(the file has {n_vertices} vertices so far)",
+                    )
 
 
 def _load_trimesh(path: Path) -> Any:
@@ -221,8 +230,11 @@ def load_mesh(
     """Load, check and normalise one mesh file; raises ``MeshError`` with the reason."""
     path = Path(path)
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise MeshError(path, f"unsupported format {path.suffix or '(no suffix)'!r}; "
-                              f"supported: {', '.join(SUPPORTED_SUFFIXES)}")
+        raise MeshError(
+            path,
+            f"unsupported format {path.suffix or '(no suffix)'!r}; "
+            f"supported: {', '.join(SUPPORTED_SUFFIXES)}",
+        )
     if not path.is_file():
         raise MeshError(path, "no such file")
     if path.stat().st_size == 0:
@@ -248,13 +260,13 @@ def load_mesh(
     faces = np.asarray(mesh.faces, dtype=np.int64)
     if faces.min() < 0 or faces.max() >= len(vertices):
         raise MeshError(path, f"face indices out of range (0..{len(vertices) - 1})")
-    colours_raw = getattr(mesh.visual, "vertex_colors", None) if mesh.visual.kind == "vertex" \
-        else None
+    colours_raw = (
+        getattr(mesh.visual, "vertex_colors", None) if mesh.visual.kind == "vertex" else None
+    )
     if colours_raw is not None and not np.all(np.isfinite(np.asarray(colours_raw, float))):
         raise MeshError(path, "vertex colours contain NaN")
 
-    lo, hi = vertices[faces].reshape(-1, 3).min(axis=0), vertices[faces].reshape(-1, 3).max(
-        axis=0)
+    lo, hi = vertices[faces].reshape(-1, 3).min(axis=0), vertices[faces].reshape(-1, 3).max(axis=0)
     extent = hi - lo
     if extent.max() <= 0:
         raise MeshError(path, "all vertices are at one point")
@@ -271,15 +283,26 @@ def load_mesh(
     if len(surface.faces) == 0:
         raise MeshError(path, "every face is degenerate (zero area)")
     if surface.soup_fraction > 0.5:
-        raise MeshError(path, f"is a triangle soup: {surface.soup_fraction:.0%} of its faces "
-                              "share no edge with another")
+        raise MeshError(
+            path,
+            f"is a triangle soup: {surface.soup_fraction:.0%} of its faces "
+            "share no edge with another",
+        )
     inside = _inside_fraction(surface, (lo - centre) * scale, (hi - centre) * scale)
     if inside < MIN_INSIDE_FRACTION:
-        raise MeshError(path, "is an open surface that encloses no volume "
-                              f"({inside:.2%} of its bounding box is inside)")
+        raise MeshError(
+            path,
+            "is an open surface that encloses no volume "
+            f"({inside:.2%} of its bounding box is inside)",
+        )
     colours = _colours_of(mesh, triangles)
-    log.debug("loaded %s: %d faces (%d after cleaning), colours=%s", path, len(faces),
-              len(surface.faces), colours.kind if colours else None)
+    log.debug(
+        "loaded %s: %d faces (%d after cleaning), colours=%s",
+        path,
+        len(faces),
+        len(surface.faces),
+        colours.kind if colours else None,
+    )
     return MeshAsset(
         source=str(path),
         surface=surface,

@@ -33,6 +33,13 @@ def _const(value: Any, like: Array) -> Array:
     return xp.asarray(np.asarray(value), dtype=like.dtype, device=array_device(like))
 
 
+def _sqrt(x: Array) -> Array:
+    """sqrt with a finite gradient at 0 (surface points and the axis of revolution hit 0
+    exactly, where autograd of a plain sqrt gives NaN)."""
+    xp = array_namespace(x)
+    return xp.sqrt(xp.maximum(x, 1e-30))
+
+
 def _bounds(lo: Vec3, hi: Vec3) -> Bounds:
     return np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
 
@@ -133,9 +140,9 @@ class Cylinder(SDF):
     def distance(self, points: Array) -> Array:
         xp = array_namespace(points)
         x, y, z = points[..., 0], points[..., 1], points[..., 2]
-        dr = xp.sqrt(x * x + z * z) - (self.radius - self.rounding)
+        dr = _sqrt(x * x + z * z) - (self.radius - self.rounding)
         dy = xp.abs(y) - (self.half_height - self.rounding)
-        outside = xp.sqrt(xp.maximum(dr, 0.0) ** 2 + xp.maximum(dy, 0.0) ** 2)
+        outside = _sqrt(xp.maximum(dr, 0.0) ** 2 + xp.maximum(dy, 0.0) ** 2)
         inside = xp.minimum(xp.maximum(dr, dy), 0.0)
         return outside + inside - self.rounding
 
@@ -176,8 +183,8 @@ class Torus(SDF):
     def distance(self, points: Array) -> Array:
         xp = array_namespace(points)
         x, y, z = points[..., 0], points[..., 1], points[..., 2]
-        qx = xp.sqrt(x * x + z * z) - self.major
-        return xp.sqrt(qx * qx + y * y) - self.minor
+        qx = _sqrt(x * x + z * z) - self.major
+        return _sqrt(qx * qx + y * y) - self.minor
 
     def bounds(self) -> Bounds:
         r, t = self.major + self.minor, self.minor
@@ -196,7 +203,7 @@ class Cone(SDF):
         xp = array_namespace(points)
         x, y, z = points[..., 0], points[..., 1], points[..., 2]
         h, r1, r2 = self.half_height, self.bottom, self.top
-        qx = xp.sqrt(x * x + z * z)
+        qx = _sqrt(x * x + z * z)
         qy = y
         # Distance to the flat caps (ca) and to the slanted side (cb), in the (radius, y) plane.
         cap_radius = xp.where(qy < 0.0, _const(r1, qx), _const(r2, qx))
@@ -207,7 +214,7 @@ class Cone(SDF):
         cb_x = qx - r2 + k2x * t
         cb_y = qy - h + k2y * t
         sign = xp.where((cb_x < 0.0) & (ca_y < 0.0), _const(-1.0, qx), _const(1.0, qx))
-        return sign * xp.sqrt(xp.minimum(ca_x * ca_x + ca_y * ca_y, cb_x * cb_x + cb_y * cb_y))
+        return sign * _sqrt(xp.minimum(ca_x * ca_x + ca_y * ca_y, cb_x * cb_x + cb_y * cb_y))
 
     def bounds(self) -> Bounds:
         r, h = max(self.bottom, self.top), self.half_height
