@@ -181,7 +181,6 @@ class Torus(SDF):
         self.minor = float(minor)
 
     def distance(self, points: Array) -> Array:
-        xp = array_namespace(points)
         x, y, z = points[..., 0], points[..., 1], points[..., 2]
         qx = _sqrt(x * x + z * z) - self.major
         return _sqrt(qx * qx + y * y) - self.minor
