@@ -1,0 +1,132 @@
+"""Mesh ingestion: every real test mesh loads; every malformed one loads or says why not."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import trimesh
+
+from gen3d.data.meshes import MeshError, load_mesh
+
+MESHES = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "meshes"
+REAL = sorted((MESHES / "real").glob("*"))
+MARGIN = 0.1
+
+pytestmark = pytest.mark.skipif(not MESHES.is_dir(), reason="shared test meshes not present")
+
+# Each malformed file, and what must happen to it: ingested (None) or the reason it is refused.
+MALFORMED = {
+    "empty.obj": "is empty",
+    "empty.stl": "is empty",
+    # Two closed bodies side by side: a valid shape.
+    "multibody.stl": None,
+    # trimesh would read NaN colours as black; the file is broken, so say so.
+    "nancolor.obj": "vertex colours are not finite",
+    # OBJ allows negative (relative) indices; resolved, this is a plain cube.
+    "negative_indices.obj": None,
+    "notenoughindices.obj": "a face with 2 vertices",
+    "obj_wireframe.obj": "wireframe",
+    "plane.ply": "is flat",
+    "points_ascii.ply": "point cloud",
+    # One non-planar pentagon: an open sheet with nothing inside it.
+    "polygonfaces.obj": "encloses no volume",
+    "soup.stl": "triangle soup",
+    # A cube and a tetrahedron that overlap: still a solid (the overlap counts once).
+    "two_objects.obj": None,
+}
+
+
+def _inside_fraction(asset, n: int = 20_000) -> float:
+    points = np.random.default_rng(0).uniform(-1, 1, size=(n, 3))
+    return float((asset.sdf(points) < 0).mean())
+
+
+@pytest.mark.parametrize("path", REAL, ids=lambda p: p.name)
+def test_real_meshes_ingest_into_the_unit_cube(path: Path) -> None:
+    asset = load_mesh(path, margin=MARGIN)
+    lo, hi = asset.vertices.min(axis=0), asset.vertices.max(axis=0)
+    assert np.all(lo >= -1 + MARGIN - 1e-9) and np.all(hi <= 1 - MARGIN + 1e-9)
+    assert np.max(hi - lo) == pytest.approx(2 * (1 - MARGIN))
+    assert 0.001 < _inside_fraction(asset) < 0.75
+    original = asset.vertices / asset.scale + asset.centre
+    assert np.isfinite(original).all()
+
+
+def test_every_malformed_file_is_listed() -> None:
+    assert sorted(p.name for p in (MESHES / "malformed").iterdir()) == sorted(MALFORMED)
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED))
+def test_malformed_files_ingest_or_fail_with_one_line(name: str) -> None:
+    expected = MALFORMED[name]
+    path = MESHES / "malformed" / name
+    if expected is None:
+        asset = load_mesh(path)
+        assert _inside_fraction(asset) > 0.001
+        return
+    with pytest.raises(MeshError) as caught:
+        load_mesh(path)
+    message = str(caught.value)
+    assert message.startswith(f"{name}: ") and expected in message
+    assert "\n" not in message
+
+
+def test_negative_indices_resolve_to_the_cube() -> None:
+    asset = load_mesh(MESHES / "malformed" / "negative_indices.obj", margin=MARGIN)
+    assert _inside_fraction(asset) == pytest.approx((1 - MARGIN) ** 3, abs=0.01)
+
+
+def test_double_sided_and_inverted_meshes_still_have_an_inside(tmp_path: Path) -> None:
+    # Every face present twice, once each way: winding numbers cancel to 0 unless the
+    # duplicates are removed first.
+    cube = trimesh.creation.box(extents=(1.0, 1.0, 1.0))
+    doubled = trimesh.Trimesh(cube.vertices, np.vstack([cube.faces, cube.faces[:, ::-1]]))
+    doubled.export(tmp_path / "double.ply")
+    inverted = trimesh.Trimesh(cube.vertices, cube.faces[:, ::-1])
+    inverted.export(tmp_path / "inverted.stl")
+    for name in ("double.ply", "inverted.stl"):
+        asset = load_mesh(tmp_path / name, margin=MARGIN)
+        assert _inside_fraction(asset) == pytest.approx((1 - MARGIN) ** 3, abs=0.01), name
+
+
+def test_colours_come_from_vertex_colours_and_textures(tmp_path: Path) -> None:
+    cube = trimesh.creation.box(extents=(1.0, 2.0, 1.0))
+    cube.visual.vertex_colors = np.tile([200, 30, 30, 255], (len(cube.vertices), 1))
+    cube.export(tmp_path / "red.ply")
+    asset = load_mesh(tmp_path / "red.ply")
+    _, rgb = asset.query(np.array([[0.0, 0.0, 0.0], [0.3, 0.8, 0.0]]))
+    np.testing.assert_allclose(rgb, [[200 / 255, 30 / 255, 30 / 255]] * 2, atol=1e-6)
+
+    textured = load_mesh(MESHES / "real" / "BoxTextured.glb")
+    assert textured.colours is not None and textured.colours.kind == "texture"
+    _, rgb = textured.query(np.random.default_rng(0).uniform(-1, 1, (500, 3)))
+    assert rgb.std(axis=0).max() > 0.05  # the logo's colours, not one flat colour
+    # Files with UVs but no image get no invented grey.
+    assert load_mesh(MESHES / "real" / "suzanne.ply").colours is None
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("bad_index.obj", "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 9\n", "face index 9 is out of range"),
+        ("nan_vertex.obj", "v 0 0 nan\nv 1 0 0\nv 0 1 0\nf 1 2 3\n", "vertex coordinates"),
+        ("garbage.glb", "this is not a glb file", "not a readable GLB file"),
+        ("model.fbx", "anything", "unsupported format '.fbx'"),
+        ("zero.stl", "", "is empty (0 bytes)"),
+    ],
+)
+def test_broken_files_name_the_problem(tmp_path: Path, name: str, content: str, reason: str):
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(MeshError, match=re.escape(reason)):
+        load_mesh(path)
+
+
+def test_missing_file_and_face_limit(tmp_path: Path) -> None:
+    with pytest.raises(MeshError, match="no such file"):
+        load_mesh(tmp_path / "missing.obj")
+    with pytest.raises(MeshError, match="over the limit of 100"):
+        load_mesh(MESHES / "real" / "torus.STL", max_faces=100)
