@@ -72,7 +72,7 @@ class BuildSpec:
             raise DatasetError(f"the number of procedural shapes must be >= 1, not {self.count}")
         if self.shard_size < 1:
             raise DatasetError(f"shard size must be >= 1, not {self.shard_size}")
-        if not (0 < self.split[0] and 0 <= self.split[1] and sum(self.split) <= 1):
+        if not (self.split[0] > 0 and self.split[1] >= 0 and sum(self.split) <= 1):
             raise DatasetError(f"split fractions {self.split} must be positive and sum to <= 1")
         unknown = set(self.categories) - set(list_categories())
         if unknown:
