@@ -73,6 +73,35 @@ def _grid(resolution: int) -> np.ndarray:
     return np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1).reshape(-1, 3)
 
 
+def narrow_band_grid(shape: ProceduralShape, resolution: int, block: int = 4) -> np.ndarray:
+    """SDF on a ``resolution``^3 grid over [-1, 1]^3, exact only where marching cubes looks.
+
+    The grid is cut into blocks of ``block``^3 points and the SDF is evaluated at each block's
+    centre first. The field is 1-Lipschitz, so a block whose centre is farther from the
+    surface than the block's half-diagonal plus two grid steps holds no zero crossing and no
+    neighbour of one: its points take the centre's value (right sign, inexact magnitude).
+    Only the remaining narrow band is evaluated point by point (~5x fewer queries at 128^3).
+    """
+    step = 2.0 / (resolution - 1)
+    n_blocks = -(-resolution // block)
+    axis = np.linspace(-1.0, 1.0, resolution)
+    centre_index = np.minimum(np.arange(n_blocks) * block + (block - 1) / 2.0, resolution - 1)
+    centre_axis = centre_index * step - 1.0
+    centres = np.stack(np.meshgrid(centre_axis, centre_axis, centre_axis, indexing="ij"), -1)
+    centre_sdf = _chunked_sdf(shape, centres.reshape(-1, 3)).reshape((n_blocks,) * 3)
+    reach = (block - 1) / 2.0 * step * np.sqrt(3.0) + 2.0 * step
+    # Broadcast block values to points, then overwrite the band with exact values.
+    values = np.repeat(np.repeat(np.repeat(centre_sdf, block, 0), block, 1), block, 2)
+    values = np.ascontiguousarray(values[:resolution, :resolution, :resolution])
+    near = np.abs(centre_sdf) <= reach
+    near_points = np.repeat(np.repeat(np.repeat(near, block, 0), block, 1), block, 2)
+    band = np.nonzero(near_points[:resolution, :resolution, :resolution])
+    if len(band[0]):
+        points = np.stack([axis[band[0]], axis[band[1]], axis[band[2]]], axis=-1)
+        values[band] = _chunked_sdf(shape, points)
+    return values
+
+
 def _chunked_sdf(source: Source, points: np.ndarray, chunk: int = 262_144) -> np.ndarray:
     return np.concatenate([source.sdf(points[i : i + chunk]) for i in range(0, len(points), chunk)])
 
@@ -88,7 +117,7 @@ def _gradient(shape: ProceduralShape, points: np.ndarray) -> tuple[np.ndarray, n
 def _procedural_surface(
     shape: ProceduralShape, n: int, rng: np.random.Generator, resolution: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    values = _chunked_sdf(shape, _grid(resolution)).reshape((resolution,) * 3)
+    values = narrow_band_grid(shape, resolution)
     vertices, triangles = mcubes.marching_cubes(values, 0.0)
     if len(triangles) == 0:
         raise ValueError(f"{shape.category}/{shape.seed}: no surface on a {resolution}^3 grid")
