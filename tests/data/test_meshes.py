@@ -130,3 +130,27 @@ def test_missing_file_and_face_limit(tmp_path: Path) -> None:
         load_mesh(tmp_path / "missing.obj")
     with pytest.raises(MeshError, match="over the limit of 100"):
         load_mesh(MESHES / "real" / "torus.STL", max_faces=100)
+
+
+@pytest.mark.parametrize("suffix", [".obj", ".ply", ".stl", ".off", ".glb", ".gltf"])
+def test_every_supported_format_loads(tmp_path: Path, suffix: str) -> None:
+    box = trimesh.creation.box(extents=(2.0, 1.0, 1.0))
+    path = tmp_path / f"box{suffix}"
+    box.export(path)
+    asset = load_mesh(path, margin=MARGIN)
+    # A 2 x 1 x 1 box fills 1/4 of its bounding cube: 0.9^3 / 4 of [-1, 1]^3.
+    assert _inside_fraction(asset) == pytest.approx(0.9**3 / 4, abs=0.01)
+
+
+def test_fast_and_exact_winding_numbers_agree() -> None:
+    from gen3d.data.inside import clean_surface, exact_winding_numbers, winding_numbers
+
+    sphere = trimesh.creation.icosphere(subdivisions=3, radius=0.5)
+    surface = clean_surface(sphere.vertices, sphere.faces)
+    points = np.random.default_rng(0).uniform(-1, 1, size=(500, 3))
+    exact = exact_winding_numbers(surface.vertices, surface.faces, points)
+    inside = np.linalg.norm(points, axis=1) < 0.49
+    outside = np.linalg.norm(points, axis=1) > 0.51
+    np.testing.assert_allclose(exact[inside], 1.0, atol=1e-9)
+    np.testing.assert_allclose(exact[outside], 0.0, atol=1e-9)
+    np.testing.assert_allclose(winding_numbers(surface, points), exact, atol=0.02)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import trimesh
 
+from gen3d.data.inside import exact_winding_numbers
 from gen3d.data.meshes import load_mesh
 from gen3d.data.procedural import generate_shape
 from gen3d.data.procedural.sdf import Box, Sphere
@@ -17,25 +18,6 @@ from gen3d.data.sampling import SamplingConfig, sample_sdf
 MESHES = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "meshes"
 SMALL = SamplingConfig(n_surface=2000, n_near=3000, n_volume=1000, grid_resolution=96)
 needs_meshes = pytest.mark.skipif(not MESHES.is_dir(), reason="shared test meshes not present")
-
-
-def exact_winding_numbers(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray):
-    """Reference winding numbers: the solid-angle sum (van Oosterom & Strackee), no tree."""
-    tri = vertices[faces]
-    out = np.empty(len(points))
-    for start in range(0, len(points), 64):
-        p = points[start : start + 64, None, None, :]
-        a, b, c = (tri[None, :, i, :] - p[:, :, 0, :] for i in range(3))
-        la, lb, lc = (np.linalg.norm(v, axis=-1) for v in (a, b, c))
-        det = np.einsum("pfi,pfi->pf", a, np.cross(b, c))
-        div = (
-            la * lb * lc
-            + np.einsum("pfi,pfi->pf", a, b) * lc
-            + np.einsum("pfi,pfi->pf", a, c) * lb
-            + np.einsum("pfi,pfi->pf", b, c) * la
-        )
-        out[start : start + 64] = (2 * np.arctan2(det, div)).sum(axis=1) / (4 * np.pi)
-    return out
 
 
 @pytest.mark.parametrize("category", ["chair", "mug", "lighthouse", "sword"])
