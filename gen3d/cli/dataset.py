@@ -116,7 +116,16 @@ def build(
         def on_progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        report = build_dataset(spec, out, workers=workers, on_progress=on_progress)
+        try:
+            report = build_dataset(spec, out, workers=workers, on_progress=on_progress)
+        except KeyboardInterrupt:
+            # Typer turns Ctrl-C into a silent exit; say what survived and how to go on.
+            bar.stop()
+            console.print(
+                f"[yellow]interrupted[/]: finished shards are kept in {out}; "
+                "run the same command again to resume"
+            )
+            raise typer.Exit(130) from None
     seconds = time.perf_counter() - started
     splits = ", ".join(f"{name} {n}" for name, n in report.splits.items())
     console.print(
