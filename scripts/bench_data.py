@@ -6,7 +6,7 @@
 Measures, in one run on this machine:
   1. procedural shapes/s for one process, split by stage (generate, surface, SDF samples);
   2. dataset build throughput with 1 worker vs all cores (the build's own parallelism);
-  3. meshes/s (load + clean + sample) over ../shared/testdata/meshes/real;
+  3. meshes/s (load + clean + sample) over tests/fixtures/meshes/real;
   4. the inside test on the bunny: fast winding numbers (point-cloud-utils, what gen3d uses)
      against the exact solid-angle sum (the baseline it replaces), same points.
 Prints a Markdown table for the README and writes bench_results/bench_data.json.
@@ -30,7 +30,7 @@ from gen3d.data.procedural import generate_shape, list_categories
 from gen3d.data.sampling import _chunked_sdf, _grid, _procedural_surface, narrow_band_grid
 
 ROOT = Path(__file__).resolve().parents[1]
-MESHES = ROOT.parent / "shared" / "testdata" / "meshes" / "real"
+MESHES = ROOT / "tests" / "fixtures" / "meshes" / "real"
 
 
 def bench_procedural(n_per_category: int, config: SamplingConfig) -> dict:

@@ -16,7 +16,7 @@ from gen3d.cli import app
 from gen3d.data import BuildSpec, DatasetError, SamplingConfig, ShapeDataset, build_dataset
 from gen3d.data.shards import split_of
 
-MESHES = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "meshes"
+MESHES = Path(__file__).resolve().parents[1] / "fixtures" / "meshes"
 TINY = SamplingConfig(n_surface=300, n_near=300, n_volume=200, grid_resolution=48)
 
 
@@ -91,7 +91,6 @@ def test_a_folder_with_another_build_is_refused(tmp_path: Path) -> None:
         build_dataset(_spec(), tmp_path / "other")
 
 
-@pytest.mark.skipif(not MESHES.is_dir(), reason="shared test meshes not present")
 def test_mesh_build_skips_bad_meshes_and_reads_captions(tmp_path: Path) -> None:
     folder = tmp_path / "meshes"
     (folder / "animals").mkdir(parents=True)

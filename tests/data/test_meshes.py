@@ -11,11 +11,9 @@ import trimesh
 
 from gen3d.data.meshes import MeshError, load_mesh
 
-MESHES = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "meshes"
+MESHES = Path(__file__).resolve().parents[1] / "fixtures" / "meshes"
 REAL = sorted((MESHES / "real").glob("*"))
 MARGIN = 0.1
-
-pytestmark = pytest.mark.skipif(not MESHES.is_dir(), reason="shared test meshes not present")
 
 # Each malformed file, and what must happen to it: ingested (None) or the reason it is refused.
 MALFORMED = {

@@ -15,9 +15,8 @@ from gen3d.data.procedural import generate_shape
 from gen3d.data.procedural.sdf import Box, Sphere
 from gen3d.data.sampling import SamplingConfig, sample_sdf
 
-MESHES = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "meshes"
+MESHES = Path(__file__).resolve().parents[1] / "fixtures" / "meshes"
 SMALL = SamplingConfig(n_surface=2000, n_near=3000, n_volume=1000, grid_resolution=96)
-needs_meshes = pytest.mark.skipif(not MESHES.is_dir(), reason="shared test meshes not present")
 
 
 @pytest.mark.parametrize("category", ["chair", "mug", "lighthouse", "sword"])
@@ -83,7 +82,6 @@ def test_mesh_path_matches_the_analytic_sdf(tmp_path: Path, mesh, analytic) -> N
     assert samples.surface_colours is None
 
 
-@needs_meshes
 @pytest.mark.parametrize("name", ["bunny.ply", "chair_model.obj"])
 def test_sign_agrees_with_winding_numbers_on_open_meshes(name: str) -> None:
     asset = load_mesh(MESHES / "real" / name)
