@@ -83,11 +83,11 @@ def test_bad_fields_get_clear_errors() -> None:
         d[points[:, 0] > 0.7] = np.nan
         return d
 
-    with pytest.raises(FieldError, match="NaN or infinity at .* points"):
+    with pytest.raises(FieldError, match=r"NaN or infinity at .* points"):
         extract_hierarchical(nan_field, 64)
-    with pytest.raises(FieldError, match="no surface.*every value is outside"):
+    with pytest.raises(FieldError, match=r"no surface.*every value is outside"):
         extract_dense(lambda p: np.ones(len(p)), 16)
-    with pytest.raises(FieldError, match="no surface.*every value is inside"):
+    with pytest.raises(FieldError, match=r"no surface.*every value is inside"):
         extract_hierarchical(lambda p: -np.ones(len(p)), 64)
     with pytest.raises(FieldError, match="returned 1 values for"):
         extract_dense(lambda p: np.zeros(1), 16)
