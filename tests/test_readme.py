@@ -28,3 +28,14 @@ def test_shape_data_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         "SamplingConfig(n_surface=4096)", "SamplingConfig(n_surface=500, grid_resolution=40)"
     )
     exec(compile(code, "README.md", "exec"), {})
+
+
+def test_mesh_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code = (
+        _python_block_after("### Meshes from fields")
+        .replace("resolution=256", "resolution=64")
+        .replace("face_count=20_000", "face_count=2_000")
+    )
+    exec(compile(code, "README.md", "exec"), {})
+    assert (tmp_path / "chair.ply").stat().st_size > 0
