@@ -38,4 +38,4 @@ def test_mesh_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         .replace("face_count=20_000", "face_count=2_000")
     )
     exec(compile(code, "README.md", "exec"), {})
-    assert (tmp_path / "chair.ply").stat().st_size > 0
+    assert (tmp_path / "chair.glb").stat().st_size > 0

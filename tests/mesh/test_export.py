@@ -1,0 +1,131 @@
+"""Export: GLB that passes the Khronos validator with metadata in asset.extras; OBJ, PLY."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import trimesh
+from PIL import Image
+
+from gen3d.data.procedural import generate_shape
+from gen3d.mesh import extract_hierarchical, vertex_colours
+from gen3d.mesh.export import GENERATOR, ExportError, export_mesh
+
+ROOT = Path(__file__).resolve().parents[2]
+VALIDATOR_DIR = Path(os.environ.get("GEN3D_GLTF_VALIDATOR_DIR", ROOT / ".cache" / "gltf-validator"))
+VALIDATOR_SCRIPT = Path(__file__).with_name("gltf_validate.js")
+
+
+def validate(path: Path) -> dict:
+    """The Khronos glTF validator's report for ``path`` (skips where it is not installed)."""
+    node = shutil.which("node")
+    if node is None or not (VALIDATOR_DIR / "node_modules" / "gltf-validator").is_dir():
+        pytest.skip("gltf-validator not installed (scripts/test installs it where npm exists)")
+    env = {**os.environ, "NODE_PATH": str(VALIDATOR_DIR / "node_modules")}
+    result = subprocess.run(
+        [node, str(VALIDATOR_SCRIPT), str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def glb_json(path: Path) -> dict:
+    """The JSON chunk of a GLB file."""
+    data = path.read_bytes()
+    magic, version, _ = struct.unpack_from("<4sII", data, 0)
+    assert magic == b"glTF" and version == 2
+    length, kind = struct.unpack_from("<I4s", data, 12)
+    assert kind == b"JSON"
+    return json.loads(data[20 : 20 + length])
+
+
+@pytest.fixture(scope="module")
+def coloured_chair() -> trimesh.Trimesh:
+    chair = generate_shape("chair", 1)
+    mesh = extract_hierarchical(chair, 64).mesh
+    assert vertex_colours(chair, mesh)
+    return mesh
+
+
+def textured_box() -> trimesh.Trimesh:
+    box = trimesh.creation.box(extents=(1.0, 1.0, 1.0))
+    # A per-face-corner UV layout: split vertices so every face has its own UVs.
+    box = trimesh.Trimesh(box.triangles.reshape(-1, 3), np.arange(36).reshape(-1, 3), process=False)
+    uv = np.tile([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]], (12, 1))
+    image = Image.fromarray(np.tile(np.linspace(0, 255, 16, dtype=np.uint8), (16, 1)))
+    material = trimesh.visual.material.PBRMaterial(baseColorTexture=image.convert("RGB"))
+    box.visual = trimesh.visual.TextureVisuals(uv=uv, material=material)
+    return box
+
+
+def test_glb_with_vertex_colours_is_valid_and_carries_metadata(tmp_path, coloured_chair):
+    path = tmp_path / "chair.glb"
+    written = export_mesh(
+        coloured_chair, path, metadata={"prompt": "a red chair", "seed": 7, "path": tmp_path}
+    )
+    assert written == [path]
+    tree = glb_json(path)
+    assert tree["asset"]["generator"] == GENERATOR
+    extras = tree["asset"]["extras"]
+    assert extras["prompt"] == "a red chair" and extras["seed"] == 7
+    assert extras["path"] == str(tmp_path)  # non-JSON values become strings
+    primitive = tree["meshes"][0]["primitives"][0]
+    assert "COLOR_0" in primitive["attributes"] and "NORMAL" in primitive["attributes"]
+    material = tree["materials"][primitive["material"]]["pbrMetallicRoughness"]
+    assert material["baseColorFactor"] == [1.0, 1.0, 1.0, 1.0]
+    report = validate(path)
+    assert report["errors"] == 0, report["messages"]
+    # It reads back as the same geometry, +Y up.
+    loaded = trimesh.load(path, force="mesh")
+    assert len(loaded.faces) == len(coloured_chair.faces)
+    np.testing.assert_allclose(loaded.bounds, coloured_chair.bounds, atol=1e-6)
+
+
+def test_glb_with_a_texture_is_valid(tmp_path):
+    path = tmp_path / "box.glb"
+    export_mesh(textured_box(), path)
+    tree = glb_json(path)
+    material = tree["materials"][tree["meshes"][0]["primitives"][0]["material"]]
+    assert "baseColorTexture" in material["pbrMetallicRoughness"]
+    assert validate(path)["errors"] == 0
+
+
+def test_obj_writes_material_and_texture_files(tmp_path, coloured_chair):
+    files = export_mesh(textured_box(), tmp_path / "box.obj")
+    suffixes = sorted(p.suffix for p in files)
+    assert suffixes == [".mtl", ".obj", ".png"]
+    assert all(p.stat().st_size > 0 for p in files)
+    assert "mtllib box.mtl" in (tmp_path / "box.obj").read_text()
+    loaded = trimesh.load(tmp_path / "box.obj", force="mesh")
+    assert loaded.visual.kind == "texture" and len(loaded.faces) == 12
+    # Vertex colours go into the OBJ itself (v x y z r g b), read by Blender and MeshLab.
+    (path,) = export_mesh(coloured_chair, tmp_path / "chair.obj")
+    first_vertex = next(line for line in path.read_text().splitlines() if line.startswith("v "))
+    assert len(first_vertex.split()) == 7
+
+
+def test_ply_keeps_vertex_colours(tmp_path, coloured_chair):
+    (path,) = export_mesh(coloured_chair, tmp_path / "chair.ply")
+    loaded = trimesh.load(path, process=False)
+    np.testing.assert_array_equal(loaded.visual.vertex_colors, coloured_chair.visual.vertex_colors)
+
+
+def test_bad_exports_are_refused(tmp_path, coloured_chair):
+    with pytest.raises(ExportError, match=r"unsupported format '\.fbx'"):
+        export_mesh(coloured_chair, tmp_path / "chair.fbx")
+    with pytest.raises(ExportError, match="does not exist"):
+        export_mesh(coloured_chair, tmp_path / "missing" / "chair.glb")
+    with pytest.raises(ExportError, match="no faces"):
+        export_mesh(trimesh.Trimesh(), tmp_path / "empty.glb")
