@@ -1,0 +1,98 @@
+"""Latent posteriors and decoded fields: what every shape autoencoder hands downstream.
+
+A decoded field answers ``query(xyz)`` with ``(sdf, rgb)``. Mesh extraction and texture
+baking see only this interface, so a new autoencoder needs no change downstream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+
+class DiagonalGaussian:
+    """A per-token diagonal Gaussian over latents ``(B, M, C)``; ``params`` is ``(B, M, 2C)``."""
+
+    def __init__(self, params: torch.Tensor):
+        self.mean, logvar = params.chunk(2, dim=-1)
+        self.logvar = logvar.clamp(-30.0, 20.0)
+        self.std = torch.exp(0.5 * self.logvar)
+
+    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        noise = torch.randn(
+            self.mean.shape, generator=generator, device=self.mean.device, dtype=self.mean.dtype
+        )
+        return self.mean + self.std * noise
+
+    def mode(self) -> torch.Tensor:
+        return self.mean
+
+    def kl(self) -> torch.Tensor:
+        """KL divergence to N(0, I), averaged over latent elements: ``(B,)``."""
+        return 0.5 * (self.mean.pow(2) + self.logvar.exp() - 1.0 - self.logvar).mean(dim=(1, 2))
+
+
+#: ``head(latent_features, xyz (B, N, 3)) -> (sdf (B, N), rgb (B, N, 3))``
+Head = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+
+class DecodedField:
+    """The SDF and colour of decoded shapes.
+
+    ``query(xyz)`` takes a torch tensor ``(B, N, 3)`` and returns ``sdf (B, N)`` and
+    ``rgb (B, N, 3)`` in [0, 1], differentiable. For one shape it also takes a numpy array
+    ``(N, 3)`` and answers in numpy, in chunks of ``chunk`` points without gradients, so that
+    a 256^3 grid query fits in memory (this is the form mesh extraction uses).
+    """
+
+    def __init__(self, head: Head, features: torch.Tensor, chunk: int = 32_768):
+        self._head = head
+        self.features = features  # decoded latent features, batch first
+        self.batch_size = features.shape[0]
+        self.device, self.dtype = features.device, features.dtype
+        self.chunk = chunk
+
+    def __len__(self) -> int:
+        return self.batch_size
+
+    def __getitem__(self, index: int) -> DecodedField:
+        """The field of one shape of the batch."""
+        if not -self.batch_size <= index < self.batch_size:
+            raise IndexError(f"shape {index} of a batch of {self.batch_size}")
+        index %= self.batch_size
+        return DecodedField(self._head, self.features[index : index + 1], self.chunk)
+
+    def _query(self, xyz: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._head(self.features, xyz)
+
+    def query(self, xyz: Any) -> tuple[Any, Any]:
+        if isinstance(xyz, torch.Tensor):
+            if xyz.ndim != 3 or xyz.shape[0] != self.batch_size or xyz.shape[-1] != 3:
+                raise ValueError(
+                    f"query points must be ({self.batch_size}, N, 3), not {tuple(xyz.shape)}"
+                )
+            return self._query(xyz)
+        points = np.asarray(xyz, dtype=np.float32)
+        if points.ndim != 2 or points.shape[1] != 3:
+            raise ValueError(f"numpy query points must be (N, 3), not {points.shape}")
+        if self.batch_size != 1:
+            raise ValueError("numpy queries need a field of one shape; index the batch first")
+        sdf, rgb = [], []
+        with torch.no_grad():
+            for start in range(0, len(points), self.chunk):
+                part = torch.from_numpy(points[start : start + self.chunk]).to(
+                    self.device, self.dtype
+                )
+                d, c = self._query(part[None])
+                sdf.append(d[0].float().cpu().numpy())
+                rgb.append(c[0].float().cpu().numpy())
+        return np.concatenate(sdf), np.concatenate(rgb)
+
+    def sdf(self, xyz: Any) -> Any:
+        return self.query(xyz)[0]
+
+    def colour(self, xyz: Any) -> Any:
+        return self.query(xyz)[1]
