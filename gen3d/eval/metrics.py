@@ -1,0 +1,118 @@
+"""Reconstruction metrics between a predicted and a reference shape (unit cube of side 2).
+
+Conventions (the ones Occupancy Networks and 3DShape2VecSet report):
+
+- Chamfer-L1: mean of the two directional mean nearest-neighbour distances;
+- Chamfer-L2: mean of the two directional mean *squared* nearest-neighbour distances;
+- F-score@tau: harmonic mean of precision (predicted points within tau of the reference)
+  and recall (reference points within tau of the prediction);
+- normal consistency: mean |cos| between each point's normal and its nearest neighbour's,
+  over both directions;
+- volume IoU: intersection over union of the insides, by uniform samples of the cube.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import trimesh
+from scipy.spatial import cKDTree
+
+InsideFn = Callable[[np.ndarray], np.ndarray]  # points (N, 3) -> bool (N,)
+
+
+def surface_samples(
+    mesh: trimesh.Trimesh, count: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` points uniform by area on ``mesh`` and the normals of their faces."""
+    if len(mesh.faces) == 0:
+        raise ValueError("cannot sample a mesh with no faces")
+    points, face = trimesh.sample.sample_surface(mesh, count, seed=seed)
+    return np.asarray(points), np.asarray(mesh.face_normals[face])
+
+
+def _nearest(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    distance, index = cKDTree(target).query(source, workers=-1)
+    return distance, index
+
+
+def chamfer(pred: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
+    """``(Chamfer-L1, Chamfer-L2)`` between point sets ``(N, 3)`` and ``(M, 3)``."""
+    to_ref, _ = _nearest(pred, ref)
+    to_pred, _ = _nearest(ref, pred)
+    l1 = 0.5 * (to_ref.mean() + to_pred.mean())
+    l2 = 0.5 * ((to_ref**2).mean() + (to_pred**2).mean())
+    return float(l1), float(l2)
+
+
+def f_score(pred: np.ndarray, ref: np.ndarray, tau: float) -> float:
+    """F-score at distance ``tau`` between point sets."""
+    precision = float((_nearest(pred, ref)[0] < tau).mean())
+    recall = float((_nearest(ref, pred)[0] < tau).mean())
+    return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+
+
+def normal_consistency(
+    pred: np.ndarray, pred_normals: np.ndarray, ref: np.ndarray, ref_normals: np.ndarray
+) -> float:
+    """Mean |cos| between normals of nearest points, both directions (1 is perfect)."""
+    _, to_ref = _nearest(pred, ref)
+    _, to_pred = _nearest(ref, pred)
+    a = np.abs((pred_normals * ref_normals[to_ref]).sum(axis=1))
+    b = np.abs((ref_normals * pred_normals[to_pred]).sum(axis=1))
+    return float(0.5 * (a.mean() + b.mean()))
+
+
+def volume_iou(
+    inside_pred: InsideFn,
+    inside_ref: InsideFn,
+    count: int = 100_000,
+    seed: int = 0,
+    bound: float = 1.0,
+) -> float:
+    """IoU of two insides, from ``count`` uniform samples of ``[-bound, bound]^3``."""
+    points = np.random.default_rng(seed).uniform(-bound, bound, size=(count, 3))
+    a, b = np.asarray(inside_pred(points), bool), np.asarray(inside_ref(points), bool)
+    union = (a | b).sum()
+    return 1.0 if union == 0 else float((a & b).sum() / union)
+
+
+def mesh_inside(mesh: trimesh.Trimesh) -> InsideFn:
+    """An inside test for a mesh, robust to holes (generalised winding numbers)."""
+    from gen3d.data.inside import INSIDE_WINDING, clean_surface, winding_numbers
+
+    surface = clean_surface(np.asarray(mesh.vertices), np.asarray(mesh.faces))
+    return lambda points: winding_numbers(surface, points) > INSIDE_WINDING
+
+
+@dataclass(frozen=True)
+class Reconstruction:
+    chamfer_l1: float
+    chamfer_l2: float
+    f_score: dict[float, float]  # tau -> F-score
+    normal_consistency: float
+    volume_iou: float | None
+
+
+def compare_meshes(
+    pred: trimesh.Trimesh,
+    ref: trimesh.Trimesh,
+    *,
+    count: int = 100_000,
+    taus: tuple[float, ...] = (0.01, 0.02),
+    iou: bool = True,
+    seed: int = 0,
+) -> Reconstruction:
+    """Every metric above between two meshes, from ``count`` surface samples of each."""
+    pred_points, pred_normals = surface_samples(pred, count, seed)
+    ref_points, ref_normals = surface_samples(ref, count, seed + 1)
+    l1, l2 = chamfer(pred_points, ref_points)
+    return Reconstruction(
+        chamfer_l1=l1,
+        chamfer_l2=l2,
+        f_score={tau: f_score(pred_points, ref_points, tau) for tau in taus},
+        normal_consistency=normal_consistency(pred_points, pred_normals, ref_points, ref_normals),
+        volume_iou=volume_iou(mesh_inside(pred), mesh_inside(ref), seed=seed) if iou else None,
+    )
