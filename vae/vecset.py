@@ -13,6 +13,7 @@ Shapes: points ``(B, N, 3)``, normals ``(B, N, 3)``, latents ``(B, M, C)``, deco
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from diffusers import ConfigMixin, ModelMixin
@@ -164,12 +165,19 @@ class VecSetVAE(ModelMixin, ConfigMixin):
         self,
         points: torch.Tensor,
         normals: torch.Tensor | None,
-        query_xyz: torch.Tensor,
+        query_xyz: torch.Tensor | None = None,
         sample_posterior: bool = True,
         generator: torch.Generator | None = None,
-    ) -> dict[str, torch.Tensor | DiagonalGaussian]:
-        """Encode, sample (or take the mean), decode, and query: what training needs."""
+    ) -> dict[str, Any]:
+        """Encode, sample (or take the mean) and decode; query ``query_xyz`` if given.
+
+        Returns ``posterior``, ``latents`` and ``field``, plus ``sdf`` and ``rgb`` at the
+        query points. Training goes through here so that distributed wrappers see a forward.
+        """
         posterior = self.encode(points, normals)
         latents = posterior.sample(generator) if sample_posterior else posterior.mode()
-        sdf, rgb = self.decode(latents).query(query_xyz)
-        return {"sdf": sdf, "rgb": rgb, "posterior": posterior, "latents": latents}
+        field = self.decode(latents)
+        out: dict[str, Any] = {"posterior": posterior, "latents": latents, "field": field}
+        if query_xyz is not None:
+            out["sdf"], out["rgb"] = field.query(query_xyz)
+        return out

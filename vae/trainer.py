@@ -1,0 +1,230 @@
+"""Train a shape VAE with accelerate: one loop for CPU, one GPU, or many.
+
+The loop is readable in one sitting: encode a batch's surface points, decode, query the
+field at near/volume/surface points, take the losses of ``vae.losses``, clip, step. It
+checkpoints atomically (``out/checkpoints/last``) and resumes from there; validation is a
+callback, so this package needs no dataset or metric code (those live in ``gen3d``).
+
+Batches are dicts in the layout of ``gen3d.data.ShapeDataset`` (surface_points/normals/
+colours, has_colour, near_points/sdf, volume_points/sdf); other keys are ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+from diffusers.optimization import get_cosine_schedule_with_warmup
+from tqdm.auto import tqdm
+
+from .losses import LossWeights, reconstruction_losses
+from .vecset import VecSetVAE
+
+Validate = Callable[[VecSetVAE, int], dict[str, float]]
+TENSOR_KEYS = (
+    "surface_points",
+    "surface_normals",
+    "surface_colours",
+    "has_colour",
+    "near_points",
+    "near_sdf",
+    "volume_points",
+    "volume_sdf",
+)
+
+
+@dataclass(frozen=True)
+class VAETrainConfig:
+    """Everything a training run depends on; saved with every checkpoint."""
+
+    model: dict[str, Any] = field(default_factory=dict)  # VecSetVAE arguments
+    loss: dict[str, float] = field(default_factory=dict)  # LossWeights fields
+    steps: int = 2000
+    lr: float = 2e-3
+    warmup_steps: int = 100
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    encoder_points: int = 2048  # surface points the encoder sees per shape
+    sample_posterior: bool = True
+    mixed_precision: str = "auto"  # "auto" (bf16 on CUDA, none on CPU), "no", "bf16", "fp16"
+    checkpoint_every: int = 500
+    validate_every: int = 500
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "checkpoint_every", "validate_every", "encoder_points"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, not {getattr(self, name)}")
+        if self.lr <= 0 or self.warmup_steps < 0 or self.grad_clip <= 0:
+            raise ValueError("lr and grad_clip must be positive and warmup_steps >= 0")
+        if self.mixed_precision not in ("auto", "no", "bf16", "fp16"):
+            raise ValueError(
+                f"mixed_precision must be auto, no, bf16 or fp16, not {self.mixed_precision!r}"
+            )
+        # Typos in nested options fail here, not minutes into a run.
+        unknown_loss = set(self.loss) - {f.name for f in dataclasses.fields(LossWeights)}
+        if unknown_loss:
+            raise ValueError(f"unknown loss weights {sorted(unknown_loss)}")
+        unknown_model = set(self.model) - set(inspect.signature(VecSetVAE.__init__).parameters)
+        if unknown_model:
+            raise ValueError(f"unknown model options {sorted(unknown_model)}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VAETrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown config keys {unknown}; known: {sorted(known)}")
+        return cls(**data)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> VAETrainConfig:
+        """Read a .json or .yaml config."""
+        path = Path(path)
+        text = path.read_text(encoding="utf-8")
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+        else:
+            data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: a config must be a mapping of options")
+        return cls.from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _forever(loader: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    while True:
+        yielded = False
+        for batch in loader:
+            yielded = True
+            yield batch
+        if not yielded:
+            raise ValueError("the training data is empty")
+
+
+def _save_checkpoint(
+    accelerator: Accelerator, out: Path, step: int, config: VAETrainConfig
+) -> None:
+    """Write the state to a temporary folder, then swap it in: never a half checkpoint."""
+    final, tmp = out / "checkpoints" / "last", out / "checkpoints" / "last.tmp"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    accelerator.save_state(str(tmp))
+    (tmp / "trainer_state.json").write_text(
+        json.dumps({"step": step, "config": config.to_dict()}, indent=2), encoding="utf-8"
+    )
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+
+
+def train_vae(
+    config: VAETrainConfig,
+    train_data: Iterable[dict[str, Any]],
+    out: str | Path,
+    *,
+    validate: Validate | None = None,
+    progress: bool = True,
+) -> VecSetVAE:
+    """Train (or resume, from ``out/checkpoints/last``) and save the model to ``out/model``.
+
+    ``train_data`` is an iterable of batches (a DataLoader); it is cycled until
+    ``config.steps``. ``validate(model, step)`` returns metrics, appended with the training
+    losses to ``out/metrics.jsonl``.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    precision = config.mixed_precision
+    if precision == "auto":
+        precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+    accelerator = Accelerator(mixed_precision=precision)
+    torch.manual_seed(config.seed)
+    model = VecSetVAE(**config.model)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
+    scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.steps)
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    if hasattr(train_data, "dataset"):  # a DataLoader: let accelerate shard and place it
+        train_data = accelerator.prepare(train_data)
+
+    step = 0
+    last = out / "checkpoints" / "last"
+    if (last / "trainer_state.json").is_file():
+        state = json.loads((last / "trainer_state.json").read_text(encoding="utf-8"))
+        accelerator.load_state(str(last))
+        step = int(state["step"])
+    (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2), encoding="utf-8")
+
+    weights = LossWeights(**config.loss)
+    batches = _forever(train_data)
+    bar = tqdm(
+        total=config.steps,
+        initial=step,
+        disable=not progress or not accelerator.is_main_process,
+        desc="train-vae",
+        unit="step",
+    )
+    metrics_file = out / "metrics.jsonl"
+    while step < config.steps:
+        raw = next(batches)
+        batch = {k: raw[k].to(accelerator.device) for k in TENSOR_KEYS}
+        encoder_in = slice(0, config.encoder_points)
+        model.train()
+        with accelerator.autocast():
+            # Through the (possibly distributed) model's forward, so gradients synchronise.
+            out_ = model(
+                batch["surface_points"][:, encoder_in],
+                batch["surface_normals"][:, encoder_in],
+                sample_posterior=config.sample_posterior,
+            )
+            losses = reconstruction_losses(out_["field"], batch, out_["posterior"], weights)
+        if not torch.isfinite(losses["total"]):
+            raise FloatingPointError(f"loss became {float(losses['total'])} at step {step}")
+        optimizer.zero_grad(set_to_none=True)
+        accelerator.backward(losses["total"])
+        grad_norm = accelerator.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        step += 1
+        bar.update(1)
+        bar.set_postfix(
+            loss=f"{float(losses['total'].detach()):.4f}",
+            sdf=f"{float(losses['sdf'].detach()):.4f}",
+        )
+        if step % config.validate_every == 0 or step == config.steps:
+            record = {
+                "step": step,
+                "lr": scheduler.get_last_lr()[0],
+                "grad_norm": float(grad_norm),
+                **{k: float(v.detach()) for k, v in losses.items()},
+            }
+            if validate is not None and accelerator.is_main_process:
+                model.eval()
+                with torch.no_grad():
+                    record.update(validate(accelerator.unwrap_model(model), step))
+            if accelerator.is_main_process:
+                with metrics_file.open("a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(record) + "\n")
+        if step % config.checkpoint_every == 0 or step == config.steps:
+            accelerator.wait_for_everyone()
+            if accelerator.is_main_process:
+                _save_checkpoint(accelerator, out, step, config)
+    bar.close()
+    final = accelerator.unwrap_model(model)
+    if accelerator.is_main_process:
+        final.save_pretrained(out / "model")
+    return final
