@@ -96,3 +96,64 @@ def test_config_files_and_unknown_keys(tmp_path: Path) -> None:
         VAETrainConfig(model={"widht": 64})
     with pytest.raises(ValueError, match="steps"):
         VAETrainConfig(steps=0)
+
+
+def test_cli_trains_from_a_config_and_validates(tmp_path: Path, loader) -> None:
+    from typer.testing import CliRunner
+
+    from gen3d.cli import app
+
+    config_path = tmp_path / "tiny.json"
+    config_path.write_text(
+        json.dumps(
+            {
+                "model": TINY_MODEL,
+                "steps": 3,
+                "warmup_steps": 1,
+                "validate_every": 3,
+                "checkpoint_every": 3,
+                "encoder_points": 128,
+            }
+        )
+    )
+    data_root = Path(loader.dataset.root)
+    result = CliRunner().invoke(
+        app,
+        [
+            "train-vae",
+            "--config",
+            str(config_path),
+            "--data",
+            str(data_root),
+            "--out",
+            str(tmp_path / "run"),
+            "--batch-size",
+            "2",
+            "--surface",
+            "256",
+            "--near",
+            "128",
+            "--volume",
+            "64",
+            "--workers",
+            "0",
+            "--val-shapes",
+            "1",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "run" / "model" / "config.json").is_file()
+    record = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert 0.0 <= record["val_f_0.02"] <= 1.0
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"stepz": 3}))
+    result = CliRunner().invoke(
+        app,
+        ["train-vae", "--config", str(bad), "--data", str(data_root), "--out", str(tmp_path / "x")],
+    )
+    assert result.exit_code != 0 and "unknown config keys" in str(result.exception)
+
+
+def test_shipped_small_config_is_valid() -> None:
+    path = Path(__file__).resolve().parents[2] / "scripts" / "configs" / "vae-small.yaml"
+    assert VAETrainConfig.from_file(path).model["width"] == 128
