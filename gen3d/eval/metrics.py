@@ -2,6 +2,11 @@
 
 Conventions (the ones Occupancy Networks and 3DShape2VecSet report):
 
+Between two meshes (``compare_meshes``) distances run from points sampled on one surface to
+the *surface* of the other, not to the other's samples: point-to-point distances are capped
+by the sample spacing (a mesh against itself scores F@0.01 = 0.89 with 50k samples of a
+table, area 7), point-to-surface ones are not.
+
 - Chamfer-L1: mean of the two directional mean nearest-neighbour distances;
 - Chamfer-L2: mean of the two directional mean *squared* nearest-neighbour distances;
 - F-score@tau: harmonic mean of precision (predicted points within tau of the reference)
@@ -33,6 +38,22 @@ def surface_samples(
     return np.asarray(points), np.asarray(mesh.face_normals[face])
 
 
+def distance_to_surface(points: np.ndarray, mesh: trimesh.Trimesh) -> np.ndarray:
+    """Distance (N,) from each point to the closest point of ``mesh``'s surface."""
+    import point_cloud_utils as pcu
+
+    vertices = np.ascontiguousarray(mesh.vertices, dtype=np.float64)
+    faces = np.ascontiguousarray(mesh.faces, dtype=np.int32)
+    query = np.ascontiguousarray(points, dtype=np.float64)
+    _, face, bary = pcu.closest_points_on_mesh(query, vertices, faces)
+    closest = np.einsum("nk,nkc->nc", bary, vertices[faces[face]])
+    return np.linalg.norm(query - closest, axis=1)
+
+
+def _f(precision: float, recall: float) -> float:
+    return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+
+
 def _nearest(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     distance, index = cKDTree(target).query(source, workers=-1)
     return distance, index
@@ -51,7 +72,7 @@ def f_score(pred: np.ndarray, ref: np.ndarray, tau: float) -> float:
     """F-score at distance ``tau`` between point sets."""
     precision = float((_nearest(pred, ref)[0] < tau).mean())
     recall = float((_nearest(ref, pred)[0] < tau).mean())
-    return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+    return _f(precision, recall)
 
 
 def normal_consistency(
@@ -105,14 +126,18 @@ def compare_meshes(
     iou: bool = True,
     seed: int = 0,
 ) -> Reconstruction:
-    """Every metric above between two meshes, from ``count`` surface samples of each."""
+    """Every metric above between two meshes, from ``count`` surface samples of each;
+    Chamfer and F-score by point-to-surface distances (see the module doc)."""
     pred_points, pred_normals = surface_samples(pred, count, seed)
     ref_points, ref_normals = surface_samples(ref, count, seed + 1)
-    l1, l2 = chamfer(pred_points, ref_points)
+    to_ref = distance_to_surface(pred_points, ref)
+    to_pred = distance_to_surface(ref_points, pred)
     return Reconstruction(
-        chamfer_l1=l1,
-        chamfer_l2=l2,
-        f_score={tau: f_score(pred_points, ref_points, tau) for tau in taus},
+        chamfer_l1=float(0.5 * (to_ref.mean() + to_pred.mean())),
+        chamfer_l2=float(0.5 * ((to_ref**2).mean() + (to_pred**2).mean())),
+        f_score={
+            tau: _f(float((to_ref < tau).mean()), float((to_pred < tau).mean())) for tau in taus
+        },
         normal_consistency=normal_consistency(pred_points, pred_normals, ref_points, ref_normals),
         volume_iou=volume_iou(mesh_inside(pred), mesh_inside(ref), seed=seed) if iou else None,
     )
