@@ -27,7 +27,7 @@ import numpy as np
 from gen3d.data import BuildSpec, SamplingConfig, build_dataset, load_mesh, sample_sdf
 from gen3d.data.inside import exact_winding_numbers, winding_numbers
 from gen3d.data.procedural import generate_shape, list_categories
-from gen3d.data.sampling import _chunked_sdf, _grid, _procedural_surface, narrow_band_grid
+from gen3d.data.sampling import _procedural_surface
 
 ROOT = Path(__file__).resolve().parents[1]
 MESHES = ROOT / "tests" / "fixtures" / "meshes" / "real"
@@ -56,27 +56,6 @@ def bench_procedural(n_per_category: int, config: SamplingConfig) -> dict:
         "shapes": count,
         "shapes_per_s": count / total,
         "stage_s_per_shape": {k: v / count for k, v in stages.items()},
-    }
-
-
-def bench_grid(categories: list[str], resolution: int = 128) -> dict:
-    """Locating the surface: the narrow-band grid against a dense grid (the baseline)."""
-    dense_s = band_s = 0.0
-    for category in categories:
-        shape = generate_shape(category, 0)
-        start = time.perf_counter()
-        _chunked_sdf(shape, _grid(resolution))
-        dense_s += time.perf_counter() - start
-        start = time.perf_counter()
-        narrow_band_grid(shape, resolution)
-        band_s += time.perf_counter() - start
-    n = len(categories)
-    return {
-        "shapes": n,
-        "resolution": resolution,
-        "dense_s": dense_s / n,
-        "band_s": band_s / n,
-        "speedup": dense_s / band_s,
     }
 
 
@@ -142,7 +121,6 @@ def main() -> None:
         },
     }
     results["procedural"] = bench_procedural(per_category, config)
-    results["grid"] = bench_grid(["chair", "house", "lamp", "mug", "sword", "toy_car"])
     results["build_1_worker_shapes_per_s"] = bench_build(build_count, 1)
     results[f"build_{cores}_workers_shapes_per_s"] = bench_build(build_count, cores)
     results["meshes"] = bench_meshes(config)
@@ -151,17 +129,13 @@ def main() -> None:
     out = ROOT / "bench_results"
     out.mkdir(exist_ok=True)
     (out / "bench_data.json").write_text(json.dumps(results, indent=2))
-    p, m, w, g = results["procedural"], results["meshes"], results["inside"], results["grid"]
+    p, m, w = results["procedural"], results["meshes"], results["inside"]
     stages = ", ".join(f"{k} {v:.2f} s" for k, v in p["stage_s_per_shape"].items())
     print(f"CPU: {results['machine']}; samples per shape: {results['sampling']}")
     print("| benchmark | result |\n| --- | --- |")
     print(
         f"| procedural shapes/s, 1 process ({p['shapes']} shapes) | {p['shapes_per_s']:.2f} "
         f"({stages}) |"
-    )
-    print(
-        f"| surface grid {g['resolution']}^3, dense vs narrow band ({g['shapes']} shapes) | "
-        f"{g['dense_s']:.2f} s vs {g['band_s']:.2f} s per shape ({g['speedup']:.1f}x) |"
     )
     print(
         f"| dataset build shapes/s, 1 worker vs {cores} | "

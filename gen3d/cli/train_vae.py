@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 import typer
-from scipy.spatial import cKDTree
 
 from gen3d.errors import Gen3DError
 
@@ -36,7 +35,12 @@ def reconstruction_validator(
 
     from gen3d.data import ShapeDataset
     from gen3d.data.procedural import generate_shape
-    from gen3d.eval.metrics import distance_to_surface, surface_samples
+    from gen3d.eval.metrics import (
+        distance_to_points,
+        distance_to_surface,
+        f_score_from_distances,
+        surface_samples,
+    )
     from gen3d.mesh import FieldError, export_mesh, extract_hierarchical, vertex_colours
 
     data = ShapeDataset(root, split="val", n_surface=None, n_near=1, n_volume=1, seed=0)
@@ -73,15 +77,9 @@ def reconstruction_validator(
             if exact[index] is not None:
                 to_truth = np.abs(exact[index].sdf(predicted))
             else:
-                to_truth = cKDTree(truth).query(predicted)[0]
+                to_truth = distance_to_points(predicted, truth)
             for tau in (0.01, 0.02):
-                precision, recall = (to_truth < tau).mean(), (to_pred < tau).mean()
-                f = (
-                    0.0
-                    if precision + recall == 0
-                    else 2 * precision * recall / (precision + recall)
-                )
-                scores[f"val_f_{tau}"].append(float(f))
+                scores[f"val_f_{tau}"].append(f_score_from_distances(to_truth, to_pred, tau))
             if index == 0 and out is not None:
                 (out / "snapshots").mkdir(parents=True, exist_ok=True)
                 with torch.no_grad():

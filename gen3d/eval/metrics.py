@@ -50,8 +50,16 @@ def distance_to_surface(points: np.ndarray, mesh: trimesh.Trimesh) -> np.ndarray
     return np.linalg.norm(query - closest, axis=1)
 
 
-def _f(precision: float, recall: float) -> float:
+def f_score_from_distances(to_ref: np.ndarray, to_pred: np.ndarray, tau: float) -> float:
+    """F-score at ``tau`` from the distances of predicted points to the reference
+    (precision) and of reference points to the prediction (recall)."""
+    precision, recall = float((to_ref < tau).mean()), float((to_pred < tau).mean())
     return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+
+
+def distance_to_points(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Distance (N,) from each source point to its nearest target point."""
+    return _nearest(source, target)[0]
 
 
 def _nearest(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -70,9 +78,7 @@ def chamfer(pred: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
 
 def f_score(pred: np.ndarray, ref: np.ndarray, tau: float) -> float:
     """F-score at distance ``tau`` between point sets."""
-    precision = float((_nearest(pred, ref)[0] < tau).mean())
-    recall = float((_nearest(ref, pred)[0] < tau).mean())
-    return _f(precision, recall)
+    return f_score_from_distances(_nearest(pred, ref)[0], _nearest(ref, pred)[0], tau)
 
 
 def normal_consistency(
@@ -135,9 +141,7 @@ def compare_meshes(
     return Reconstruction(
         chamfer_l1=float(0.5 * (to_ref.mean() + to_pred.mean())),
         chamfer_l2=float(0.5 * ((to_ref**2).mean() + (to_pred**2).mean())),
-        f_score={
-            tau: _f(float((to_ref < tau).mean()), float((to_pred < tau).mean())) for tau in taus
-        },
+        f_score={tau: f_score_from_distances(to_ref, to_pred, tau) for tau in taus},
         normal_consistency=normal_consistency(pred_points, pred_normals, ref_points, ref_normals),
         volume_iou=volume_iou(mesh_inside(pred), mesh_inside(ref), seed=seed) if iou else None,
     )

@@ -103,18 +103,3 @@ def test_bad_sampling_options_are_refused() -> None:
         SamplingConfig(truncation=-1.0)
     with pytest.raises(ValueError, match="grid_resolution"):
         SamplingConfig(grid_resolution=4096)
-
-
-@pytest.mark.parametrize("category", ["chair", "lamp", "ring"])
-def test_narrow_band_grid_matches_the_dense_grid_where_marching_cubes_looks(category: str):
-    from gen3d.data.sampling import narrow_band_grid
-
-    shape = generate_shape(category, 2)
-    resolution = 50  # not a multiple of the block: the last blocks are partial
-    axis = np.linspace(-1, 1, resolution)
-    dense = shape.sdf(np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), -1))
-    band = narrow_band_grid(shape, resolution, block=4)
-    np.testing.assert_array_equal(np.sign(band), np.sign(dense))
-    step = 2 / (resolution - 1)
-    near = np.abs(dense) < 2 * step
-    np.testing.assert_array_equal(band[near], dense[near])
