@@ -5,8 +5,21 @@ and ``decode(latents) -> field``; a field answers ``query(xyz)`` with SDF and co
 Depends on torch and diffusers only: never imports gen3d, server, dit or render.
 """
 
-from .field import DecodedField, DiagonalGaussian
+from .field import DecodedField, DiagonalGaussian, ShapeAutoencoder
 from .losses import LossWeights, reconstruction_losses
+from .registry import VAE_TYPES, build_vae, load_vae
+from .triplane import TriplaneVAE
 from .vecset import VecSetVAE
 
-__all__ = ["DecodedField", "DiagonalGaussian", "LossWeights", "VecSetVAE", "reconstruction_losses"]
+__all__ = [
+    "VAE_TYPES",
+    "DecodedField",
+    "DiagonalGaussian",
+    "LossWeights",
+    "ShapeAutoencoder",
+    "TriplaneVAE",
+    "VecSetVAE",
+    "build_vae",
+    "load_vae",
+    "reconstruction_losses",
+]

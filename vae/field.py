@@ -14,10 +14,12 @@ import torch
 
 
 class DiagonalGaussian:
-    """A per-token diagonal Gaussian over latents ``(B, M, C)``; ``params`` is ``(B, M, 2C)``."""
+    """A diagonal Gaussian over latents: ``params`` holds means and log-variances stacked
+    along ``dim`` (``(B, M, 2C)`` -> latents ``(B, M, C)`` for vecsets, ``dim=2`` for
+    triplanes ``(B, 3, 2C, R, R)``)."""
 
-    def __init__(self, params: torch.Tensor):
-        self.mean, logvar = params.chunk(2, dim=-1)
+    def __init__(self, params: torch.Tensor, dim: int = -1):
+        self.mean, logvar = params.chunk(2, dim=dim)
         self.logvar = logvar.clamp(-30.0, 20.0)
         self.std = torch.exp(0.5 * self.logvar)
 
@@ -32,7 +34,8 @@ class DiagonalGaussian:
 
     def kl(self) -> torch.Tensor:
         """KL divergence to N(0, I), averaged over latent elements: ``(B,)``."""
-        return 0.5 * (self.mean.pow(2) + self.logvar.exp() - 1.0 - self.logvar).mean(dim=(1, 2))
+        per_element = 0.5 * (self.mean.pow(2) + self.logvar.exp() - 1.0 - self.logvar)
+        return per_element.flatten(1).mean(dim=1)
 
 
 #: ``head(latent_features, xyz (B, N, 3)) -> (sdf (B, N), rgb (B, N, 3))``
@@ -96,3 +99,32 @@ class DecodedField:
 
     def colour(self, xyz: Any) -> Any:
         return self.query(xyz)[1]
+
+
+class ShapeAutoencoder:
+    """The training entry point shared by the shape VAEs (mixed in before ModelMixin).
+
+    A subclass provides ``encode(points, normals) -> DiagonalGaussian`` and
+    ``decode(latents) -> DecodedField``.
+    """
+
+    def forward(
+        self,
+        points: torch.Tensor,
+        normals: torch.Tensor | None,
+        query_xyz: torch.Tensor | None = None,
+        sample_posterior: bool = True,
+        generator: torch.Generator | None = None,
+    ) -> dict[str, Any]:
+        """Encode, sample (or take the mean) and decode; query ``query_xyz`` if given.
+
+        Returns ``posterior``, ``latents`` and ``field``, plus ``sdf`` and ``rgb`` at the
+        query points. Training goes through here so that distributed wrappers see a forward.
+        """
+        posterior = self.encode(points, normals)  # type: ignore[attr-defined]
+        latents = posterior.sample(generator) if sample_posterior else posterior.mode()
+        field = self.decode(latents)  # type: ignore[attr-defined]
+        out: dict[str, Any] = {"posterior": posterior, "latents": latents, "field": field}
+        if query_xyz is not None:
+            out["sdf"], out["rgb"] = field.query(query_xyz)
+        return out

@@ -31,6 +31,17 @@ class LossWeights:
     kl: float = 1e-4
     #: distance (unit-cube units) within which SDF values are regressed exactly
     truncation: float = 0.05
+    #: points per shape (of the surface, and of the near and volume samples) where the
+    #: normal and eikonal terms are taken; 0 = all. Those terms differentiate the field
+    #: twice, which costs several times a plain query: a subset keeps their signal at a
+    #: fraction of the cost.
+    gradient_points: int = 0
+
+    def __post_init__(self) -> None:
+        if self.truncation <= 0:
+            raise ValueError(f"truncation must be positive, not {self.truncation}")
+        if self.gradient_points < 0:
+            raise ValueError(f"gradient_points must be >= 0, not {self.gradient_points}")
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -64,28 +75,58 @@ def reconstruction_losses(
 ) -> dict[str, torch.Tensor]:
     """All terms and their weighted ``total`` for one batch (the ShapeDataset item layout:
     surface_points/normals/colours, has_colour, near_points/sdf, volume_points/sdf)."""
-    # detach(): fresh leaves to differentiate against, leaving the caller's tensors as they were
-    near_xyz = batch["near_points"].detach().requires_grad_(True)
-    volume_xyz = batch["volume_points"].detach().requires_grad_(True)
-    surface_xyz = batch["surface_points"].detach().requires_grad_(True)
-    xyz = torch.cat([near_xyz, volume_xyz, surface_xyz], dim=1)
+    surface, near, volume = batch["surface_points"], batch["near_points"], batch["volume_points"]
+    k = weights.gradient_points
+    n_surface, n_near, n_volume = (
+        (x.shape[1] if k == 0 else min(k, x.shape[1])) for x in (surface, near, volume)
+    )
+    # Points with gradient terms, as fresh leaves to differentiate against (detach leaves the
+    # caller's tensors as they were): near, volume, then surface.
+    graded = torch.cat(
+        [near[:, :n_near], volume[:, :n_volume], surface[:, :n_surface]], dim=1
+    ).detach()
+    graded.requires_grad_(True)
     # The normal and eikonal terms differentiate d sdf / d xyz once more in backward; fused
     # attention kernels have no double backward, the math kernel does.
     with sdpa_kernel([SDPBackend.MATH]):
-        sdf, rgb = field.query(xyz)
-    n_near, n_volume = near_xyz.shape[1], volume_xyz.shape[1]
+        graded_sdf, graded_rgb = field.query(graded)
+    grad = _gradient(graded_sdf, graded)
+    n_volumetric = n_near + n_volume
+    normal = (
+        1.0
+        - F.cosine_similarity(
+            grad[:, n_volumetric:], batch["surface_normals"][:, :n_surface], dim=-1
+        )
+    ).mean()
+    eikonal = (grad[:, :n_volumetric].norm(dim=-1) - 1.0).pow(2).mean()
+
+    # The remaining points need values only, not gradients in xyz: any attention kernel.
+    rest = torch.cat([near[:, n_near:], volume[:, n_volume:], surface[:, n_surface:]], dim=1)
+    if rest.shape[1]:
+        rest_sdf, rest_rgb = field.query(rest.detach())
+    else:
+        rest_sdf, rest_rgb = graded_sdf[:, :0], graded_rgb[:, :0]
+    zeros = torch.zeros_like(surface[..., 0])
+    sdf = torch.cat([graded_sdf, rest_sdf], dim=1)
     target = torch.cat(
-        [batch["near_sdf"], batch["volume_sdf"], torch.zeros_like(surface_xyz[..., 0])], dim=1
+        [
+            batch["near_sdf"][:, :n_near],
+            batch["volume_sdf"][:, :n_volume],
+            zeros[:, :n_surface],
+            batch["near_sdf"][:, n_near:],
+            batch["volume_sdf"][:, n_volume:],
+            zeros[:, n_surface:],
+        ],
+        dim=1,
     )
     near_l1, far_sign = sdf_loss(sdf, target, weights.truncation)
 
-    grad = _gradient(sdf, xyz)
-    surface_grad = grad[:, n_near + n_volume :]
-    normal = (1.0 - F.cosine_similarity(surface_grad, batch["surface_normals"], dim=-1)).mean()
-    eikonal = (grad[:, : n_near + n_volume].norm(dim=-1) - 1.0).pow(2).mean()
-
-    has_colour = batch["has_colour"].to(rgb.dtype).view(-1, 1, 1)
-    colour_err = (rgb[:, n_near + n_volume :] - batch["surface_colours"]).abs() * has_colour
+    rest_surface = surface.shape[1] - n_surface  # surface points at the end of ``rest``
+    surface_rgb = torch.cat(
+        [graded_rgb[:, n_volumetric:], rest_rgb[:, rest.shape[1] - rest_surface :]], dim=1
+    )
+    has_colour = batch["has_colour"].to(surface_rgb.dtype).view(-1, 1, 1)
+    colour_err = (surface_rgb - batch["surface_colours"]).abs() * has_colour
     colour = colour_err.sum() / (has_colour.sum() * colour_err.shape[1] * 3).clamp(min=1)
 
     kl = posterior.kl().mean() if posterior is not None else sdf.new_zeros(())

@@ -12,7 +12,6 @@ colours, has_colour, near_points/sdf, volume_points/sdf); other keys are ignored
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import json
 import os
 import shutil
@@ -27,9 +26,9 @@ from diffusers.optimization import get_cosine_schedule_with_warmup
 from tqdm.auto import tqdm
 
 from .losses import LossWeights, reconstruction_losses
-from .vecset import VecSetVAE
+from .registry import build_vae, check_vae_options
 
-Validate = Callable[[VecSetVAE, int], dict[str, float]]
+Validate = Callable[[Any, int], dict[str, float]]
 TENSOR_KEYS = (
     "surface_points",
     "surface_normals",
@@ -46,7 +45,8 @@ TENSOR_KEYS = (
 class VAETrainConfig:
     """Everything a training run depends on; saved with every checkpoint."""
 
-    model: dict[str, Any] = field(default_factory=dict)  # VecSetVAE arguments
+    model_type: str = "vecset"  # a name in vae.registry.VAE_TYPES: "vecset" or "triplane"
+    model: dict[str, Any] = field(default_factory=dict)  # the model class's arguments
     loss: dict[str, float] = field(default_factory=dict)  # LossWeights fields
     steps: int = 2000
     lr: float = 2e-3
@@ -74,9 +74,7 @@ class VAETrainConfig:
         unknown_loss = set(self.loss) - {f.name for f in dataclasses.fields(LossWeights)}
         if unknown_loss:
             raise ValueError(f"unknown loss weights {sorted(unknown_loss)}")
-        unknown_model = set(self.model) - set(inspect.signature(VecSetVAE.__init__).parameters)
-        if unknown_model:
-            raise ValueError(f"unknown model options {sorted(unknown_model)}")
+        check_vae_options(self.model_type, self.model)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VAETrainConfig:
@@ -131,6 +129,53 @@ def _save_checkpoint(
     os.replace(tmp, final)
 
 
+def prepare_training(config: VAETrainConfig) -> tuple[Accelerator, Any, Any, Any]:
+    """The accelerator, a fresh model (seeded), its optimizer and LR schedule, prepared."""
+    precision = config.mixed_precision
+    if precision == "auto":
+        precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+    accelerator = Accelerator(mixed_precision=precision)
+    torch.manual_seed(config.seed)
+    model = build_vae(config.model_type, **config.model)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
+    scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.steps)
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    return accelerator, model, optimizer, scheduler
+
+
+def train_step(
+    accelerator: Accelerator,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    raw_batch: dict[str, Any],
+    config: VAETrainConfig,
+    weights: LossWeights,
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """One optimisation step on one batch; returns the losses and the gradient norm."""
+    batch = {k: raw_batch[k].to(accelerator.device) for k in TENSOR_KEYS}
+    encoder_in = slice(0, config.encoder_points)
+    model.train()
+    with accelerator.autocast():
+        # Through the (possibly distributed) model's forward, so gradients synchronise.
+        out = model(
+            batch["surface_points"][:, encoder_in],
+            batch["surface_normals"][:, encoder_in],
+            sample_posterior=config.sample_posterior,
+        )
+        losses = reconstruction_losses(out["field"], batch, out["posterior"], weights)
+    if not torch.isfinite(losses["total"]):
+        raise FloatingPointError(f"the training loss became {float(losses['total'])}")
+    optimizer.zero_grad(set_to_none=True)
+    accelerator.backward(losses["total"])
+    grad_norm = accelerator.clip_grad_norm_(model.parameters(), config.grad_clip)
+    optimizer.step()
+    scheduler.step()
+    return losses, grad_norm
+
+
 def train_vae(
     config: VAETrainConfig,
     train_data: Iterable[dict[str, Any]],
@@ -138,7 +183,7 @@ def train_vae(
     *,
     validate: Validate | None = None,
     progress: bool = True,
-) -> VecSetVAE:
+) -> Any:
     """Train (or resume, from ``out/checkpoints/last``) and save the model to ``out/model``.
 
     ``train_data`` is an iterable of batches (a DataLoader); it is cycled until
@@ -147,17 +192,7 @@ def train_vae(
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    precision = config.mixed_precision
-    if precision == "auto":
-        precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
-    accelerator = Accelerator(mixed_precision=precision)
-    torch.manual_seed(config.seed)
-    model = VecSetVAE(**config.model)
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
-    )
-    scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.steps)
-    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    accelerator, model, optimizer, scheduler = prepare_training(config)
     if hasattr(train_data, "dataset"):  # a DataLoader: let accelerate shard and place it
         train_data = accelerator.prepare(train_data)
 
@@ -180,25 +215,12 @@ def train_vae(
     )
     metrics_file = out / "metrics.jsonl"
     while step < config.steps:
-        raw = next(batches)
-        batch = {k: raw[k].to(accelerator.device) for k in TENSOR_KEYS}
-        encoder_in = slice(0, config.encoder_points)
-        model.train()
-        with accelerator.autocast():
-            # Through the (possibly distributed) model's forward, so gradients synchronise.
-            out_ = model(
-                batch["surface_points"][:, encoder_in],
-                batch["surface_normals"][:, encoder_in],
-                sample_posterior=config.sample_posterior,
+        try:
+            losses, grad_norm = train_step(
+                accelerator, model, optimizer, scheduler, next(batches), config, weights
             )
-            losses = reconstruction_losses(out_["field"], batch, out_["posterior"], weights)
-        if not torch.isfinite(losses["total"]):
-            raise FloatingPointError(f"loss became {float(losses['total'])} at step {step}")
-        optimizer.zero_grad(set_to_none=True)
-        accelerator.backward(losses["total"])
-        grad_norm = accelerator.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-        scheduler.step()
+        except FloatingPointError as error:
+            raise FloatingPointError(f"{error} at step {step + 1}") from error
         step += 1
         bar.update(1)
         bar.set_postfix(

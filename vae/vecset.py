@@ -13,7 +13,6 @@ Shapes: points ``(B, N, 3)``, normals ``(B, N, 3)``, latents ``(B, M, C)``, deco
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 from diffusers import ConfigMixin, ModelMixin
@@ -21,7 +20,7 @@ from diffusers.configuration_utils import register_to_config
 from diffusers.models.attention import BasicTransformerBlock
 from torch import nn
 
-from .field import DecodedField, DiagonalGaussian
+from .field import DecodedField, DiagonalGaussian, ShapeAutoencoder
 
 QUERY_MODES = ("fps", "learned")
 
@@ -74,7 +73,7 @@ def _block(width: int, heads: int, cross: bool) -> BasicTransformerBlock:
     )
 
 
-class VecSetVAE(ModelMixin, ConfigMixin):
+class VecSetVAE(ShapeAutoencoder, ModelMixin, ConfigMixin):
     """Vecset SDF + colour autoencoder; see the module docstring for the architecture."""
 
     @register_to_config
@@ -160,24 +159,3 @@ class VecSetVAE(ModelMixin, ConfigMixin):
         queries = self.query_embed(self.fourier(xyz.to(tokens.dtype)))
         out = self.head(self.query_block(queries, encoder_hidden_states=tokens))
         return out[..., 0], torch.sigmoid(out[..., 1:4])
-
-    def forward(
-        self,
-        points: torch.Tensor,
-        normals: torch.Tensor | None,
-        query_xyz: torch.Tensor | None = None,
-        sample_posterior: bool = True,
-        generator: torch.Generator | None = None,
-    ) -> dict[str, Any]:
-        """Encode, sample (or take the mean) and decode; query ``query_xyz`` if given.
-
-        Returns ``posterior``, ``latents`` and ``field``, plus ``sdf`` and ``rgb`` at the
-        query points. Training goes through here so that distributed wrappers see a forward.
-        """
-        posterior = self.encode(points, normals)
-        latents = posterior.sample(generator) if sample_posterior else posterior.mode()
-        field = self.decode(latents)
-        out: dict[str, Any] = {"posterior": posterior, "latents": latents, "field": field}
-        if query_xyz is not None:
-            out["sdf"], out["rgb"] = field.query(query_xyz)
-        return out

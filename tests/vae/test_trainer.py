@@ -154,6 +154,34 @@ def test_cli_trains_from_a_config_and_validates(tmp_path: Path, loader) -> None:
     assert result.exit_code != 0 and "unknown config keys" in str(result.exception)
 
 
-def test_shipped_small_config_is_valid() -> None:
-    path = Path(__file__).resolve().parents[2] / "scripts" / "configs" / "vae-small.yaml"
-    assert VAETrainConfig.from_file(path).model["width"] == 128
+def test_trainer_trains_a_triplane_vae_from_the_same_loop(tmp_path: Path, loader) -> None:
+    from vae import TriplaneVAE, load_vae
+
+    tiny_triplane = {
+        "plane_resolution": 16,
+        "latent_resolution": 4,
+        "output_resolution": 16,
+        "latent_channels": 4,
+        "width": 32,
+        "feature_channels": 8,
+        "decoder_layers": 1,
+    }
+    model = train_vae(
+        config(model_type="triplane", model=tiny_triplane, steps=3),
+        loader,
+        tmp_path,
+        progress=False,
+    )
+    assert isinstance(model, TriplaneVAE)
+    assert isinstance(load_vae(tmp_path / "model"), TriplaneVAE)
+    with pytest.raises(ValueError, match="unknown model options"):
+        VAETrainConfig(model_type="triplane", model={"num_latents": 8})
+    with pytest.raises(ValueError, match="unknown VAE type"):
+        VAETrainConfig(model_type="octree")
+
+
+@pytest.mark.parametrize("name", ["vae-small.yaml", "triplane-small.yaml"])
+def test_shipped_configs_are_valid(name: str) -> None:
+    path = Path(__file__).resolve().parents[2] / "scripts" / "configs" / name
+    config = VAETrainConfig.from_file(path)
+    assert config.model["width"] >= 64

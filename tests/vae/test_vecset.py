@@ -157,3 +157,25 @@ def test_losses_train_the_model_end_to_end() -> None:
         history.append(float(losses["total"].detach()))
     assert all(p.grad is not None for p in model.head.parameters())
     assert history[-1] < history[0] / 2
+
+
+def test_gradient_terms_on_a_subset_keep_the_value_terms_exact() -> None:
+    # gradient_points limits only where the normal and eikonal terms are taken: the SDF, sign
+    # and colour terms still see every point, so they match the all-points losses.
+    model = tiny()
+    batch = sphere_batch(n=300)
+    with torch.no_grad():
+        latents = model.encode(batch["surface_points"], batch["surface_normals"]).mode()
+    field = model.decode(latents)
+    full = reconstruction_losses(field, batch, None, LossWeights())
+    subset = reconstruction_losses(field, batch, None, LossWeights(gradient_points=64))
+    for name in ("sdf", "sign", "colour"):
+        assert subset[name].item() == pytest.approx(full[name].item(), rel=1e-5), name
+    # The subset's gradient terms are estimates of the same means, not zeros.
+    assert subset["normal"] > 0.1 * full["normal"] and subset["eikonal"] > 0
+    exact = reconstruction_losses(
+        analytic_field(0.5), sphere_batch(), None, LossWeights(gradient_points=32)
+    )
+    assert exact["normal"] < 1e-6 and exact["eikonal"] < 1e-6
+    with pytest.raises(ValueError, match="gradient_points"):
+        LossWeights(gradient_points=-1)
