@@ -185,3 +185,32 @@ def test_shipped_configs_are_valid(name: str) -> None:
     path = Path(__file__).resolve().parents[2] / "scripts" / "configs" / name
     config = VAETrainConfig.from_file(path)
     assert config.model["width"] >= 64
+
+
+def test_validator_scores_an_exact_field_near_one_and_a_wrong_one_near_zero(loader) -> None:
+    from gen3d.cli.train_vae import reconstruction_validator
+    from gen3d.data.procedural import generate_shape
+
+    root = Path(loader.dataset.root)
+    entries = ShapeDataset(root, split="val").entries or ShapeDataset(root, split="test").entries
+    truth = generate_shape(entries[0]["category"], entries[0]["seed"], margin=0.1)
+
+    class Oracle(torch.nn.Module):
+        """Decodes every input to a fixed procedural shape's exact field."""
+
+        def __init__(self, shape) -> None:
+            super().__init__()
+            self.anchor = torch.nn.Parameter(torch.zeros(1))
+            self.shape = shape
+
+        def encode(self, points, normals):
+            return type("Posterior", (), {"mode": lambda _: points})()
+
+        def decode(self, latents):
+            return [self.shape]
+
+    validate = reconstruction_validator(root, shapes=1, resolution=48)
+    right = validate(Oracle(truth), 0)
+    assert right["val_f_0.02"] > 0.95 and right["val_f_0.01"] > 0.8, right
+    wrong = validate(Oracle(generate_shape("rocket", 999)), 0)
+    assert wrong["val_f_0.02"] < 0.5, wrong

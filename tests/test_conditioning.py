@@ -1,0 +1,116 @@
+"""Condition encoders: the offline default text encoder, CLIP-text and DINOv2 folders, the
+built-in image encoder, unconditional embeddings and errors."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from gen3d.conditioning import (
+    ConditioningError,
+    ImageEncoder,
+    SmallImageEncoder,
+    TextEncoder,
+    _as_image_batch,
+    default_text_encoder_path,
+)
+
+
+@pytest.fixture(scope="module")
+def minilm() -> TextEncoder:
+    return TextEncoder()
+
+
+def test_default_text_encoder_is_offline_minilm(minilm: TextEncoder) -> None:
+    assert minilm.kind == "bert" and minilm.token_dim == 384 and minilm.pooled_dim == 384
+    cond = minilm.encode(["a red wooden chair", "a tall green rocket with fins"])
+    assert cond.tokens.shape == (2, 32, 384) and cond.pooled.shape == (2, 384)
+    assert cond.mask.dtype == torch.bool and cond.mask[0, 0] and not cond.mask[0, -1]
+    assert torch.allclose(cond.pooled.norm(dim=-1), torch.ones(2), atol=1e-4)
+    # meaning shows in the pooled embedding: a near paraphrase is closer than another object
+    near = minilm.encode(["a red chair made of wood"]).pooled[0]
+    assert near @ cond.pooled[0] > near @ cond.pooled[1] + 0.2
+    # deterministic, and the empty prompt is the unconditional embedding
+    assert torch.allclose(
+        minilm.encode(["a red wooden chair"]).pooled[0], cond.pooled[0], atol=1e-5
+    )
+    uncond = minilm.unconditional(3)
+    assert len(uncond) == 3 and torch.allclose(uncond.pooled[0], minilm.encode([""]).pooled[0])
+
+
+def test_clip_text_folder(tmp_path: Path) -> None:
+    from transformers import CLIPTextConfig, CLIPTextModelWithProjection
+
+    config = CLIPTextConfig(
+        vocab_size=30522,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        projection_dim=16,
+        max_position_embeddings=64,
+        bos_token_id=101,  # the copied BERT tokenizer's [CLS] and [SEP]: CLIP pools at EOS
+        eos_token_id=102,
+        pad_token_id=0,
+    )
+    torch.manual_seed(0)
+    CLIPTextModelWithProjection(config).save_pretrained(tmp_path)
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        shutil.copy(default_text_encoder_path() / name, tmp_path / name)
+    encoder = TextEncoder(tmp_path, max_length=16)
+    cond = encoder.encode(["a chair", "a boat"])
+    assert cond.tokens.shape == (2, 16, 32) and cond.pooled.shape == (2, 16)
+    assert encoder.pooled_dim == 16 and not torch.equal(cond.pooled[0], cond.pooled[1])
+
+
+def test_dinov2_image_folder(tmp_path: Path) -> None:
+    from PIL import Image
+    from transformers import BitImageProcessor, Dinov2Config, Dinov2Model
+
+    config = Dinov2Config(
+        hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
+    )
+    torch.manual_seed(0)
+    Dinov2Model(config).save_pretrained(tmp_path)
+    BitImageProcessor(size={"shortest_edge": 224}, crop_size=224).save_pretrained(tmp_path)
+    encoder = ImageEncoder(tmp_path)
+    red = Image.new("RGB", (300, 200), (220, 30, 30))
+    blue = np.zeros((64, 64, 3), dtype=np.uint8)
+    blue[..., 2] = 200
+    cond = encoder.encode([red, blue])
+    assert cond.tokens.shape == (2, 1 + 16 * 16, 32) and cond.pooled.shape == (2, 32)
+    assert not torch.allclose(cond.pooled[0], cond.pooled[1])
+    assert len(encoder.unconditional(2)) == 2
+
+
+def test_images_are_composited_over_white_and_bad_input_is_named() -> None:
+    from PIL import Image
+
+    clear = Image.new("RGBA", (32, 32), (255, 0, 0, 0))
+    batch = _as_image_batch(clear, 16)
+    assert batch.shape == (1, 3, 16, 16) and torch.allclose(batch, torch.ones_like(batch))
+    with pytest.raises(ConditioningError, match="cannot read an image from a str"):
+        _as_image_batch(["photo.png"], 16)
+    with pytest.raises(ConditioningError, match=r"\(B, 3, H, W\)"):
+        _as_image_batch(torch.zeros(2, 4, 8, 8), 16)
+    with pytest.raises(ConditioningError, match=r"no config\.json"):
+        TextEncoder("/nonexistent/encoder")
+
+
+def test_small_image_encoder_trains_and_round_trips(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    encoder = SmallImageEncoder(image_size=64, width=64)
+    images = torch.rand(2, 3, 64, 64)
+    cond = encoder(images)
+    assert cond.tokens.shape == (2, 16, 64) and cond.pooled.shape == (2, 64)
+    cond.pooled.sum().backward()
+    assert encoder.net[0].weight.grad is not None
+    encoder.save_pretrained(tmp_path)
+    loaded = SmallImageEncoder.from_pretrained(tmp_path)
+    with torch.no_grad():
+        assert torch.equal(loaded(images).tokens, encoder(images).tokens)
+    assert len(encoder.unconditional(3)) == 3
