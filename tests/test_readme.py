@@ -39,3 +39,7 @@ def test_mesh_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     )
     exec(compile(code, "README.md", "exec"), {})
     assert (tmp_path / "chair.glb").stat().st_size > 0
+
+
+def test_dit_example_runs() -> None:
+    exec(compile(_python_block_after("### Rectified-flow DiT"), "README.md", "exec"), {})

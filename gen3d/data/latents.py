@@ -1,0 +1,165 @@
+"""Latent caches: a dataset encoded once by a trained VAE and a text encoder, for DiT training.
+
+``cache_latents`` writes ``latents.safetensors`` and ``cache.json`` into a folder:
+
+- ``latents (N, *latent_shape)`` float32: each shape's posterior mean;
+- ``cond_tokens (N, K, L, D)`` float16, ``cond_mask (N, K, L)`` bool and
+  ``cond_pooled (N, K, P)`` float32: the text embeddings of up to K captions per shape
+  (shapes with fewer captions repeat theirs);
+- ``uncond.safetensors``: the unconditional (empty prompt) embedding;
+- ``cache.json``: ids, splits, captions, the latent statistics (mean and std over all
+  elements, which ``LatentDataset`` uses to scale latents to unit variance, as SD's VAE
+  scaling factor does), and the VAE's and the text encoder's identities.
+
+DiT training then never runs the VAE or the text encoder again.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch.utils.data import Dataset
+from tqdm.auto import tqdm
+
+from dit.flow import Conditioning
+
+from .dataset import ShapeDataset
+from .shards import DatasetError
+
+CACHE_FORMAT = 1
+
+
+def cache_latents(
+    vae: Any,
+    text_encoder: Any,
+    dataset_root: str | Path,
+    out: str | Path,
+    *,
+    encoder_points: int = 2048,
+    captions_per_shape: int = 4,
+    batch_size: int = 16,
+    progress: bool = True,
+) -> Path:
+    """Encode every shape of a built dataset (all splits) and its captions; returns ``out``."""
+    out = Path(out)
+    data = ShapeDataset(
+        dataset_root, split=None, n_surface=encoder_points, n_near=1, n_volume=1, seed=0
+    )
+    if len(data) == 0:
+        raise DatasetError(f"{dataset_root} has no shapes to encode")
+    if captions_per_shape < 1:
+        raise ValueError(f"captions_per_shape must be >= 1, not {captions_per_shape}")
+    device = next(vae.parameters()).device
+    latents, tokens, masks, pooled = [], [], [], []
+    vae.eval()
+    bar = tqdm(total=len(data), desc="encoding shapes", unit="shape", disable=not progress)
+    for start in range(0, len(data), batch_size):
+        items = [data[i] for i in range(start, min(start + batch_size, len(data)))]
+        points = torch.stack([item["surface_points"] for item in items]).to(device)
+        normals = torch.stack([item["surface_normals"] for item in items]).to(device)
+        with torch.no_grad():
+            latents.append(vae.encode(points, normals).mode().float().cpu())
+        for index in range(start, start + len(items)):
+            captions = list(data.entries[index].get("captions") or [""])
+            captions = (captions * captions_per_shape)[:captions_per_shape]
+            cond = text_encoder.encode(captions)
+            tokens.append(cond.tokens.half().cpu())
+            masks.append(cond.mask.cpu())
+            pooled.append(cond.pooled.float().cpu())
+        bar.update(len(items))
+    bar.close()
+    all_latents = torch.cat(latents)
+    out.mkdir(parents=True, exist_ok=True)
+    save_file(
+        {
+            "latents": all_latents.contiguous(),
+            "cond_tokens": torch.stack(tokens).contiguous(),
+            "cond_mask": torch.stack(masks).contiguous(),
+            "cond_pooled": torch.stack(pooled).contiguous(),
+        },
+        str(out / "latents.safetensors"),
+    )
+    uncond = text_encoder.unconditional(1)
+    save_file(
+        {
+            "tokens": uncond.tokens.float().contiguous(),
+            "mask": uncond.mask.contiguous(),
+            "pooled": uncond.pooled.float().contiguous(),
+        },
+        str(out / "uncond.safetensors"),
+    )
+    meta = {
+        "format": CACHE_FORMAT,
+        "dataset": str(Path(dataset_root).resolve()),
+        "vae": {"class": type(vae).__name__, "config": dict(vae.config)},
+        "text_encoder": str(getattr(text_encoder, "path", type(text_encoder).__name__)),
+        "latent_shape": list(all_latents.shape[1:]),
+        "latent_mean": float(all_latents.mean()),
+        "latent_std": float(all_latents.std()),
+        "cond_dim": int(tokens[0].shape[-1]),
+        "pooled_dim": int(pooled[0].shape[-1]),
+        "entries": [
+            {"id": e["id"], "split": e["split"], "captions": e.get("captions") or []}
+            for e in data.entries
+        ],
+    }
+    (out / "cache.json").write_text(json.dumps(meta, indent=1, default=str), encoding="utf-8")
+    return out
+
+
+class LatentDataset(Dataset):
+    """One split of a latent cache: items of scaled latents and one caption's embedding.
+
+    Latents are scaled to zero mean and unit variance with the cache's statistics
+    (``unscale`` undoes it before decoding); each access picks one of the shape's captions
+    at random, the same one every time for a given ``seed``.
+    """
+
+    def __init__(self, root: str | Path, split: str | None = "train", seed: int | None = None):
+        self.root = Path(root)
+        meta_path = self.root / "cache.json"
+        if not meta_path.is_file():
+            raise DatasetError(f"{self.root} is not a latent cache (no cache.json)")
+        self.meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if self.meta.get("format") != CACHE_FORMAT:
+            raise DatasetError(f"{self.root} has cache format {self.meta.get('format')}")
+        tensors = load_file(str(self.root / "latents.safetensors"))
+        entries = self.meta["entries"]
+        rows = [i for i, e in enumerate(entries) if split is None or e["split"] == split]
+        index = torch.tensor(rows, dtype=torch.long)
+        self.latents = self.scale(tensors["latents"][index])
+        self.tokens = tensors["cond_tokens"][index]
+        self.mask = tensors["cond_mask"][index]
+        self.pooled = tensors["cond_pooled"][index]
+        self.ids = [entries[i]["id"] for i in rows]
+        self.captions = [(entries[i]["captions"] or [""])[0] for i in rows]  # canonical ones
+        self.split = split
+        self.seed = seed
+
+    def scale(self, latents: torch.Tensor) -> torch.Tensor:
+        return (latents - self.meta["latent_mean"]) / self.meta["latent_std"]
+
+    def unscale(self, latents: torch.Tensor) -> torch.Tensor:
+        return latents * self.meta["latent_std"] + self.meta["latent_mean"]
+
+    def unconditional(self) -> Conditioning:
+        tensors = load_file(str(self.root / "uncond.safetensors"))
+        return Conditioning(tensors["tokens"], tensors["pooled"], tensors["mask"])
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        rng = np.random.default_rng(None if self.seed is None else [self.seed, index])
+        caption = int(rng.integers(self.tokens.shape[1]))
+        return {
+            "latents": self.latents[index],
+            "cond_tokens": self.tokens[index, caption].float(),
+            "cond_mask": self.mask[index, caption],
+            "cond_pooled": self.pooled[index, caption],
+        }
