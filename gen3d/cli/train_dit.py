@@ -132,9 +132,11 @@ def train_dit_command(
     loader = torch.utils.data.DataLoader(
         train_set, batch_size=batch_size, shuffle=True, drop_last=len(train_set) > batch_size
     )
-    validation = LatentDataset(cache, split="val", seed=0)
-    if len(validation) == 0:
-        validation = LatentDataset(cache, split="test", seed=0)
+    # Captions to sample for validation: held-out ones when the dataset has any.
+    for split in ("val", "test", "train"):
+        validation = LatentDataset(cache, split=split, seed=0)
+        if len(validation):
+            break
     validate = (
         sample_mesh_validator(autoencoder, validation, out, count=samples) if samples else None
     )

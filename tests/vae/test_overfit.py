@@ -1,8 +1,8 @@
 """Acceptance: each VAE overfits one procedural shape to F-score@0.01 >= 0.95 on CPU.
 
-Each case takes about 1-2 minutes on 2 cores (the issue asks for under 2 minutes; measured,
-not asserted: timing belongs in benchmarks, and a loaded machine would make an assertion
-flaky).
+Measured on 2 cores: vecset ~85 s; triplane ~125 s, a little over the 2 minutes the issue
+asks for, because it needs 750 steps for a safe margin. Timing is measured, not asserted:
+it belongs in benchmarks, and a loaded machine would make an assertion flaky.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import torch
 from gen3d.data import BuildSpec, SamplingConfig, ShapeDataset, build_dataset
 from gen3d.data.procedural import generate_shape
 from gen3d.eval import compare_meshes
-from gen3d.mesh import extract_hierarchical
+from gen3d.mesh import extract_dense, extract_hierarchical
 from vae.trainer import VAETrainConfig, train_vae
 
 MODELS = {
@@ -40,6 +40,10 @@ MODELS = {
 }
 
 
+#: training steps per model: the triplane's margin at 600 steps was thin (F@0.01 0.946-0.958)
+STEPS = {"vecset": 600, "triplane": 750}
+
+
 @pytest.mark.parametrize("model_type", sorted(MODELS))
 def test_vae_overfits_one_shape(tmp_path: Path, model_type: str) -> None:
     torch.manual_seed(0)
@@ -53,20 +57,23 @@ def test_vae_overfits_one_shape(tmp_path: Path, model_type: str) -> None:
     config = VAETrainConfig(
         model_type=model_type,
         model=MODELS[model_type],
-        steps=600,
+        steps=STEPS[model_type],
         lr=2e-3,
         warmup_steps=60,
         sample_posterior=False,
         encoder_points=2048,
-        checkpoint_every=600,
-        validate_every=600,
+        checkpoint_every=STEPS[model_type],
+        validate_every=STEPS[model_type],
     )
     model = train_vae(config, loader, tmp_path / "run", progress=False)
     with torch.no_grad():
         item = ShapeDataset(tmp_path / "ds", split=None, n_surface=2048, seed=0)[0]
         latents = model.encode(item["surface_points"][None], item["surface_normals"][None])
         field = model.decode(latents.mode())[0]
-        predicted = extract_hierarchical(field, 128, band=2.0).mesh
+        # Dense: the hierarchical search's band test assumes a distance field, which a
+        # learned field only approximates.
+        predicted = extract_dense(field, 128).mesh
     truth = extract_hierarchical(generate_shape("table", 0), 128).mesh
     result = compare_meshes(predicted, truth, count=50_000, iou=False)
+    print(f"{model_type}: {result}")
     assert result.f_score[0.01] >= 0.95, result
