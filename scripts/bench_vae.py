@@ -5,7 +5,7 @@
     .venv/bin/python scripts/bench_vae.py --data data/shapes --quality-steps 300
 
 Variants, each in its own process (so peak memory is its own), in the same run:
-- ``vecset, all-point gradients``: the small vecset recipe with the normal and eikonal terms
+- ``vecset-all-gradients``: the small vecset recipe with the normal and eikonal terms
   at every point, the baseline;
 - ``vecset``: the shipped recipe, ``scripts/configs/vae-small.yaml`` (gradient terms at 256
   points per shape);
@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "scripts" / "configs"
 VARIANTS = {
-    "vecset, all-point gradients": ("vae-small.yaml", {"gradient_points": 0}),
+    "vecset-all-gradients": ("vae-small.yaml", {"gradient_points": 0}),
     "vecset": ("vae-small.yaml", {}),
     "triplane": ("triplane-small.yaml", {}),
 }
