@@ -67,6 +67,15 @@ def _gradient(sdf: torch.Tensor, xyz: torch.Tensor) -> torch.Tensor:
     return grad
 
 
+def _by_kind(
+    graded: torch.Tensor, rest: torch.Tensor, graded_sizes: list[int], rest_sizes: list[int]
+) -> list[torch.Tensor]:
+    """Near, volume and surface values, each its graded part then the rest: the batch's
+    own order, which the targets follow."""
+    pairs = zip(graded.split(graded_sizes, dim=1), rest.split(rest_sizes, dim=1), strict=True)
+    return [torch.cat(pair, dim=1) for pair in pairs]
+
+
 def reconstruction_losses(
     field: DecodedField,
     batch: dict[str, torch.Tensor],
@@ -106,25 +115,17 @@ def reconstruction_losses(
         rest_sdf, rest_rgb = field.query(rest.detach())
     else:
         rest_sdf, rest_rgb = graded_sdf[:, :0], graded_rgb[:, :0]
-    zeros = torch.zeros_like(surface[..., 0])
-    sdf = torch.cat([graded_sdf, rest_sdf], dim=1)
+    graded_sizes = [n_near, n_volume, n_surface]
+    rest_sizes = [
+        x.shape[1] - n for x, n in zip((near, volume, surface), graded_sizes, strict=True)
+    ]
+    sdf = torch.cat(_by_kind(graded_sdf, rest_sdf, graded_sizes, rest_sizes), dim=1)
     target = torch.cat(
-        [
-            batch["near_sdf"][:, :n_near],
-            batch["volume_sdf"][:, :n_volume],
-            zeros[:, :n_surface],
-            batch["near_sdf"][:, n_near:],
-            batch["volume_sdf"][:, n_volume:],
-            zeros[:, n_surface:],
-        ],
-        dim=1,
+        [batch["near_sdf"], batch["volume_sdf"], torch.zeros_like(surface[..., 0])], dim=1
     )
     near_l1, far_sign = sdf_loss(sdf, target, weights.truncation)
 
-    rest_surface = surface.shape[1] - n_surface  # surface points at the end of ``rest``
-    surface_rgb = torch.cat(
-        [graded_rgb[:, n_volumetric:], rest_rgb[:, rest.shape[1] - rest_surface :]], dim=1
-    )
+    surface_rgb = _by_kind(graded_rgb, rest_rgb, graded_sizes, rest_sizes)[2]
     has_colour = batch["has_colour"].to(surface_rgb.dtype).view(-1, 1, 1)
     colour_err = (surface_rgb - batch["surface_colours"]).abs() * has_colour
     colour = colour_err.sum() / (has_colour.sum() * colour_err.shape[1] * 3).clamp(min=1)
