@@ -43,20 +43,18 @@ class Conditioning:
         mask = None if self.mask is None else self.mask.expand(batch, -1)
         return Conditioning(self.tokens.expand(batch, -1, -1), self.pooled.expand(batch, -1), mask)
 
+    def full_mask(self) -> torch.Tensor:
+        """The mask, or all True where there is none (every token real)."""
+        if self.mask is not None:
+            return self.mask
+        return torch.ones(self.tokens.shape[:2], dtype=torch.bool, device=self.tokens.device)
+
     @staticmethod
     def cat(parts: list[Conditioning]) -> Conditioning:
-        masks = [p.mask for p in parts]
-        if any(m is None for m in masks):
-            masks = [
-                torch.ones(p.tokens.shape[:2], dtype=torch.bool, device=p.tokens.device)
-                if p.mask is None
-                else p.mask
-                for p in parts
-            ]
         return Conditioning(
             torch.cat([p.tokens for p in parts]),
             torch.cat([p.pooled for p in parts]),
-            torch.cat(masks),
+            torch.cat([p.full_mask() for p in parts]),
         )
 
 
@@ -96,10 +94,7 @@ def drop_conditions(
     pooled = torch.where(drop[:, None], uncond.pooled, cond.pooled)
     mask = None
     if cond.mask is not None or uncond.mask is not None:
-        full = torch.ones(cond.tokens.shape[:2], dtype=torch.bool, device=cond.tokens.device)
-        c_mask = full if cond.mask is None else cond.mask
-        u_mask = full if uncond.mask is None else uncond.mask
-        mask = torch.where(drop[:, None], u_mask, c_mask)
+        mask = torch.where(drop[:, None], uncond.full_mask(), cond.full_mask())
     return Conditioning(tokens, pooled, mask)
 
 

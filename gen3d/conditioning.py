@@ -77,8 +77,9 @@ class TextEncoder:
         self.max_length = max_length
         config = AutoConfig.from_pretrained(self.path, local_files_only=True)
         self.kind = config.model_type
+        self.is_clip = self.kind in ("clip", "clip_text_model")  # pools with its projection
         self.tokenizer = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
-        if self.kind in ("clip", "clip_text_model"):
+        if self.is_clip:
             from transformers import CLIPTextModelWithProjection
 
             model = CLIPTextModelWithProjection.from_pretrained(self.path, local_files_only=True)
@@ -92,9 +93,7 @@ class TextEncoder:
             model = AutoModel.from_pretrained(self.path, local_files_only=True)
         self.model = model.eval().requires_grad_(False).to(device)
         self.token_dim = int(getattr(config, "hidden_size", 0) or config.d_model)
-        self.pooled_dim = int(getattr(config, "projection_dim", 0) or self.token_dim)
-        if self.kind not in ("clip", "clip_text_model"):
-            self.pooled_dim = self.token_dim
+        self.pooled_dim = int(config.projection_dim) if self.is_clip else self.token_dim
         self._unconditional: Conditioning | None = None
 
     @property
@@ -115,7 +114,7 @@ class TextEncoder:
         mask = batch["attention_mask"].bool()
         out = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
         tokens = out.last_hidden_state
-        if self.kind in ("clip", "clip_text_model"):
+        if self.is_clip:
             pooled = out.text_embeds
         else:  # mean over real tokens, normalised (sentence-transformers' pooling)
             weights = mask[..., None].to(tokens.dtype)

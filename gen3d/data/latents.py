@@ -64,13 +64,15 @@ def cache_latents(
         normals = torch.stack([item["surface_normals"] for item in items]).to(device)
         with torch.no_grad():
             latents.append(vae.encode(points, normals).mode().float().cpu())
+        # All captions of the batch's shapes in one encoder call, K per shape.
+        captions = []
         for index in range(start, start + len(items)):
-            captions = list(data.entries[index].get("captions") or [""])
-            captions = (captions * captions_per_shape)[:captions_per_shape]
-            cond = text_encoder.encode(captions)
-            tokens.append(cond.tokens.half().cpu())
-            masks.append(cond.mask.cpu())
-            pooled.append(cond.pooled.float().cpu())
+            own = list(data.entries[index].get("captions") or [""])
+            captions += (own * captions_per_shape)[:captions_per_shape]
+        cond = text_encoder.encode(captions)
+        tokens.append(cond.tokens.half().cpu().unflatten(0, (len(items), captions_per_shape)))
+        masks.append(cond.mask.cpu().unflatten(0, (len(items), captions_per_shape)))
+        pooled.append(cond.pooled.float().cpu().unflatten(0, (len(items), captions_per_shape)))
         bar.update(len(items))
     bar.close()
     all_latents = torch.cat(latents)
@@ -78,9 +80,9 @@ def cache_latents(
     save_file(
         {
             "latents": all_latents.contiguous(),
-            "cond_tokens": torch.stack(tokens).contiguous(),
-            "cond_mask": torch.stack(masks).contiguous(),
-            "cond_pooled": torch.stack(pooled).contiguous(),
+            "cond_tokens": torch.cat(tokens).contiguous(),
+            "cond_mask": torch.cat(masks).contiguous(),
+            "cond_pooled": torch.cat(pooled).contiguous(),
         },
         str(out / "latents.safetensors"),
     )
