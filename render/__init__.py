@@ -3,3 +3,38 @@ UV unwrapping, texture baking and refinement, previews.
 
 Depends on torch (and optionally nvdiffrast, xatlas): never imports gen3d, server, vae or dit.
 """
+
+from render.backend import RasterBackend, RenderError, get_backend, nvdiffrast_available
+from render.bake import bake_texture, texel_positions
+from render.camera import Cameras, look_at, orthographic, perspective
+from render.mesh import RenderMesh
+from render.preview import contact_sheet, render_views, save_turntable, save_views
+from render.refine import RefinementCancelled, RefineSettings, psnr, refine_texture
+from render.renderer import RenderOutput, render_mesh
+from render.uv import UnwrapError, unwrap_uv
+
+__all__ = [
+    "Cameras",
+    "RasterBackend",
+    "RefineSettings",
+    "RefinementCancelled",
+    "RenderError",
+    "RenderMesh",
+    "RenderOutput",
+    "UnwrapError",
+    "bake_texture",
+    "contact_sheet",
+    "get_backend",
+    "look_at",
+    "nvdiffrast_available",
+    "orthographic",
+    "perspective",
+    "psnr",
+    "refine_texture",
+    "render_mesh",
+    "render_views",
+    "save_turntable",
+    "save_views",
+    "texel_positions",
+    "unwrap_uv",
+]

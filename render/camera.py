@@ -115,6 +115,15 @@ def orbit_eyes(
     return eyes * radius + _vec3(target)
 
 
+def _checked_resolution(resolution: tuple[int, int] | int) -> tuple[int, int]:
+    if isinstance(resolution, int):
+        resolution = (resolution, resolution)
+    height, width = (int(r) for r in resolution)
+    if not (1 <= height <= 8192 and 1 <= width <= 8192):
+        raise CameraError(f"resolution must be within 1x1 .. 8192x8192, got {resolution}")
+    return height, width
+
+
 @dataclass
 class Cameras:
     """A batch of ``B`` cameras sharing one resolution ``(height, width)``."""
@@ -133,12 +142,7 @@ class Cameras:
                 f"view and projection must both be (B, 4, 4); got {tuple(self.view.shape)} "
                 f"and {tuple(self.projection.shape)}"
             )
-        height, width = (int(r) for r in self.resolution)
-        if height < 1 or width < 1 or height * width > 8192 * 8192:
-            raise CameraError(
-                f"resolution must be between 1x1 and 8192x8192, got {self.resolution}"
-            )
-        self.resolution = (height, width)
+        self.resolution = _checked_resolution(self.resolution)
 
     def __len__(self) -> int:
         return len(self.view)
@@ -214,8 +218,7 @@ class Cameras:
         of radius 1.2 around ``target`` from any direction, which frames gen3d's shapes
         (normalised into ``[-1, 1]^3``). ``orthographic_height`` switches to an orthographic
         projection of that height."""
-        if isinstance(resolution, int):
-            resolution = (resolution, resolution)
+        resolution = _checked_resolution(resolution)
         aspect = resolution[1] / resolution[0]
         eyes = orbit_eyes(azimuths_degrees, elevations_degrees, radius, target)
         view = torch.stack([look_at(eye, target) for eye in eyes])

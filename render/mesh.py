@@ -59,6 +59,13 @@ class RenderMesh:
     def with_texture(self, texture: Tensor) -> RenderMesh:
         return replace(self, texture=texture)
 
+    def normalised(self, radius: float = 1.15) -> RenderMesh:
+        """A copy centred on its bounding box and scaled into a sphere of ``radius``: what
+        the default cameras frame whole from every side."""
+        centre = (self.vertices.amin(0) + self.vertices.amax(0)) / 2.0
+        extent = (self.vertices - centre).norm(dim=-1).max().clamp_min(1e-12)
+        return replace(self, vertices=(self.vertices - centre) * (radius / extent))
+
     def face_normals(self) -> Tensor:
         """Unit face normals ``(F, 3)``, from the winding (counter-clockwise is outside)."""
         corners = self.vertices[self.faces]
@@ -89,7 +96,7 @@ class RenderMesh:
             if colour is not None:
                 return cls(vertices, faces, vertex_colors=colour.expand(len(vertices), 3).clone())
         if visual.kind in ("vertex", "face"):
-            colours = np.asarray(visual.to_color().vertex_colors)[:, :3] / 255.0
+            colours = np.asarray(visual.vertex_colors)[:, :3] / 255.0  # face colours averaged
             return cls(vertices, faces, vertex_colors=torch.as_tensor(colours, dtype=torch.float32))
         return cls(vertices, faces)
 

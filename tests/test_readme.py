@@ -43,3 +43,13 @@ def test_mesh_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_dit_example_runs() -> None:
     exec(compile(_python_block_after("### Rectified-flow DiT"), "README.md", "exec"), {})
+
+
+def test_render_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code = _python_block_after("### Rendering, texture baking").replace(
+        "resolution=256", "resolution=64"
+    )
+    exec(compile(code, "README.md", "exec"), {})
+    assert (tmp_path / "front.png").stat().st_size > 0
+    assert (tmp_path / "sphere.gif").stat().st_size > 0

@@ -1,0 +1,83 @@
+"""Give a mesh a UV texture baked from a field's colour (the pipeline's texturing stage).
+
+xatlas charts the mesh (``render.unwrap_uv``), the field's colour is queried at the surface
+point under every texel (``render.bake_texture``, seams dilated), and the result is a mesh
+with UVs and a PBR base-colour texture, which GLB and OBJ export write as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import trimesh
+from PIL import Image
+
+from gen3d.errors import Gen3DError
+from gen3d.mesh.field import FieldAdapter
+
+
+class TextureError(Gen3DError):
+    """A mesh that cannot be textured as asked (no faces, a field without colour)."""
+
+
+def texture_image(texture: torch.Tensor) -> Image.Image:
+    """A ``(H, W, 3)`` texture in [0, 1] as an 8-bit RGB image."""
+    array = (texture.detach().clamp(0, 1).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
+    return Image.fromarray(array, mode="RGB")
+
+
+def textured_mesh(
+    vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, image: Image.Image
+) -> trimesh.Trimesh:
+    """A trimesh with UVs and a rough, non-metallic PBR material showing ``image``."""
+    material = trimesh.visual.material.PBRMaterial(
+        name="baked", baseColorTexture=image, metallicFactor=0.0, roughnessFactor=0.8
+    )
+    visual = trimesh.visual.TextureVisuals(uv=uv, material=material)
+    return trimesh.Trimesh(vertices, faces, visual=visual, process=False)
+
+
+def bake_field_texture(
+    mesh: trimesh.Trimesh,
+    field: Any,
+    *,
+    texture_size: int = 1024,
+    backend: str = "auto",
+) -> trimesh.Trimesh:
+    """A copy of ``mesh`` with xatlas UVs and ``field``'s colour baked into a texture.
+
+    ``field`` is anything mesh extraction accepts that has colour (a VAE's decoded field, a
+    procedural shape). Vertices on UV seams are split, so the copy has more vertices.
+    """
+    from render import RenderError, UnwrapError, bake_texture, unwrap_uv
+
+    if len(mesh.faces) == 0:
+        raise TextureError("cannot texture a mesh with no faces")
+    if not 16 <= texture_size <= 8192:
+        raise TextureError(f"texture_size must be in 16..8192, got {texture_size}")
+    adapter = FieldAdapter(field)
+    if adapter.colour(np.zeros((1, 3))) is None:
+        raise TextureError(f"{type(field).__name__} has no colour to bake")
+    try:
+        unwrapped = unwrap_uv(mesh.vertices, mesh.faces, texture_size=texture_size)
+    except UnwrapError as error:
+        raise TextureError(f"cannot unwrap the mesh: {error}") from error
+
+    def colour(points: torch.Tensor) -> torch.Tensor:
+        rgb = adapter.colour(points.detach().cpu().numpy().astype(np.float64))
+        return torch.as_tensor(rgb, dtype=torch.float32)
+
+    try:
+        texture, _ = bake_texture(
+            torch.from_numpy(unwrapped.vertices),
+            torch.from_numpy(unwrapped.faces),
+            torch.from_numpy(unwrapped.uv),
+            colour,
+            texture_size,
+            backend=backend,
+        )
+    except RenderError as error:
+        raise TextureError(str(error)) from error
+    return textured_mesh(unwrapped.vertices, unwrapped.faces, unwrapped.uv, texture_image(texture))

@@ -1,0 +1,79 @@
+"""`gen3d preview` as a user meets it: views, turntables, contact sheets, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from gen3d.cli import main
+
+MESHES = Path(__file__).parents[2] / "../shared/testdata/meshes"
+
+
+def _run(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str]:
+    try:
+        main(["preview", *args])
+        code = 0
+    except SystemExit as exited:
+        code = int(exited.code or 0)
+    return code, capsys.readouterr().err
+
+
+def test_views_turntable_and_contact_sheet(clean_env, tmp_path, capsys) -> None:
+    bunny = str(MESHES / "real/bunny.ply")
+    code, err = _run(
+        capsys, bunny, "-o", str(tmp_path / "views.png"), "--views", "3", "--resolution", "48"
+    )
+    assert code == 0, err
+    assert Image.open(tmp_path / "views.png").size == (144, 48)
+
+    code, err = _run(
+        capsys,
+        bunny,
+        "-o",
+        str(tmp_path / "turn.gif"),
+        "--turntable",
+        "--frames",
+        "4",
+        "--resolution",
+        "32",
+    )
+    assert code == 0, err
+    assert Image.open(tmp_path / "turn.gif").n_frames == 4
+
+    others = [str(MESHES / "real" / name) for name in ("cube.glb", "teapot.stl", "tube.obj")]
+    code, err = _run(
+        capsys,
+        bunny,
+        *others,
+        "-o",
+        str(tmp_path / "sheet.png"),
+        "--resolution",
+        "40",
+        "--columns",
+        "2",
+    )
+    assert code == 0, err
+    assert Image.open(tmp_path / "sheet.png").size == (80, 2 * (40 + 22))
+
+
+@pytest.mark.parametrize(
+    ("mesh", "out", "extra", "message"),
+    [
+        ("malformed/empty.obj", "x.png", [], "no faces"),
+        ("malformed/points_ascii.ply", "x.png", [], "no faces"),
+        ("real/missing.glb", "x.png", [], "no such file"),
+        ("real/cube.glb", "x.bmp", [], "write an image as"),
+        ("real/cube.glb", "x.png", ["--turntable"], "write a turntable as"),
+        ("real/cube.glb", "x.png", ["--shading", "toon"], "unknown shading"),
+        ("real/cube.glb", "nowhere/x.png", [], "does not exist"),
+    ],
+)
+def test_bad_input_is_one_clear_line(clean_env, tmp_path, capsys, mesh, out, extra, message):
+    target = tmp_path / out
+    code, err = _run(capsys, str(MESHES / mesh), "-o", str(target), *extra)
+    assert code != 0
+    assert message in err and "Traceback" not in err
+    assert not target.exists()

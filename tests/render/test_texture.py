@@ -1,0 +1,175 @@
+"""UV unwrapping, texture baking, refinement against reference views, and previews."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import trimesh
+from PIL import Image
+
+from render.backend import RenderError
+from render.bake import bake_texture, fill_uncovered, texel_positions
+from render.camera import Cameras
+from render.mesh import RenderMesh
+from render.preview import contact_sheet, render_views, save_turntable, save_views
+from render.refine import (
+    RefinementCancelled,
+    RefineSettings,
+    TextureSampler,
+    psnr,
+    refine_texture,
+)
+from render.renderer import render_mesh
+from render.uv import UnwrapError, unwrap_uv
+
+
+def _position_colour(points: torch.Tensor) -> torch.Tensor:
+    return (points * 0.5 + 0.5).clamp(0, 1)
+
+
+def _pattern(points: torch.Tensor) -> torch.Tensor:
+    """A colour pattern with detail that blurring destroys."""
+    wave = torch.sin(7.0 * points)
+    return 0.5 + 0.4 * torch.stack([wave[:, 0] * wave[:, 1], wave[:, 2], wave[:, 0]], dim=-1)
+
+
+@pytest.fixture(scope="module")
+def sphere() -> trimesh.Trimesh:
+    return trimesh.creation.icosphere(subdivisions=3)
+
+
+@pytest.fixture(scope="module")
+def unwrapped(sphere: trimesh.Trimesh):
+    return unwrap_uv(sphere.vertices, sphere.faces, texture_size=256)
+
+
+def test_unwrap_keeps_the_surface_and_packs_the_unit_square(sphere, unwrapped) -> None:
+    assert len(unwrapped.faces) == len(sphere.faces)
+    assert len(unwrapped.vertices) > len(sphere.vertices)  # seams split vertices
+    assert np.allclose(unwrapped.vertices, sphere.vertices[unwrapped.vertex_map])
+    # Face i is still face i: the same 3D corners.
+    assert np.allclose(
+        unwrapped.vertices[unwrapped.faces], sphere.vertices[sphere.faces], atol=1e-6
+    )
+    assert unwrapped.uv.min() >= 0.0 and unwrapped.uv.max() <= 1.0
+    corners = unwrapped.uv[unwrapped.faces]
+    edges_a, edges_b = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
+    area = np.abs(edges_a[:, 0] * edges_b[:, 1] - edges_a[:, 1] * edges_b[:, 0]).sum() / 2
+    assert 0.3 < area <= 1.0  # charts fill a good part of the square, without overlaps
+
+
+def test_unwrap_rejects_bad_meshes() -> None:
+    with pytest.raises(UnwrapError, match="no faces"):
+        unwrap_uv(np.zeros((3, 3)), np.zeros((0, 3), dtype=int))
+    with pytest.raises(UnwrapError, match="NaN"):
+        unwrap_uv(np.full((3, 3), np.nan), np.array([[0, 1, 2]]))
+    with pytest.raises(UnwrapError, match="outside"):
+        unwrap_uv(np.eye(3), np.array([[0, 1, 5]]))
+
+
+def test_texels_lie_on_the_surface(unwrapped) -> None:
+    points, covered = texel_positions(
+        torch.from_numpy(unwrapped.vertices),
+        torch.from_numpy(unwrapped.faces),
+        torch.from_numpy(unwrapped.uv),
+        128,
+    )
+    radius = points[covered].norm(dim=-1)
+    assert covered.float().mean() > 0.3
+    assert radius.max() <= 1.0 + 1e-5 and radius.min() > 0.95  # flat faces of a unit sphere
+
+
+def test_fill_uncovered_takes_the_nearest_covered_texel() -> None:
+    texture = torch.zeros(3, 4, 1)
+    covered = torch.zeros(3, 4, dtype=torch.bool)
+    texture[0, 0], covered[0, 0] = 1.0, True
+    texture[2, 3], covered[2, 3] = 2.0, True
+    filled = fill_uncovered(texture, covered)[..., 0]
+    assert filled.tolist() == [[1, 1, 1, 2], [1, 1, 2, 2], [1, 2, 2, 2]]
+
+
+def test_baked_texture_renders_like_the_colour_function(unwrapped) -> None:
+    vertices = torch.from_numpy(unwrapped.vertices)
+    faces = torch.from_numpy(unwrapped.faces)
+    uv = torch.from_numpy(unwrapped.uv)
+    texture, _ = bake_texture(vertices, faces, uv, _position_colour, 256)
+    cameras = Cameras.orbit([0.0, 120.0, 240.0], 25.0, resolution=64)
+    baked = render_mesh(
+        RenderMesh(vertices, faces, uv=uv, texture=texture), cameras, shading="albedo"
+    )
+    truth = render_mesh(
+        RenderMesh(vertices, faces, vertex_colors=_position_colour(vertices)),
+        cameras,
+        shading="albedo",
+    )
+    error = (baked.color - truth.color).abs()[baked.mask]
+    assert error.mean() < 0.01 and error.max() < 0.1
+
+
+def _textured_sphere(unwrapped, colour) -> tuple[RenderMesh, torch.Tensor]:
+    vertices = torch.from_numpy(unwrapped.vertices)
+    faces = torch.from_numpy(unwrapped.faces)
+    uv = torch.from_numpy(unwrapped.uv)
+    texture, _ = bake_texture(vertices, faces, uv, colour, 128)
+    return RenderMesh(vertices, faces, uv=uv, texture=texture), texture
+
+
+def test_refinement_recovers_a_blurred_texture(unwrapped) -> None:
+    mesh, true_texture = _textured_sphere(unwrapped, _pattern)
+    cameras = Cameras.orbit(
+        [0.0, 60.0, 120.0, 180.0, 240.0, 300.0], [30.0, -30.0] * 3, resolution=96
+    )
+    sampler = TextureSampler(mesh, cameras)
+    references = sampler(true_texture)
+    blurred = torch.nn.functional.avg_pool2d(
+        true_texture.permute(2, 0, 1)[None], 15, stride=1, padding=7, count_include_pad=False
+    )[0].permute(1, 2, 0)
+    before = psnr(sampler(blurred), references, sampler.covered)
+    seen: list[int] = []
+    result = refine_texture(
+        mesh.with_texture(blurred),
+        cameras,
+        references,
+        settings=RefineSettings(steps=100),
+        callback=lambda step, total, loss: seen.append(step),
+    )
+    after = psnr(sampler(result.texture), references, sampler.covered)
+    assert after - before >= 3.0, f"PSNR {before:.2f} -> {after:.2f} dB"
+    assert seen == list(range(1, result.steps + 1))
+    assert result.losses[-1] < result.losses[0]
+
+
+def test_refinement_stops_early_and_can_be_cancelled(unwrapped) -> None:
+    mesh, true_texture = _textured_sphere(unwrapped, _pattern)
+    cameras = Cameras.orbit([0.0, 180.0], 0.0, resolution=32)
+    references = TextureSampler(mesh, cameras)(true_texture)
+    settled = refine_texture(
+        mesh, cameras, references, settings=RefineSettings(steps=200, patience=5)
+    )
+    assert settled.stopped_early and settled.steps < 200
+    with pytest.raises(RefinementCancelled, match="step 3"):
+        refine_texture(mesh, cameras, references, callback=lambda step, total, loss: step < 3)
+    with pytest.raises(RenderError, match="references must be"):
+        refine_texture(mesh, cameras, references[:1])
+
+
+def test_previews(tmp_path, sphere) -> None:
+    mesh = RenderMesh.from_trimesh(sphere)
+    views = render_views(mesh, 3, resolution=40)
+    assert [image.size for image in views] == [(40, 40)] * 3
+    assert views[0].mode == "RGBA" and views[0].getpixel((0, 0))[3] == 0  # transparent corner
+
+    png = save_views(mesh, tmp_path / "views.png", views=4, resolution=32)
+    assert Image.open(png).size == (128, 32)
+    for suffix in (".gif", ".webp"):
+        animation = save_turntable(mesh, tmp_path / f"turn{suffix}", frames=5, resolution=32)
+        with Image.open(animation) as image:
+            assert image.n_frames == 5
+    with pytest.raises(RenderError, match=r"gif or \.webp"):
+        save_turntable(mesh, tmp_path / "turn.mp4", frames=2, resolution=16)
+
+    sheet = contact_sheet(views * 3, labels=[f"asset {i}" for i in range(9)], columns=4, tile=50)
+    assert sheet.size == (200, 3 * (50 + 22))
+    with pytest.raises(RenderError, match="labels"):
+        contact_sheet(views, labels=["one"])
