@@ -86,37 +86,59 @@ def _nearest_triangles(pos: Tensor, tri: Tensor, resolution: tuple[int, int]) ->
         & torch.isfinite(area)
     )
     batch_index, face_index = drawable.nonzero(as_tuple=True)
-    box_x, box_y = x_lo[drawable].long(), y_lo[drawable].long()
-    box_w = x_hi[drawable].long() - box_x + 1
-    counts = box_w * (y_hi[drawable].long() - box_y + 1)
+    box_x, box_y = x_lo[drawable], y_lo[drawable]
+    box_w = (x_hi[drawable] - box_x + 1).long()
+    counts = box_w * (y_hi[drawable] - box_y + 1).long()
     keys = torch.full((batch * height * width,), _EMPTY, dtype=torch.int64, device=pos.device)
     if counts.numel() == 0:
         return keys
+    planes = _triangle_planes(tx[drawable], ty[drawable], tz[drawable], box_x, box_y)
+    # Per triangle: its first pixel's index, box width and face id, gathered once per candidate.
+    first_pixel = (batch_index * height + box_y.long()) * width + box_x.long()
+    integers = torch.stack([first_pixel, box_w, face_index], dim=-1)
     ends = counts.cumsum(0)
     start = 0
     while start < len(counts):
         # The largest run of triangles whose candidates fit in one chunk (at least one).
-        budget = (ends[start - 1] if start else 0) + CANDIDATE_CHUNK
-        stop = max(int(torch.searchsorted(ends, budget, right=True)), start + 1)
+        offset = ends[start - 1] if start else ends.new_zeros(())
+        stop = max(int(torch.searchsorted(ends, offset + CANDIDATE_CHUNK, right=True)), start + 1)
         chunk = slice(start, stop)
-        owner = torch.repeat_interleave(
-            torch.arange(stop - start, device=pos.device), counts[chunk]
-        )
-        first = ends[chunk] - counts[chunk]
-        local = torch.arange(len(owner), device=pos.device) + first[0] - first[owner]
-        px = box_x[chunk][owner] + local % box_w[chunk][owner]
-        py = box_y[chunk][owner] + local // box_w[chunk][owner]
-        b, f = batch_index[chunk][owner], face_index[chunk][owner]
-        weights = _edge_weights(tx[b, f], ty[b, f], px.float(), py.float())
-        depth = (weights * tz[b, f]).sum(-1)
-        keep = (weights >= 0).all(-1) & (depth >= -1.0) & (depth <= 1.0)
+        owner_planes = planes[chunk].repeat_interleave(counts[chunk], dim=0)
+        owner = integers[chunk].repeat_interleave(counts[chunk], dim=0)
+        first = (ends[chunk] - counts[chunk] - offset).repeat_interleave(counts[chunk])
+        local = torch.arange(len(owner), device=pos.device) - first
+        dy = local // owner[:, 1]
+        dx = local - dy * owner[:, 1]
+        fx, fy = dx.float(), dy.float()
+        l0 = owner_planes[:, 0] + owner_planes[:, 1] * fx + owner_planes[:, 2] * fy
+        l1 = owner_planes[:, 3] + owner_planes[:, 4] * fx + owner_planes[:, 5] * fy
+        depth = owner_planes[:, 6] + owner_planes[:, 7] * fx + owner_planes[:, 8] * fy
+        keep = (l0 >= 0) & (l1 >= 0) & (l0 + l1 <= 1) & (depth >= -1.0) & (depth <= 1.0)
         # (depth + 1) / 2 is in [0, 1]: its float bits order like the floats themselves.
         depth_bits = ((depth[keep] + 1.0) * 0.5).contiguous().view(torch.int32).long()
-        key = (depth_bits << 32) | f[keep]
-        pixel = (b[keep] * height + py[keep]) * width + px[keep]
+        kept = owner[keep]
+        key = (depth_bits << 32) | kept[:, 2]
+        pixel = kept[:, 0] + dy[keep] * width + dx[keep]
         keys.scatter_reduce_(0, pixel, key, reduce="amin")
         start = stop
     return keys
+
+
+def _triangle_planes(tx: Tensor, ty: Tensor, tz: Tensor, x0: Tensor, y0: Tensor) -> Tensor:
+    """``(T, 9)``: barycentrics l0, l1 and NDC depth as planes ``c + a * dx + b * dy`` in pixel
+    offsets from each triangle's box corner (x0, y0). Computed in float64 and relative to the
+    corner, so that float32 evaluation stays exact to ~1e-6 even for tiny triangles far from
+    the image origin."""
+    xs, ys, zs = (t.double() for t in (tx, ty, tz))
+    xs, ys = xs - x0.double()[:, None], ys - y0.double()[:, None]
+    (x0_, x1, x2), (y0_, y1, y2), (z0, z1, z2) = xs.unbind(-1), ys.unbind(-1), zs.unbind(-1)
+    area = (x1 - x0_) * (y2 - y0_) - (x2 - x0_) * (y1 - y0_)
+    a0, b0, c0 = (y1 - y2) / area, (x2 - x1) / area, (x1 * y2 - x2 * y1) / area
+    a1, b1, c1 = (y2 - y0_) / area, (x0_ - x2) / area, (x2 * y0_ - x0_ * y2) / area
+    dz0, dz1 = z0 - z2, z1 - z2
+    planes = [c0, a0, b0, c1, a1, b1, z2 + c0 * dz0 + c1 * dz1, a0 * dz0 + a1 * dz1]
+    planes.append(b0 * dz0 + b1 * dz1)
+    return torch.stack(planes, dim=-1).float()
 
 
 def rasterize(pos: Tensor, tri: Tensor, resolution: tuple[int, int]) -> Tensor:
