@@ -25,8 +25,11 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-# Candidate pixels handled at once: 4M candidates take about 200 MB of temporaries.
-CANDIDATE_CHUNK = 1 << 22
+# Candidate pixels handled at once. On CPU a chunk whose temporaries stay in cache is about
+# twice as fast as a large one (measured: 1024^2 frames 80 ms at 2^17 vs 175 ms at 2^22); on
+# CUDA large chunks keep kernel launches few.
+CANDIDATE_CHUNK_CPU = 1 << 17
+CANDIDATE_CHUNK_CUDA = 1 << 22
 _EMPTY = torch.iinfo(torch.int64).max
 _MIN_W = 1e-8
 
@@ -97,11 +100,12 @@ def _nearest_triangles(pos: Tensor, tri: Tensor, resolution: tuple[int, int]) ->
     first_pixel = (batch_index * height + box_y.long()) * width + box_x.long()
     integers = torch.stack([first_pixel, box_w, face_index], dim=-1)
     ends = counts.cumsum(0)
+    chunk_size = CANDIDATE_CHUNK_CUDA if pos.is_cuda else CANDIDATE_CHUNK_CPU
     start = 0
     while start < len(counts):
         # The largest run of triangles whose candidates fit in one chunk (at least one).
         offset = ends[start - 1] if start else ends.new_zeros(())
-        stop = max(int(torch.searchsorted(ends, offset + CANDIDATE_CHUNK, right=True)), start + 1)
+        stop = max(int(torch.searchsorted(ends, offset + chunk_size, right=True)), start + 1)
         chunk = slice(start, stop)
         owner_planes = planes[chunk].repeat_interleave(counts[chunk], dim=0)
         owner = integers[chunk].repeat_interleave(counts[chunk], dim=0)

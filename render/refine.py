@@ -98,6 +98,12 @@ class TextureSampler:
     def __call__(self, texture: Tensor) -> Tensor:
         return self.backend.texture(texture[None], self.uv, "linear", "wrap")
 
+    def sample(self, texture: Tensor, where: Tensor) -> Tensor:
+        """Colours ``(N, 3)`` at the pixels of the mask ``where`` only: a refinement step
+        then costs the covered pixels, not the whole frames."""
+        uv = self.uv[where][None, None]  # (1, 1, N, 2): one "image" row of N pixels
+        return self.backend.texture(texture[None], uv, "linear", "wrap")[0, 0]
+
 
 def refine_texture(
     mesh: RenderMesh,
@@ -128,7 +134,7 @@ def refine_texture(
         weight = weight & masks.to(weight.device).bool()
     if not bool(weight.any()):
         raise RenderError("no pixel is covered by both the mesh and the reference masks")
-    references = references.to(mesh.texture)
+    targets = references.to(mesh.texture)[weight]
     anchor = mesh.texture.detach()
     texture = anchor.clone().requires_grad_(True)
     optimizer = torch.optim.Adam([texture], lr=settings.lr)
@@ -136,9 +142,8 @@ def refine_texture(
     best, since_best = math.inf, 0
     for step in range(settings.steps):
         optimizer.zero_grad(set_to_none=True)
-        rendered = sampler(texture)
         loss = (
-            (rendered - references).pow(2)[weight].mean()
+            (sampler.sample(texture, weight) - targets).pow(2).mean()
             + settings.tv_weight * total_variation(texture)
             + settings.anchor_weight * (texture - anchor).pow(2).mean()
         )
