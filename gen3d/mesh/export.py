@@ -68,6 +68,12 @@ def _export_glb(mesh: trimesh.Trimesh, path: Path, metadata: dict[str, Any]) -> 
 
 def _export_obj(mesh: trimesh.Trimesh, path: Path) -> list[Path]:
     mtl_name = f"{path.stem}.mtl"
+    material = getattr(mesh.visual, "material", None)
+    if material is not None:
+        # trimesh names the texture file after the material: name it after the asset, so that
+        # several OBJ files in one folder do not overwrite each other's textures.
+        mesh = mesh.copy()
+        mesh.visual.material.name = path.stem
     text, files = trimesh.exchange.obj.export_obj(
         mesh,
         include_normals=True,

@@ -1,0 +1,142 @@
+"""``gen3d generate``: one prompt or image to one asset file, with progress per stage."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+from gen3d.errors import Gen3DError
+from gen3d.mesh.export import SUPPORTED_EXPORTS
+
+#: where the default model's weights live inside the package once the default-model issue
+#: ships them (a pipeline folder)
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "default"
+
+STAGE_LABELS = {
+    "encode": "encoding the input",
+    "sample": "sampling the shape",
+    "decode": "decoding the field",
+    "mesh": "extracting the mesh",
+    "texture": "baking the texture",
+}
+
+
+class GenerateError(Gen3DError):
+    """A generate request that cannot run (no model, bad output path)."""
+
+
+def resolve_model_path(model: Path | None, settings: Any) -> Path:
+    """``--model``, else ``GEN3D_MODEL_PATH``, else the packaged default weights."""
+    if model is not None:
+        return model
+    if settings is not None and settings.model_path is not None:
+        return Path(settings.model_path)
+    if (DEFAULT_MODEL_DIR / "pipeline.json").is_file():
+        return DEFAULT_MODEL_DIR
+    raise GenerateError(
+        "no default weights are installed in this gen3d yet: pass --model PATH (a pipeline "
+        "folder, e.g. one made with Pipeline.save_pretrained) or set GEN3D_MODEL_PATH"
+    )
+
+
+def check_output(out: Path) -> None:
+    if out.suffix.lower() not in SUPPORTED_EXPORTS:
+        raise GenerateError(
+            f"{out}: unsupported format {out.suffix or '(no suffix)'!r}; "
+            f"use one of {', '.join(SUPPORTED_EXPORTS)}"
+        )
+    if not out.parent.is_dir():
+        raise GenerateError(f"{out}: the folder {out.parent} does not exist")
+    if not os.access(out.parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise GenerateError(f"{out}: not writable")
+
+
+def generate_command(
+    ctx: typer.Context,
+    prompt: str | None = typer.Argument(None, help="What to make, e.g. 'a red wooden chair'."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output file: .glb, .obj or .ply."),
+    image: Path | None = typer.Option(None, "--image", "-i", help="Image-to-3D: a photo/render."),
+    model: Path | None = typer.Option(None, "--model", "-m", help="A pipeline folder."),
+    seed: int | None = typer.Option(None, min=0, help="Seed; the same seed gives the same asset."),
+    steps: int | None = typer.Option(None, help="Sampling steps (1-200)."),
+    guidance: float | None = typer.Option(None, help="Guidance scale (0-30; 1 = none)."),
+    resolution: int | None = typer.Option(None, help="Mesh grid resolution (32-512)."),
+    face_count: int | None = typer.Option(None, help="Faces after decimation (0 = all)."),
+    texture_size: int | None = typer.Option(None, help="Texture pixels (0 = vertex colours)."),
+    preview: Path | None = typer.Option(None, help="Also write a PNG of four views here."),
+) -> None:
+    """Generate one textured asset from a prompt or an image.
+
+    \b
+    Examples:
+      gen3d generate "a red wooden chair" -o chair.glb
+      gen3d generate --image photo.png -o object.glb --seed 7
+    """
+    from gen3d.pipeline import Pipeline
+
+    if (prompt is None) == (image is None):
+        raise GenerateError("give a prompt or --image (exactly one)")
+    if prompt is not None and not prompt.strip():
+        raise GenerateError("the prompt is empty: describe the object, e.g. 'a red chair'")
+    if image is not None and not image.is_file():
+        raise GenerateError(f"{image}: no such image file")
+    check_output(out)
+    if preview is not None and (preview.suffix.lower() != ".png" or not preview.parent.is_dir()):
+        raise GenerateError(f"{preview}: the preview is a .png in an existing folder")
+    settings = ctx.obj
+    path = resolve_model_path(model, settings)
+    console = Console(stderr=True)
+    options = {
+        "steps": steps,
+        "guidance": guidance,
+        "resolution": resolution,
+        "face_count": face_count,
+        "texture_size": texture_size,
+    }
+    started = time.perf_counter()
+    with console.status(f"loading the model from {path}"):
+        pipe = Pipeline.from_pretrained(
+            path,
+            device=settings.device if settings else "auto",
+            dtype=settings.dtype if settings else "auto",
+        )
+    # Options are checked before the progress display starts, so errors print cleanly.
+    pipe.check_inputs(prompt, image, options)
+    load_seconds = time.perf_counter() - started
+
+    with Progress(
+        TextColumn("{task.description:<22}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        tasks: dict[str, Any] = {}
+
+        def on_progress(stage: str, fraction: float, info: dict[str, Any]) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(STAGE_LABELS.get(stage, stage), total=1.0)
+                for other in tasks.values():  # earlier stages are done
+                    if other != tasks[stage]:
+                        progress.update(other, completed=1.0)
+            progress.update(tasks[stage], completed=fraction)
+
+        asset = pipe(prompt=prompt, image=image, seed=seed, callback=on_progress, **options)
+    written = asset.save(out)
+    if preview is not None:
+        asset.preview(preview)
+        written.append(preview)
+
+    console.print(f"[green]wrote[/] {', '.join(str(p) for p in written)}")
+    stage_times = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in asset.timings.items())
+    console.print(
+        f"seed {asset.metadata['seed']}; model load {load_seconds:.1f} s; {stage_times}; "
+        f"{len(asset.mesh.faces):,} faces"
+    )

@@ -1,0 +1,463 @@
+"""``gen3d.Pipeline``: text or image in, a textured mesh out.
+
+The stages, numbered as the progress callback reports them:
+
+1. ``encode``: the prompt (text encoder) or the image (image encoder, after centring the
+   object on white) becomes condition tokens, plus the unconditional embedding for guidance;
+2. ``sample``: the DiT samples shape latents with classifier-free guidance through diffusers'
+   flow-matching scheduler, one step at a time (a batch of prompts is one DiT batch);
+3. ``decode``: the VAE turns latents into fields (SDF and colour);
+4. ``mesh``: hierarchical marching cubes, cleanup and decimation to ``face_count``;
+5. ``texture``: xatlas UVs and the field's colour baked into a ``texture_size`` texture
+   (``texture_size=0`` keeps vertex colours instead).
+
+A pipeline folder (``save_pretrained`` / ``from_pretrained``) holds ``vae/``, ``dit/``,
+``conditioning/`` (an image encoder's weights, or a copied text encoder) and
+``pipeline.json`` (latent statistics, scheduler shift, which encoders, default options).
+The packaged all-MiniLM-L6-v2 text encoder is referenced, not copied.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import random
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gen3d.asset import Asset
+from gen3d.errors import Gen3DError
+
+log = logging.getLogger(__name__)
+
+PIPELINE_FILE = "pipeline.json"
+STAGES = ("encode", "sample", "decode", "mesh", "texture")
+
+#: ``callback(stage, fraction done within the stage, info)``; returning False cancels
+ProgressCallback = Callable[[str, float, dict[str, Any]], bool | None]
+
+
+class PipelineError(Gen3DError):
+    """A pipeline that cannot be loaded or run as asked (missing parts, bad options)."""
+
+
+class GenerationCancelled(Gen3DError):
+    """The progress callback asked to stop."""
+
+
+@dataclass(frozen=True)
+class OptionRange:
+    low: float
+    high: float
+    help: str
+
+
+#: every generation option with its allowed range (checked before any work starts)
+OPTION_RANGES = {
+    "steps": OptionRange(1, 200, "sampling steps"),
+    "guidance": OptionRange(0.0, 30.0, "classifier-free guidance scale (1 = none)"),
+    "resolution": OptionRange(32, 512, "marching-cubes grid resolution"),
+    "face_count": OptionRange(0, 2_000_000, "target faces after decimation (0 = keep all)"),
+    "texture_size": OptionRange(0, 4096, "texture side in pixels (0 = vertex colours)"),
+}
+
+
+@dataclass
+class GenerationOptions:
+    steps: int = 25
+    guidance: float = 4.0
+    resolution: int = 192
+    face_count: int = 20_000
+    texture_size: int = 1024
+
+    def __post_init__(self) -> None:
+        for name, limits in OPTION_RANGES.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise PipelineError(f"{name} must be a number, not {value!r}")
+            if not limits.low <= value <= limits.high:
+                raise PipelineError(
+                    f"{name}={value} is out of range: {limits.help} must be in "
+                    f"{limits.low:g}..{limits.high:g}"
+                )
+        if 0 < self.texture_size < 64:
+            raise PipelineError(f"texture_size={self.texture_size}: use 0 or at least 64")
+        if 0 < self.face_count < 100:
+            raise PipelineError(f"face_count={self.face_count}: use 0 or at least 100")
+        self.steps, self.resolution = int(self.steps), int(self.resolution)
+        self.face_count, self.texture_size = int(self.face_count), int(self.texture_size)
+
+
+@dataclass
+class PipelineConfig:
+    """What ``pipeline.json`` holds."""
+
+    latent_mean: float = 0.0  # the DiT samples standardised latents; these undo that
+    latent_std: float = 1.0
+    shift: float = 1.0  # the flow-matching scheduler's timestep shift
+    text_encoder: str | None = "default"  # "default" (packaged MiniLM), "bundled", or None
+    image_encoder: str | None = None  # "small" (SmallImageEncoder in conditioning/image) or None
+    defaults: dict[str, Any] = field(default_factory=dict)  # GenerationOptions overrides
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PipelineConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known - {"gen3d_version"})
+        if unknown:
+            raise PipelineError(f"{PIPELINE_FILE}: unknown keys {unknown}")
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _load_text_encoder(kind: str | None, folder: Path, device: torch.device) -> Any:
+    from gen3d.conditioning import TextEncoder
+
+    if kind is None:
+        return None
+    if kind == "default":
+        return TextEncoder(device=device)
+    if kind == "bundled":
+        return TextEncoder(folder / "conditioning" / "text", device=device)
+    raise PipelineError(f"{PIPELINE_FILE}: unknown text_encoder {kind!r}")
+
+
+def _load_image_encoder(kind: str | None, folder: Path, device: torch.device) -> Any:
+    from gen3d.conditioning import SmallImageEncoder
+
+    if kind is None:
+        return None
+    if kind == "small":
+        return SmallImageEncoder.from_pretrained(folder / "conditioning" / "image").to(device)
+    raise PipelineError(f"{PIPELINE_FILE}: unknown image_encoder {kind!r}")
+
+
+class Pipeline:
+    """Text or image to a textured mesh; see the module docstring for the stages.
+
+    >>> pipe = Pipeline.from_pretrained("models/gen3d-small")   # doctest: +SKIP
+    >>> asset = pipe(prompt="a red wooden chair", seed=7)        # doctest: +SKIP
+    >>> asset.save("chair.glb")                                  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        vae: Any,
+        dit: Any,
+        text_encoder: Any = None,
+        image_encoder: Any = None,
+        config: PipelineConfig | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        self.vae = vae.eval().requires_grad_(False)
+        self.dit = dit.eval().requires_grad_(False)
+        self.text_encoder = text_encoder
+        self.image_encoder = image_encoder
+        self.config = config or PipelineConfig()
+        self.dtype = dtype
+        if text_encoder is None and image_encoder is None:
+            raise PipelineError("a pipeline needs a text encoder, an image encoder or both")
+        for name, encoder in (("text", text_encoder), ("image", image_encoder)):
+            if encoder is None:
+                continue
+            dims = (encoder.token_dim, encoder.pooled_dim)
+            expected = (dit.config.cond_dim, dit.config.pooled_dim)
+            if dims != expected:
+                raise PipelineError(
+                    f"the {name} encoder gives (token, pooled) dims {dims} but the DiT was "
+                    f"trained on {expected}"
+                )
+        self.defaults = GenerationOptions(**self.config.defaults)
+
+    # -- loading and saving ---------------------------------------------------------------
+
+    @classmethod
+    def from_pretrained(
+        cls, path: str | Path, device: str | torch.device = "auto", dtype: str = "auto"
+    ) -> Pipeline:
+        """Load a pipeline folder; ``device``/``dtype`` as in gen3d's settings ("auto": CUDA
+        with bf16 where supported, else CPU float32)."""
+        from dit.registry import load_dit
+        from gen3d.device import resolve_device, resolve_dtype
+        from vae.registry import load_vae
+
+        folder = Path(path)
+        config_file = folder / PIPELINE_FILE
+        if not config_file.is_file():
+            raise PipelineError(
+                f"{folder} is not a gen3d pipeline folder (no {PIPELINE_FILE}); a pipeline "
+                "folder holds vae/, dit/, conditioning/ and pipeline.json"
+            )
+        try:
+            config = PipelineConfig.from_dict(json.loads(config_file.read_text(encoding="utf-8")))
+        except (json.JSONDecodeError, TypeError) as error:
+            raise PipelineError(f"{config_file}: not a valid pipeline config ({error})") from None
+        torch_device = device if isinstance(device, torch.device) else resolve_device(device)
+        try:
+            vae = load_vae(folder / "vae").to(torch_device)
+            dit = load_dit(folder / "dit").to(torch_device)
+        except (FileNotFoundError, ValueError, OSError) as error:
+            raise PipelineError(f"{folder}: cannot load the models ({error})") from error
+        return cls(
+            vae,
+            dit,
+            _load_text_encoder(config.text_encoder, folder, torch_device),
+            _load_image_encoder(config.image_encoder, folder, torch_device),
+            config,
+            dtype=resolve_dtype(dtype, torch_device),
+        )
+
+    def save_pretrained(self, path: str | Path) -> Path:
+        """Write the pipeline folder (weights as safetensors)."""
+        from gen3d import __version__
+        from gen3d.conditioning import SmallImageEncoder, default_text_encoder_path
+
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.vae.save_pretrained(folder / "vae")
+        self.dit.save_pretrained(folder / "dit")
+        config = dataclasses.replace(self.config, defaults=dataclasses.asdict(self.defaults))
+        if self.text_encoder is None:
+            config.text_encoder = None
+        elif Path(self.text_encoder.path).resolve() == default_text_encoder_path().resolve():
+            config.text_encoder = "default"
+        else:  # a local CLIP/T5 folder: copy it, so that the folder is self-contained
+            target = folder / "conditioning" / "text"
+            shutil.copytree(self.text_encoder.path, target, dirs_exist_ok=True)
+            config.text_encoder = "bundled"
+        if isinstance(self.image_encoder, SmallImageEncoder):
+            self.image_encoder.save_pretrained(folder / "conditioning" / "image")
+            config.image_encoder = "small"
+        elif self.image_encoder is not None:
+            raise PipelineError("only the built-in SmallImageEncoder can be saved in a pipeline")
+        data = {"gen3d_version": __version__, **dataclasses.asdict(config)}
+        (folder / PIPELINE_FILE).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        return folder
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.dit.parameters()).device
+
+    def to(self, device: str | torch.device, dtype: torch.dtype | None = None) -> Pipeline:
+        self.vae.to(device)
+        self.dit.to(device)
+        if self.text_encoder is not None:
+            self.text_encoder.model.to(device)
+        if self.image_encoder is not None:
+            self.image_encoder.to(device)
+        if dtype is not None:
+            self.dtype = dtype
+        return self
+
+    # -- generation -----------------------------------------------------------------------
+
+    def check_inputs(
+        self, prompt: str | Sequence[str] | None, image: Any, options: dict[str, Any]
+    ) -> tuple[list[str] | None, list[Any] | None, GenerationOptions]:
+        """Validate everything before any work: exactly one of prompt or image, options in
+        range, an encoder for the input."""
+        unknown = sorted(set(options) - set(OPTION_RANGES))
+        if unknown:
+            raise PipelineError(f"unknown options {unknown}; known: {sorted(OPTION_RANGES)}")
+        merged = GenerationOptions(
+            **{
+                **dataclasses.asdict(self.defaults),
+                **{k: v for k, v in options.items() if v is not None},
+            }
+        )
+        if (prompt is None) == (image is None):
+            raise PipelineError("give a prompt or an image (exactly one)")
+        if prompt is not None:
+            prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+            if not prompts:
+                raise PipelineError("the prompt list is empty")
+            for text in prompts:
+                if not isinstance(text, str) or not text.strip():
+                    raise PipelineError(
+                        "a prompt is empty: describe the object, e.g. 'a red chair'"
+                    )
+                if len(text) > 1000:
+                    raise PipelineError(f"a prompt is {len(text)} characters; the limit is 1000")
+            if self.text_encoder is None:
+                raise PipelineError("this pipeline has no text encoder: give an image instead")
+            return [text.strip() for text in prompts], None, merged
+        images = list(image) if isinstance(image, list | tuple) else [image]
+        if self.image_encoder is None:
+            raise PipelineError("this pipeline has no image encoder: give a prompt instead")
+        return None, images, merged
+
+    def __call__(
+        self,
+        prompt: str | Sequence[str] | None = None,
+        image: Any = None,
+        *,
+        seed: int | Sequence[int] | None = None,
+        callback: ProgressCallback | None = None,
+        **options: Any,
+    ) -> Asset | list[Asset]:
+        """Generate one asset (a prompt or an image) or a list (a list of either).
+
+        ``options``: steps, guidance, resolution, face_count, texture_size (see
+        ``OPTION_RANGES``); unset ones take the pipeline's defaults. ``seed`` (one, or one
+        per item) makes results reproducible; without it a random seed is drawn and recorded
+        in each asset's metadata.
+        """
+        prompts, images, opts = self.check_inputs(prompt, image, options)
+        items = prompts if prompts is not None else images
+        seeds = self._seeds(seed, len(items))
+        report = _Reporter(callback)
+        timings: dict[str, float] = {}
+
+        started = time.perf_counter()
+        report("encode", 0.0)
+        cond, uncond = self._encode(prompts, images)
+        timings["encode"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        latents = self._sample(cond, uncond, seeds, opts, report)
+        timings["sample"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        report("decode", 0.0)
+        with torch.no_grad(), self._autocast():
+            fields = self.vae.decode(latents)
+        timings["decode"] = time.perf_counter() - started
+
+        assets = []
+        for index, item in enumerate(items):
+            item_timings = dict(timings)
+            mesh = self._mesh(fields[index], opts, item_timings, report, index, len(items))
+            metadata = {
+                ("prompt" if prompts is not None else "image"): item
+                if prompts is not None
+                else _image_name(item),
+                "seed": seeds[index],
+                **dataclasses.asdict(opts),
+                "batch_size": len(items),
+            }
+            assets.append(Asset(mesh, metadata, item_timings))
+        return (
+            assets
+            if isinstance(prompt, list | tuple) or isinstance(image, list | tuple)
+            else assets[0]
+        )
+
+    # -- stages -----------------------------------------------------------------------------
+
+    def _autocast(self) -> Any:
+        enabled = self.device.type == "cuda" and self.dtype != torch.float32
+        return torch.autocast(self.device.type, dtype=self.dtype, enabled=enabled)
+
+    @staticmethod
+    def _seeds(seed: int | Sequence[int] | None, count: int) -> list[int]:
+        if seed is None:
+            return [random.randrange(2**31) for _ in range(count)]
+        seeds = [seed] if isinstance(seed, int) else list(seed)
+        if len(seeds) == 1 and count > 1:
+            seeds = [seeds[0] + offset for offset in range(count)]
+        if len(seeds) != count:
+            raise PipelineError(f"{len(seeds)} seeds for {count} items")
+        for value in seeds:
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+                raise PipelineError(f"a seed must be an integer in 0..2^63-1, not {value!r}")
+        return seeds
+
+    def _encode(self, prompts: list[str] | None, images: list[Any] | None) -> tuple[Any, Any]:
+        from gen3d.images import prepare_image
+
+        with torch.no_grad():
+            if prompts is not None:
+                encoder, cond = self.text_encoder, self.text_encoder.encode(prompts)
+            else:
+                encoder = self.image_encoder
+                size = int(encoder.config.image_size)
+                cond = encoder.encode([prepare_image(image, size) for image in images])
+            return cond.to(self.device), encoder.unconditional(len(cond)).to(self.device)
+
+    def _sample(
+        self, cond: Any, uncond: Any, seeds: list[int], opts: GenerationOptions, report: _Reporter
+    ) -> torch.Tensor:
+        from dit.sampling import SamplingCancelled, sample_latents
+
+        generators = [torch.Generator(device=self.device).manual_seed(s) for s in seeds]
+
+        def on_step(step: int, steps: int, t: float, latents: torch.Tensor) -> bool:
+            return report("sample", step / steps, {"step": step, "steps": steps})
+
+        report("sample", 0.0, {"step": 0, "steps": opts.steps})
+        try:
+            with self._autocast():
+                latents = sample_latents(
+                    self.dit,
+                    cond,
+                    uncond,
+                    steps=opts.steps,
+                    guidance=opts.guidance,
+                    shift=self.config.shift,
+                    generator=generators,
+                    callback=on_step,
+                )
+        except SamplingCancelled as error:
+            raise GenerationCancelled(str(error)) from None
+        return latents.float() * self.config.latent_std + self.config.latent_mean
+
+    def _mesh(
+        self,
+        field_: Any,
+        opts: GenerationOptions,
+        timings: dict[str, float],
+        report: _Reporter,
+        index: int,
+        count: int,
+    ) -> Any:
+        from gen3d.mesh import (
+            FieldError,
+            bake_field_texture,
+            clean_mesh,
+            extract_hierarchical,
+            vertex_colours,
+        )
+
+        started = time.perf_counter()
+        report("mesh", index / count, {"item": index})
+        try:
+            mesh = extract_hierarchical(field_, opts.resolution).mesh
+        except FieldError as error:
+            raise PipelineError(f"the sampled shape could not be meshed: {error}") from error
+        mesh = clean_mesh(mesh, face_count=opts.face_count or None)
+        timings["mesh"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        report("texture", index / count, {"item": index})
+        if opts.texture_size:
+            mesh = bake_field_texture(mesh, field_, texture_size=opts.texture_size)
+        else:
+            vertex_colours(field_, mesh)
+        timings["texture"] = time.perf_counter() - started
+        if index == count - 1:
+            report("texture", 1.0, {"item": index})
+        return mesh
+
+
+class _Reporter:
+    """Calls the user's progress callback and turns a False answer into a cancel."""
+
+    def __init__(self, callback: ProgressCallback | None) -> None:
+        self.callback = callback
+
+    def __call__(self, stage: str, fraction: float, info: dict[str, Any] | None = None) -> bool:
+        if self.callback is not None and self.callback(stage, fraction, info or {}) is False:
+            where = f" at step {info['step']} of {info['steps']}" if info and "step" in info else ""
+            raise GenerationCancelled(f"generation cancelled during {stage}{where}")
+        return True
+
+
+def _image_name(image: Any) -> str:
+    if isinstance(image, str | Path):
+        return Path(image).name
+    return type(image).__name__

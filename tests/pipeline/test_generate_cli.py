@@ -1,0 +1,70 @@
+"""`gen3d generate` as a user meets it: files, progress summary, clear one-line errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import trimesh
+from PIL import Image
+
+from gen3d.cli import main
+
+
+def _run(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str]:
+    try:
+        main(["generate", *args])
+        code = 0
+    except SystemExit as exited:
+        code = int(exited.code or 0)
+    return code, capsys.readouterr().err
+
+
+def test_prompt_and_image_to_files(clean_env, tmp_path, capsys, tiny_pipeline_path) -> None:
+    out, preview = tmp_path / "ball.glb", tmp_path / "ball.png"
+    code, err = _run(
+        capsys, "a red ball", "-o", str(out), "--model", str(tiny_pipeline_path),
+        "--seed", "4", "--preview", str(preview),
+    )  # fmt: skip
+    assert code == 0, err
+    assert "wrote" in err and "seed 4" in err and "sample" in err and "faces" in err
+    assert len(trimesh.load(out, force="mesh").faces) > 100
+    assert Image.open(preview).size == (1024, 256)
+
+    photo = tmp_path / "photo.png"
+    canvas = np.full((64, 64, 3), 255, dtype=np.uint8)
+    canvas[20:44, 16:48] = (30, 120, 200)
+    Image.fromarray(canvas).save(photo)
+    clean_env.setenv("GEN3D_MODEL_PATH", str(tiny_pipeline_path))
+    code, err = _run(capsys, "--image", str(photo), "-o", str(tmp_path / "obj.obj"))
+    assert code == 0, err
+    # The texture is named after the asset, so that assets in one folder keep their own.
+    assert {p.name for p in tmp_path.glob("obj.*")} == {"obj.obj", "obj.mtl", "obj.png"}
+
+
+def test_without_weights_it_says_how_to_point_at_a_model(clean_env, tmp_path, capsys) -> None:
+    code, err = _run(capsys, "a chair", "-o", str(tmp_path / "chair.glb"))
+    assert code != 0
+    assert "no default weights are installed" in err and "--model" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["  ", "-o", "{tmp}/x.glb"], "prompt is empty"),
+        (["a chair", "--image", "{tmp}/p.png", "-o", "{tmp}/x.glb"], "exactly one"),
+        (["--image", "{tmp}/missing.png", "-o", "{tmp}/x.glb"], "no such image file"),
+        (["a chair", "-o", "{tmp}/x.fbx"], "unsupported format"),
+        (["a chair", "-o", "{tmp}/nowhere/x.glb"], "does not exist"),
+        (["a chair", "-o", "{tmp}/x.glb", "--steps", "0"], "steps=0 is out of range"),
+        (["a chair", "-o", "{tmp}/x.glb", "--texture-size", "9"], "texture_size=9"),
+    ],
+)
+def test_bad_requests_are_one_clear_line(
+    clean_env, tmp_path, capsys, tiny_pipeline_path, args, message
+) -> None:
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    code, err = _run(capsys, *args, "--model", str(tiny_pipeline_path))
+    assert code != 0
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "x.glb").exists()

@@ -1,0 +1,120 @@
+"""gen3d.Pipeline on a tiny real pipeline: stages, seeds, batches, progress, cancel, errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import trimesh
+from PIL import Image
+
+from gen3d.images import ImageInputError
+from gen3d.pipeline import STAGES, GenerationCancelled, Pipeline, PipelineError
+
+
+def test_text_to_textured_glb(tiny_pipeline: Pipeline, tmp_path) -> None:
+    asset = tiny_pipeline(prompt="a red sphere", seed=3)
+    assert asset.metadata["prompt"] == "a red sphere" and asset.metadata["seed"] == 3
+    assert set(asset.timings) == set(STAGES)
+    assert asset.texture is not None and asset.texture.size == (64, 64)
+    radius = np.linalg.norm(asset.mesh.vertices, axis=1)
+    assert abs(np.median(radius) - 0.5) < 0.05  # the decoder's sphere
+    (path,) = asset.save(tmp_path / "sphere.glb")
+    loaded = trimesh.load(path, force="mesh")
+    assert len(loaded.faces) == len(asset.mesh.faces)
+    assert loaded.visual.material.baseColorTexture.size == (64, 64)
+
+
+def test_same_seed_same_asset_and_batches_get_a_seed_each(tiny_pipeline: Pipeline) -> None:
+    first = tiny_pipeline(prompt="a mug", seed=11, texture_size=0)
+    again = tiny_pipeline(prompt="a mug", seed=11, texture_size=0)
+    np.testing.assert_array_equal(first.mesh.vertices, again.mesh.vertices)
+    assert first.mesh.visual.kind == "vertex"  # texture_size=0: vertex colours
+    batch = tiny_pipeline(prompt=["a mug", "a lamp"], seed=5, texture_size=0)
+    assert [a.metadata["seed"] for a in batch] == [5, 6]
+    assert [a.metadata["prompt"] for a in batch] == ["a mug", "a lamp"]
+    assert all(a.metadata["batch_size"] == 2 for a in batch)
+    drawn = tiny_pipeline(prompt="a vase", texture_size=0)
+    assert isinstance(drawn.metadata["seed"], int)  # a random seed, recorded
+
+
+def test_progress_reports_every_stage_in_order_and_can_cancel(tiny_pipeline: Pipeline) -> None:
+    events: list[tuple[str, float]] = []
+    tiny_pipeline(
+        prompt="a chair", seed=1, steps=3, callback=lambda s, f, info: events.append((s, f))
+    )
+    stages = [stage for stage, _ in events]
+    assert sorted(set(stages), key=stages.index) == list(STAGES)
+    samples = [fraction for stage, fraction in events if stage == "sample"]
+    assert samples == pytest.approx([0.0, 1 / 3, 2 / 3, 1.0])
+
+    def cancel_at_second_step(stage, fraction, info):
+        return not (stage == "sample" and info.get("step") == 2)
+
+    with pytest.raises(GenerationCancelled, match="step 2"):
+        tiny_pipeline(prompt="a chair", seed=1, callback=cancel_at_second_step)
+
+
+def test_image_to_3d(tiny_pipeline: Pipeline, tmp_path) -> None:
+    canvas = np.full((96, 128, 3), 255, dtype=np.uint8)
+    canvas[30:70, 40:90] = (200, 30, 30)
+    photo = tmp_path / "photo.png"
+    Image.fromarray(canvas).save(photo)
+    asset = tiny_pipeline(image=photo, seed=2, texture_size=0)
+    assert asset.metadata["image"] == "photo.png"
+    assert len(asset.mesh.faces) > 100
+
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (64, 64), "white").save(blank)
+    with pytest.raises(ImageInputError, match="no object"):
+        tiny_pipeline(image=blank)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a png")
+    with pytest.raises(ImageInputError, match="not a readable image"):
+        tiny_pipeline(image=broken)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"prompt": "  "}, "prompt is empty"),
+        ({}, "exactly one"),
+        ({"prompt": "a", "image": "x.png"}, "exactly one"),
+        ({"prompt": "a chair", "steps": 0}, "steps=0 is out of range"),
+        ({"prompt": "a chair", "guidance": 99}, "guidance=99 is out of range"),
+        ({"prompt": "a chair", "texture_size": 10}, "texture_size=10"),
+        ({"prompt": "a chair", "colour": "red"}, "unknown options"),
+        ({"prompt": "a chair", "seed": -1}, "seed must be"),
+        ({"prompt": "x" * 1001}, "limit is 1000"),
+    ],
+)
+def test_bad_requests_fail_before_any_work(tiny_pipeline: Pipeline, kwargs, message) -> None:
+    with pytest.raises(PipelineError, match=message):
+        tiny_pipeline(**kwargs)
+
+
+def test_loading_errors_name_the_problem(tmp_path, tiny_pipeline_path) -> None:
+    with pytest.raises(PipelineError, match="not a gen3d pipeline folder"):
+        Pipeline.from_pretrained(tmp_path)
+    config = json.loads((tiny_pipeline_path / "pipeline.json").read_text())
+    assert config["text_encoder"] == "default" and config["image_encoder"] == "small"
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "pipeline.json").write_text(json.dumps({**config, "sampler": "ddim"}))
+    with pytest.raises(PipelineError, match="unknown keys"):
+        Pipeline.from_pretrained(broken)
+
+
+def test_readme_example_runs(tiny_pipeline_path, tmp_path, monkeypatch) -> None:
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Generate: the pipeline", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, flags=re.DOTALL).group(1)
+    monkeypatch.chdir(tmp_path)
+    code = code.replace('"my-pipeline"', repr(str(tiny_pipeline_path)))
+    code = code.replace("texture_size=1024", "texture_size=64").replace("steps=25", "steps=2")
+    exec(compile(code, "README.md", "exec"), {})
+    assert (tmp_path / "chair.glb").stat().st_size > 0

@@ -1,0 +1,69 @@
+"""Input images for image-to-3D: safe loading, object masks, centring on white."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gen3d import images
+from gen3d.images import ImageInputError, load_image, object_mask, prepare_image
+
+
+def _photo(background=(40, 90, 160), box=(10, 30, 20, 60)) -> np.ndarray:
+    canvas = np.zeros((60, 80, 3), dtype=np.uint8)
+    canvas[:] = background
+    top, bottom, left, right = box
+    canvas[top:bottom, left:right] = (230, 200, 20)
+    return canvas
+
+
+def test_mask_from_the_border_colour_and_from_alpha() -> None:
+    mask = object_mask(Image.fromarray(_photo()))
+    assert mask[20, 40] and not mask[0, 0]
+    assert mask.sum() == 20 * 40
+    rgba = np.zeros((32, 32, 4), dtype=np.uint8)
+    rgba[8:16, 4:12] = (255, 255, 255, 255)  # a white object on a transparent background
+    mask = object_mask(Image.fromarray(rgba))
+    assert mask.sum() == 64 and mask[10, 6]
+
+
+def test_prepare_centres_the_object_on_white_with_a_margin() -> None:
+    prepared = np.asarray(prepare_image(_photo(), 100, margin=0.1))
+    assert prepared.shape == (100, 100, 3)
+    assert (prepared[:5] >= 250).all() and (prepared[:, :5] >= 250).all()  # a free margin
+    yellow = (prepared[..., 2] < 100) & (prepared[..., 0] > 150)
+    rows, cols = np.nonzero(yellow)
+    assert (
+        abs((rows.min() + rows.max()) / 2 - 49.5) < 2
+        and abs((cols.min() + cols.max()) / 2 - 49.5) < 2
+    )
+    assert cols.max() - cols.min() + 1 >= 78  # the long side fills 80% of the square
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: Image.new("RGB", (64, 64), "white").save(p), "no object"),
+        (lambda p: p.write_bytes(b"GIF89a not really"), "not a readable image"),
+        (lambda p: Image.new("RGB", (4, 64)).save(p), "at least 8x8"),
+    ],
+)
+def test_bad_images_are_refused_with_the_reason(tmp_path, make, message) -> None:
+    path = tmp_path / "input.png"
+    make(path)
+    with pytest.raises(ImageInputError, match=message):
+        prepare_image(path, 64)
+
+
+def test_oversized_images_are_refused_before_decoding(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "big.png"
+    Image.new("RGB", (400, 300)).save(path)
+    monkeypatch.setattr(images, "MAX_IMAGE_PIXELS", 100_000)
+    with pytest.raises(ImageInputError, match="over the limit"):
+        load_image(path)
+    with pytest.raises(ImageInputError, match="no such image"):
+        load_image(tmp_path / "missing.png")
+    with pytest.raises(ImageInputError, match="NaN"):
+        load_image(np.full((16, 16, 3), np.nan))
+    assert load_image(np.ones((16, 16, 3))).mode == "RGBA"  # float arrays in [0, 1]
