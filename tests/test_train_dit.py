@@ -72,6 +72,10 @@ def test_train_dit_command_caches_trains_samples_and_resumes(prepared, tmp_path:
     assert record["step"] == 2 and 0 <= record["val_meshed"] <= 1
     saved = json.loads((run / "model" / "config.json").read_text())
     assert saved["latent_shape"] == [8, 4] and saved["cond_dim"] == 384
+    # ... and a generation pipeline folder that `gen3d generate --model` loads
+    pipeline = json.loads((run / "pipeline" / "pipeline.json").read_text())
+    cache = json.loads((run / "latents" / "cache.json").read_text())
+    assert pipeline["latent_std"] == cache["latent_std"] and pipeline["text_encoder"] == "default"
 
     # a longer run resumes, and reuses the cache instead of encoding again
     config.write_text(config.read_text().replace('"steps": 2', '"steps": 3'))

@@ -142,3 +142,21 @@ def train_dit_command(
     )
     train_dit(train_config, loader, train_set.unconditional(), out, validate=validate)
     typer.echo(f"model saved to {out / 'model'}; metrics in {out / 'metrics.jsonl'}")
+    pipeline = assemble_pipeline(autoencoder, out / "model", text_encoder, meta, out / "pipeline")
+    typer.echo(
+        f'pipeline saved to {pipeline}; try: gen3d generate "a chair" -o x.glb --model {pipeline}'
+    )
+
+
+def assemble_pipeline(
+    autoencoder: Any, dit_path: Path, text_encoder: Path | None, meta: dict[str, Any], out: Path
+) -> Path:
+    """A generation pipeline folder from a trained VAE, the DiT's EMA weights, the text
+    encoder the captions were embedded with, and the latent statistics the DiT trained on."""
+    from dit import load_dit
+    from gen3d.conditioning import TextEncoder
+    from gen3d.pipeline import Pipeline, PipelineConfig
+
+    config = PipelineConfig(latent_mean=meta["latent_mean"], latent_std=meta["latent_std"])
+    pipeline = Pipeline(autoencoder, load_dit(dit_path), TextEncoder(text_encoder), None, config)
+    return pipeline.save_pretrained(out)
