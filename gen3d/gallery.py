@@ -1,0 +1,94 @@
+"""A static gallery of a library: ``index.html`` with thumbnails, a viewer page per asset.
+
+Everything works offline and straight from disk (``file://``): the vendored model-viewer is
+copied next to the pages and loaded with a classic script tag, and each viewer page carries
+its GLB inline as a data URI, because browsers refuse ``fetch`` of ``file://`` URLs.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import shutil
+from pathlib import Path
+
+from gen3d.batch import BatchItem, Library
+
+WEB = Path(__file__).resolve().parent / "web"
+VIEWER_SCRIPT = "model-viewer-umd.min.js"
+MAX_INLINE_BYTES = 64 * 2**20  # larger GLBs are linked, not inlined
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 24px; background: #fafafa; color: #222; }
+h1 { font-size: 20px; } .summary { color: #666; margin-bottom: 16px; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); gap: 14px; }
+.card { background: white; border: 1px solid #ddd; border-radius: 8px; overflow: hidden; }
+.card img { width: 100%; aspect-ratio: 1; object-fit: contain; background: #fff; display: block; }
+.card .text { padding: 8px; font-size: 13px; } .card .meta { color: #888; font-size: 11px; }
+.failed { background: #fff4f4; } .failed .text { color: #a00; }
+a { color: inherit; text-decoration: none; }
+model-viewer { width: 100%; height: 80vh; background: #fff; }
+"""
+
+
+def _card(item: BatchItem) -> str:
+    prompt = html.escape(item.prompt or "(no prompt)")
+    if item.status != "succeeded":
+        reason = html.escape(item.error or item.status)
+        return f'<div class="card failed"><div class="text">{prompt}<br>{reason}</div></div>'
+    image = (
+        f'<img src="{html.escape(item.thumbnail)}" alt="{prompt}" loading="lazy">'
+        if item.thumbnail
+        else ""
+    )
+    meta = f"seed {item.seed} &middot; {html.escape(Path(item.files[0]).suffix[1:].upper())}"
+    return (
+        f'<a class="card" href="view/{html.escape(item.id)}.html">{image}'
+        f'<div class="text">{prompt}<div class="meta">{meta}</div></div></a>'
+    )
+
+
+def _viewer_page(library: Library, item: BatchItem) -> str:
+    model = library.root / item.files[0]
+    if model.suffix.lower() == ".glb" and model.stat().st_size <= MAX_INLINE_BYTES:
+        source = "data:model/gltf-binary;base64," + base64.b64encode(model.read_bytes()).decode()
+    else:
+        source = f"../{item.files[0]}"
+    title = html.escape(item.prompt)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<script src="../viewer/{VIEWER_SCRIPT}"></script><style>{_STYLE}</style></head>
+<body><p><a href="../index.html">&larr; library</a></p><h1>{title}</h1>
+<model-viewer src="{source}" camera-controls auto-rotate shadow-intensity="0.6"
+  exposure="1.0" alt="{title}"></model-viewer>
+<p class="summary">seed {item.seed} &middot; <a href="../{html.escape(item.files[0])}"
+ download>download {html.escape(Path(item.files[0]).name)}</a></p></body></html>
+"""
+
+
+def write_gallery(library: Library, title: str = "gen3d library") -> Path:
+    """Write ``index.html``, ``view/*.html`` and the viewer script; returns the index."""
+    root = library.root
+    (root / "viewer").mkdir(exist_ok=True)
+    (root / "view").mkdir(exist_ok=True)
+    shutil.copyfile(WEB / VIEWER_SCRIPT, root / "viewer" / VIEWER_SCRIPT)
+    shutil.copyfile(WEB / "model-viewer-LICENSE", root / "viewer" / "LICENSE")
+    items = list(library.items.values())
+    for item in items:
+        if item.status == "succeeded" and item.files:
+            page = _viewer_page(library, item)
+            (root / "view" / f"{item.id}.html").write_text(page, encoding="utf-8")
+    counts = library.counts()
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    cards = "\n".join(_card(item) for item in items)
+    index = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>{_STYLE}</style></head><body>
+<h1>{html.escape(title)}</h1><div class="summary">{len(items)} items: {summary}</div>
+<div class="grid">
+{cards}
+</div></body></html>
+"""
+    path = root / "index.html"
+    path.write_text(index, encoding="utf-8")
+    return path
