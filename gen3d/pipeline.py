@@ -9,7 +9,9 @@ The stages, numbered as the progress callback reports them:
 3. ``decode``: the VAE turns latents into fields (SDF and colour);
 4. ``mesh``: hierarchical marching cubes, cleanup and decimation to ``face_count``;
 5. ``texture``: xatlas UVs and the field's colour baked into a ``texture_size`` texture
-   (``texture_size=0`` keeps vertex colours instead).
+   (``texture_size=0`` keeps vertex colours instead);
+6. ``refine`` (image input, ``refine_steps > 0``): the texture is optimised so that a render
+   from the reference view matches the input image (see ``refine_from_image``).
 
 A pipeline folder (``save_pretrained`` / ``from_pretrained``) holds ``vae/``, ``dit/``,
 ``conditioning/`` (an image encoder's weights, or a copied text encoder) and
@@ -38,7 +40,7 @@ from gen3d.errors import Gen3DError
 log = logging.getLogger(__name__)
 
 PIPELINE_FILE = "pipeline.json"
-STAGES = ("encode", "sample", "decode", "mesh", "texture")
+STAGES = ("encode", "sample", "decode", "mesh", "texture", "refine")
 
 #: ``callback(stage, fraction done within the stage, info)``; returning False cancels
 ProgressCallback = Callable[[str, float, dict[str, Any]], bool | None]
@@ -66,7 +68,11 @@ OPTION_RANGES = {
     "resolution": OptionRange(32, 512, "marching-cubes grid resolution"),
     "face_count": OptionRange(0, 2_000_000, "target faces after decimation (0 = keep all)"),
     "texture_size": OptionRange(0, 4096, "texture side in pixels (0 = vertex colours)"),
+    "refine_steps": OptionRange(0, 1000, "texture refinement steps against the input image"),
 }
+#: pixels of the input image the texture is refined against, and its framing margin
+REFINE_RESOLUTION = 384
+PREPARE_MARGIN = 0.1
 
 
 @dataclass
@@ -76,6 +82,7 @@ class GenerationOptions:
     resolution: int = 192
     face_count: int = 20_000
     texture_size: int = 1024
+    refine_steps: int = 0
 
     def __post_init__(self) -> None:
         for name, limits in OPTION_RANGES.items():
@@ -93,6 +100,7 @@ class GenerationOptions:
             raise PipelineError(f"face_count={self.face_count}: use 0 or at least 100")
         self.steps, self.resolution = int(self.steps), int(self.resolution)
         self.face_count, self.texture_size = int(self.face_count), int(self.texture_size)
+        self.refine_steps = int(self.refine_steps)
 
 
 @dataclass
@@ -104,6 +112,9 @@ class PipelineConfig:
     shift: float = 1.0  # the flow-matching scheduler's timestep shift
     text_encoder: str | None = "default"  # "default" (packaged MiniLM), "bundled", or None
     image_encoder: str | None = None  # "small" (SmallImageEncoder in conditioning/image) or None
+    # The camera input images are taken to be seen from (azimuth, elevation in degrees; the
+    # default orbit radius and field of view): the view the image encoder was trained on.
+    reference_view: tuple[float, float] = (30.0, 20.0)
     defaults: dict[str, Any] = field(default_factory=dict)  # GenerationOptions overrides
 
     @classmethod
@@ -285,10 +296,14 @@ class Pipeline:
                     raise PipelineError(f"a prompt is {len(text)} characters; the limit is 1000")
             if self.text_encoder is None:
                 raise PipelineError("this pipeline has no text encoder: give an image instead")
+            if merged.refine_steps:
+                raise PipelineError("refine_steps needs an image input to refine against")
             return [text.strip() for text in prompts], None, merged
         images = list(image) if isinstance(image, list | tuple) else [image]
         if self.image_encoder is None:
             raise PipelineError("this pipeline has no image encoder: give a prompt instead")
+        if merged.refine_steps and not merged.texture_size:
+            raise PipelineError("refine_steps refines a texture: set texture_size > 0")
         return None, images, merged
 
     def __call__(
@@ -332,6 +347,10 @@ class Pipeline:
         for index, item in enumerate(items):
             item_timings = dict(timings)
             mesh = self._mesh(fields[index], opts, item_timings, report, index, len(items))
+            if images is not None and opts.refine_steps:
+                started = time.perf_counter()
+                mesh = self._refine(mesh, item, opts, report)
+                item_timings["refine"] = time.perf_counter() - started
             metadata = {
                 ("prompt" if prompts is not None else "image"): item
                 if prompts is not None
@@ -442,6 +461,76 @@ class Pipeline:
         if index == count - 1:
             report("texture", 1.0, {"item": index})
         return mesh
+
+    def _refine(self, mesh: Any, image: Any, opts: GenerationOptions, report: _Reporter) -> Any:
+        from render import RefinementCancelled
+
+        def on_step(step: int, steps: int, loss: float) -> bool:
+            return report("refine", step / steps, {"step": step, "steps": steps, "loss": loss})
+
+        report("refine", 0.0, {"step": 0, "steps": opts.refine_steps})
+        try:
+            return refine_from_image(
+                mesh, image, self.config.reference_view, opts.refine_steps, callback=on_step
+            )
+        except RefinementCancelled as error:
+            raise GenerationCancelled(str(error)) from None
+
+
+def reference_cameras(mesh_vertices: torch.Tensor, view: tuple[float, float], size: int) -> Any:
+    """The reference view's camera, zoomed and shifted so that the mesh's silhouette fills the
+    frame as ``gen3d.images.prepare_image`` frames an input's object (longest side across
+    ``1 - 2 * margin`` of the square, centred). Equivalent to cropping the render, and
+    differentiable like any camera."""
+    from render import Cameras
+
+    cameras = Cameras.orbit([view[0]], view[1], resolution=size)
+    clip = cameras.to_clip(mesh_vertices)[0]
+    ndc = clip[:, :2] / clip[:, 3:]
+    low, high = ndc.amin(0), ndc.amax(0)
+    scale = 2.0 * (1.0 - 2.0 * PREPARE_MARGIN) / float((high - low).max().clamp_min(1e-6))
+    centre = (low + high) / 2.0
+    # x_ndc' = scale * (x_ndc - centre), i.e. on clip coordinates x' = scale * (x - centre * w):
+    # a change of the projection's x and y rows.
+    projection = cameras.projection.clone()
+    projection[:, 0] = scale * projection[:, 0] - scale * centre[0] * projection[:, 3]
+    projection[:, 1] = scale * projection[:, 1] - scale * centre[1] * projection[:, 3]
+    return Cameras(cameras.view, projection, cameras.resolution)
+
+
+def refine_from_image(
+    mesh: Any,
+    image: Any,
+    view: tuple[float, float],
+    steps: int,
+    *,
+    callback: Callable[[int, int, float], bool | None] | None = None,
+) -> Any:
+    """A copy of textured ``mesh`` whose texture is refined against ``image`` seen from
+    ``view`` (the object's pixels only; texels the view cannot see stay as baked)."""
+    import numpy as np
+
+    from gen3d.images import object_mask, prepare_image
+    from gen3d.mesh.texture import texture_image, textured_mesh
+    from render import RefineSettings, RenderMesh, refine_texture
+
+    target = prepare_image(image, REFINE_RESOLUTION, margin=PREPARE_MARGIN)
+    mask = torch.from_numpy(object_mask(target))[None]
+    reference = torch.from_numpy(np.asarray(target, dtype=np.float32) / 255.0)[None]
+    render_mesh = RenderMesh.from_trimesh(mesh)
+    if render_mesh.texture is None:
+        raise PipelineError("refinement needs a textured mesh (texture_size > 0)")
+    cameras = reference_cameras(render_mesh.vertices, view, REFINE_RESOLUTION)
+    result = refine_texture(
+        render_mesh,
+        cameras,
+        reference,
+        mask,
+        settings=RefineSettings(steps=steps),
+        callback=callback,
+    )
+    uv = np.asarray(mesh.visual.uv)
+    return textured_mesh(mesh.vertices, mesh.faces, uv, texture_image(result.texture))
 
 
 class _Reporter:

@@ -24,6 +24,7 @@ STAGE_LABELS = {
     "decode": "decoding the field",
     "mesh": "extracting the mesh",
     "texture": "baking the texture",
+    "refine": "refining the texture",
 }
 
 
@@ -69,6 +70,9 @@ def generate_command(
     resolution: int | None = typer.Option(None, help="Mesh grid resolution (32-512)."),
     face_count: int | None = typer.Option(None, help="Faces after decimation (0 = all)."),
     texture_size: int | None = typer.Option(None, help="Texture pixels (0 = vertex colours)."),
+    refine_steps: int | None = typer.Option(
+        None, help="With --image: refine the texture against it (0-1000 steps)."
+    ),
     preview: Path | None = typer.Option(None, help="Also write a PNG of four views here."),
 ) -> None:
     """Generate one textured asset from a prompt or an image.
@@ -98,6 +102,7 @@ def generate_command(
         "resolution": resolution,
         "face_count": face_count,
         "texture_size": texture_size,
+        "refine_steps": refine_steps,
     }
     started = time.perf_counter()
     with console.status(f"loading the model from {path}"):

@@ -16,7 +16,7 @@ from gen3d.pipeline import STAGES, GenerationCancelled, Pipeline, PipelineError
 def test_text_to_textured_glb(tiny_pipeline: Pipeline, tmp_path) -> None:
     asset = tiny_pipeline(prompt="a red sphere", seed=3)
     assert asset.metadata["prompt"] == "a red sphere" and asset.metadata["seed"] == 3
-    assert set(asset.timings) == set(STAGES)
+    assert set(asset.timings) == set(STAGES) - {"refine"}  # refinement is for image input
     assert asset.texture is not None and asset.texture.size == (64, 64)
     radius = np.linalg.norm(asset.mesh.vertices, axis=1)
     assert abs(np.median(radius) - 0.5) < 0.05  # the decoder's sphere
@@ -45,7 +45,7 @@ def test_progress_reports_every_stage_in_order_and_can_cancel(tiny_pipeline: Pip
         prompt="a chair", seed=1, steps=3, callback=lambda s, f, info: events.append((s, f))
     )
     stages = [stage for stage, _ in events]
-    assert sorted(set(stages), key=stages.index) == list(STAGES)
+    assert sorted(set(stages), key=stages.index) == [s for s in STAGES if s != "refine"]
     samples = [fraction for stage, fraction in events if stage == "sample"]
     assert samples == pytest.approx([0.0, 1 / 3, 2 / 3, 1.0])
 
@@ -118,3 +118,36 @@ def test_readme_example_runs(tiny_pipeline_path, tmp_path, monkeypatch) -> None:
     code = code.replace("texture_size=1024", "texture_size=64").replace("steps=25", "steps=2")
     exec(compile(code, "README.md", "exec"), {})
     assert (tmp_path / "chair.glb").stat().st_size > 0
+
+
+def test_image_refinement_pulls_the_texture_towards_the_input(tiny_pipeline, tmp_path) -> None:
+    import torch
+
+    from gen3d.pipeline import reference_cameras
+    from render import RenderMesh, render_mesh
+
+    canvas = np.full((128, 128, 3), 255, dtype=np.uint8)
+    yy, xx = np.mgrid[:128, :128]
+    canvas[(yy - 64) ** 2 + (xx - 64) ** 2 < 40**2] = (220, 20, 20)  # a red disc
+    photo = tmp_path / "red.png"
+    Image.fromarray(canvas).save(photo)
+    stages: list[str] = []
+    options = {"seed": 5, "texture_size": 128}
+    baked = tiny_pipeline(image=photo, **options)
+    refined = tiny_pipeline(
+        image=photo, refine_steps=60, callback=lambda s, f, i: stages.append(s), **options
+    )
+    assert "refine" in stages and "refine" in refined.timings
+
+    def mean_colour(asset) -> torch.Tensor:
+        mesh = RenderMesh.from_trimesh(asset.mesh)
+        cameras = reference_cameras(mesh.vertices, tiny_pipeline.config.reference_view, 96)
+        out = render_mesh(mesh, cameras, shading="albedo")
+        return out.color[out.mask].mean(0)
+
+    red = torch.tensor([220, 20, 20]) / 255.0
+    before = (mean_colour(baked) - red).norm()
+    after = (mean_colour(refined) - red).norm()
+    assert after < 0.5 * before, f"colour error {before:.3f} -> {after:.3f}"
+    with pytest.raises(PipelineError, match="needs an image input"):
+        tiny_pipeline(prompt="a chair", refine_steps=5)
