@@ -27,3 +27,19 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
         if name.startswith("GEN3D_"):
             monkeypatch.delenv(name)
     return monkeypatch
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture):
+    """Run ``gen3d ARGS...`` as the console script does: ``(exit status, stderr)``."""
+    from gen3d.cli import main
+
+    def run(*args: str) -> tuple[int, str]:
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exited:
+            code = int(exited.code or 0)
+        return code, capsys.readouterr().err
+
+    return run

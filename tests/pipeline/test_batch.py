@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from gen3d.batch import BatchError, Library, batches, read_items, run_library
-from gen3d.cli import main
 
 
 def test_prompt_files_of_every_kind(tmp_path: Path) -> None:
@@ -70,17 +69,8 @@ def test_same_options_share_dit_batches(tmp_path: Path, tiny_pipeline) -> None:
     assert library.counts() == {"succeeded": 6}
 
 
-def _batch(capsys, *args: str) -> tuple[int, str]:
-    try:
-        main(["batch", *args])
-        code = 0
-    except SystemExit as exited:
-        code = int(exited.code or 0)
-    return code, capsys.readouterr().err
-
-
 def test_library_manifest_gallery_resume_and_failures(
-    clean_env, tmp_path: Path, capsys, tiny_pipeline_path
+    clean_env, tmp_path: Path, run_cli, tiny_pipeline_path
 ) -> None:
     prompts = tmp_path / "props.jsonl"
     prompts.write_text(
@@ -89,7 +79,7 @@ def test_library_manifest_gallery_resume_and_failures(
     )
     library = tmp_path / "library"
     args = [str(prompts), "--out", str(library), "--model", str(tiny_pipeline_path)]
-    code, err = _batch(capsys, *args)
+    code, err = run_cli("batch", *args)
     assert code == 1  # one item failed: reported, not fatal to the others
     assert "2 succeeded" in err and "1 failed" in err
     manifest = json.loads((library / "manifest.json").read_text())
@@ -111,7 +101,7 @@ def test_library_manifest_gallery_resume_and_failures(
     # Re-run: finished items are kept as they are, the failed one is tried again.
     glb = library / chair["files"][0]
     before = glb.stat().st_mtime_ns
-    code, err = _batch(capsys, *args)
+    code, err = run_cli("batch", *args)
     assert "2 from earlier runs" in err and glb.stat().st_mtime_ns == before
 
     # An interrupted item (status running, file gone) is redone.
@@ -121,5 +111,5 @@ def test_library_manifest_gallery_resume_and_failures(
             item["status"] = "running"
     (library / "manifest.json").write_text(json.dumps(manifest))
     glb.unlink()
-    code, err = _batch(capsys, *args)
+    code, err = run_cli("batch", *args)
     assert "1 from earlier runs" in err and glb.is_file()

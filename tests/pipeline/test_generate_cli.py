@@ -7,22 +7,11 @@ import pytest
 import trimesh
 from PIL import Image
 
-from gen3d.cli import main
 
-
-def _run(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str]:
-    try:
-        main(["generate", *args])
-        code = 0
-    except SystemExit as exited:
-        code = int(exited.code or 0)
-    return code, capsys.readouterr().err
-
-
-def test_prompt_and_image_to_files(clean_env, tmp_path, capsys, tiny_pipeline_path) -> None:
+def test_prompt_and_image_to_files(clean_env, tmp_path, run_cli, tiny_pipeline_path) -> None:
     out, preview = tmp_path / "ball.glb", tmp_path / "ball.png"
-    code, err = _run(
-        capsys, "a red ball", "-o", str(out), "--model", str(tiny_pipeline_path),
+    code, err = run_cli(
+        "generate", "a red ball", "-o", str(out), "--model", str(tiny_pipeline_path),
         "--seed", "4", "--preview", str(preview),
     )  # fmt: skip
     assert code == 0, err
@@ -35,14 +24,14 @@ def test_prompt_and_image_to_files(clean_env, tmp_path, capsys, tiny_pipeline_pa
     canvas[20:44, 16:48] = (30, 120, 200)
     Image.fromarray(canvas).save(photo)
     clean_env.setenv("GEN3D_MODEL_PATH", str(tiny_pipeline_path))
-    code, err = _run(capsys, "--image", str(photo), "-o", str(tmp_path / "obj.obj"))
+    code, err = run_cli("generate", "--image", str(photo), "-o", str(tmp_path / "obj.obj"))
     assert code == 0, err
     # The texture is named after the asset, so that assets in one folder keep their own.
     assert {p.name for p in tmp_path.glob("obj.*")} == {"obj.obj", "obj.mtl", "obj.png"}
 
 
-def test_without_weights_it_says_how_to_point_at_a_model(clean_env, tmp_path, capsys) -> None:
-    code, err = _run(capsys, "a chair", "-o", str(tmp_path / "chair.glb"))
+def test_without_weights_it_says_how_to_point_at_a_model(clean_env, tmp_path, run_cli) -> None:
+    code, err = run_cli("generate", "a chair", "-o", str(tmp_path / "chair.glb"))
     assert code != 0
     assert "no default weights are installed" in err and "--model" in err
     assert "Traceback" not in err
@@ -61,10 +50,10 @@ def test_without_weights_it_says_how_to_point_at_a_model(clean_env, tmp_path, ca
     ],
 )
 def test_bad_requests_are_one_clear_line(
-    clean_env, tmp_path, capsys, tiny_pipeline_path, args, message
+    clean_env, tmp_path, run_cli, tiny_pipeline_path, args, message
 ) -> None:
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
-    code, err = _run(capsys, *args, "--model", str(tiny_pipeline_path))
+    code, err = run_cli("generate", *args, "--model", str(tiny_pipeline_path))
     assert code != 0
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "x.glb").exists()

@@ -7,30 +7,19 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from gen3d.cli import main
-
 MESHES = Path(__file__).parents[2] / "../shared/testdata/meshes"
 
 
-def _run(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str]:
-    try:
-        main(["preview", *args])
-        code = 0
-    except SystemExit as exited:
-        code = int(exited.code or 0)
-    return code, capsys.readouterr().err
-
-
-def test_views_turntable_and_contact_sheet(clean_env, tmp_path, capsys) -> None:
+def test_views_turntable_and_contact_sheet(clean_env, tmp_path, run_cli) -> None:
     bunny = str(MESHES / "real/bunny.ply")
-    code, err = _run(
-        capsys, bunny, "-o", str(tmp_path / "views.png"), "--views", "3", "--resolution", "48"
+    code, err = run_cli(
+        "preview", bunny, "-o", str(tmp_path / "views.png"), "--views", "3", "--resolution", "48"
     )
     assert code == 0, err
     assert Image.open(tmp_path / "views.png").size == (144, 48)
 
-    code, err = _run(
-        capsys,
+    code, err = run_cli(
+        "preview",
         bunny,
         "-o",
         str(tmp_path / "turn.gif"),
@@ -44,8 +33,8 @@ def test_views_turntable_and_contact_sheet(clean_env, tmp_path, capsys) -> None:
     assert Image.open(tmp_path / "turn.gif").n_frames == 4
 
     others = [str(MESHES / "real" / name) for name in ("cube.glb", "teapot.stl", "tube.obj")]
-    code, err = _run(
-        capsys,
+    code, err = run_cli(
+        "preview",
         bunny,
         *others,
         "-o",
@@ -71,9 +60,9 @@ def test_views_turntable_and_contact_sheet(clean_env, tmp_path, capsys) -> None:
         ("real/cube.glb", "nowhere/x.png", [], "does not exist"),
     ],
 )
-def test_bad_input_is_one_clear_line(clean_env, tmp_path, capsys, mesh, out, extra, message):
+def test_bad_input_is_one_clear_line(clean_env, tmp_path, run_cli, mesh, out, extra, message):
     target = tmp_path / out
-    code, err = _run(capsys, str(MESHES / mesh), "-o", str(target), *extra)
+    code, err = run_cli("preview", str(MESHES / mesh), "-o", str(target), *extra)
     assert code != 0
     assert message in err and "Traceback" not in err
     assert not target.exists()
