@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-MESHES = Path(__file__).parents[2] / "../shared/testdata/meshes"
+MESHES = Path(__file__).resolve().parents[1] / "fixtures" / "meshes"
 
 
 def test_views_turntable_and_contact_sheet(clean_env, tmp_path, run_cli) -> None:

@@ -15,7 +15,8 @@ from render.camera import Cameras
 from render.mesh import RenderMesh
 from render.renderer import render_mesh
 
-REAL_MESHES = sorted((Path(__file__).parents[2] / "../shared/testdata/meshes/real").glob("*"))
+# The real test meshes (a copy of ../shared/testdata/meshes kept with the tests).
+REAL_MESHES = sorted((Path(__file__).resolve().parents[1] / "fixtures/meshes/real").glob("*"))
 REAL_MESHES = [
     path for path in REAL_MESHES if path.suffix.lower() in (".glb", ".obj", ".ply", ".stl")
 ]
