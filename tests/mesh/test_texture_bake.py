@@ -44,6 +44,8 @@ def test_fields_without_colour_and_bad_sizes_are_refused(chair) -> None:
         bake_field_texture(mesh, lambda points: np.linalg.norm(points, axis=-1) - 0.5)
     with pytest.raises(TextureError, match="texture_size"):
         bake_field_texture(mesh, chair[0], texture_size=4)
+    with pytest.raises(TextureError, match="sample_scale"):
+        bake_field_texture(mesh, chair[0], sample_scale=0.0)
     empty = trimesh.Trimesh(np.zeros((0, 3)), np.zeros((0, 3), dtype=int))
     with pytest.raises(TextureError, match="no faces"):
         bake_field_texture(empty, chair[0])
