@@ -1,0 +1,124 @@
+"""The job runner both queue modes share: claim a job, run the pipeline, record the result.
+
+Progress goes to the store through ``heartbeat`` (which also renews the lease); when the
+heartbeat says stop (a cancel, or a lost lease) the pipeline's callback returns False and the
+pipeline stops within one step. Results go to ``results_dir/<job id>/``.
+
+``EmbeddedWorker`` runs this loop in a thread of the server process, with the pipeline loaded
+once; distributed workers (Celery) call ``run_job`` the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from gen3d.errors import Gen3DError
+from gen3d.pipeline import GenerationCancelled
+from server.store import CANCELED, FAILED, SUCCEEDED, Job, JobStore
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 120.0
+#: options of a request that are the pipeline's own
+PIPELINE_OPTIONS = ("steps", "guidance", "resolution", "face_count", "texture_size", "refine_steps")
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def run_job(store: JobStore, job: Job, pipeline: Any, worker: str, results_dir: Path) -> str:
+    """Run one claimed job to a final state; returns that state."""
+    request = job.request
+    options = {name: request[name] for name in PIPELINE_OPTIONS if request.get(name) is not None}
+
+    def on_progress(stage: str, fraction: float, info: dict[str, Any]) -> bool:
+        return store.heartbeat(
+            job.id, worker, stage=stage, progress=fraction, lease_seconds=LEASE_SECONDS
+        )
+
+    folder = results_dir / job.id
+    try:
+        inputs: dict[str, Any] = {}
+        if request.get("image"):
+            inputs["image"] = Path(request["image"])
+        else:
+            inputs["prompt"] = request["prompt"]
+        asset = pipeline(seed=request.get("seed"), callback=on_progress, **inputs, **options)
+        folder.mkdir(parents=True, exist_ok=True)
+        written = asset.save(folder / f"asset.{request.get('format', 'glb')}")
+        asset.preview(folder / "preview.png", views=4, resolution=256)
+        files = [path.name for path in written] + ["preview.png"]
+        result = {
+            "files": files,
+            "seed": asset.metadata["seed"],
+            "timings": {k: round(v, 3) for k, v in asset.timings.items()},
+            "faces": len(asset.mesh.faces),
+        }
+        state = SUCCEEDED
+        store.finish(job.id, worker, state, result=result)
+    except GenerationCancelled:
+        state = CANCELED
+        store.finish(job.id, worker, state, error="canceled by request")
+    except Gen3DError as error:  # bad input the request check could not see (an image)
+        state = FAILED
+        store.finish(job.id, worker, state, error=str(error))
+    except Exception as error:  # a bug: record it, keep the worker alive
+        log.exception("job %s failed", job.id)
+        state = FAILED
+        store.finish(job.id, worker, state, error=f"internal error: {type(error).__name__}")
+    return state
+
+
+class EmbeddedWorker:
+    """A worker thread inside the server process; ``load_pipeline`` runs once, in the thread."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        load_pipeline: Callable[[], Any],
+        results_dir: Path,
+        *,
+        poll_seconds: float = 0.2,
+    ) -> None:
+        self.store = store
+        self.load_pipeline = load_pipeline
+        self.results_dir = Path(results_dir)
+        self.poll_seconds = poll_seconds
+        self.ready = threading.Event()
+        self.error: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="gen3d-worker", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            pipeline = self.load_pipeline()
+        except Exception as error:  # the server stays up and /readyz says why
+            self.error = f"{type(error).__name__}: {error}"
+            log.error("the worker could not load the pipeline: %s", self.error)
+            return
+        self.ready.set()
+        name = worker_name()
+        while not self._stop.is_set():
+            self.store.requeue_expired()
+            job = self.store.claim(name, lease_seconds=LEASE_SECONDS)
+            if job is None:
+                self._stop.wait(self.poll_seconds)
+                continue
+            started = time.perf_counter()
+            state = run_job(self.store, job, pipeline, name, self.results_dir)
+            log.info("job %s %s in %.1f s", job.id, state, time.perf_counter() - started)
