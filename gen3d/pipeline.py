@@ -40,6 +40,9 @@ from gen3d.errors import Gen3DError
 log = logging.getLogger(__name__)
 
 PIPELINE_FILE = "pipeline.json"
+#: where the default model's weights live inside the package once the default-model issue
+#: ships them (a pipeline folder)
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "models" / "default"
 STAGES = ("encode", "sample", "decode", "mesh", "texture", "refine")
 
 #: ``callback(stage, fraction done within the stage, info)``; returning False cancels
@@ -124,6 +127,21 @@ class PipelineConfig:
         if unknown:
             raise PipelineError(f"{PIPELINE_FILE}: unknown keys {unknown}")
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def resolve_model_path(model: str | Path | None, settings: Any = None) -> Path:
+    """The pipeline to load: ``model``, else the settings' ``model_path``
+    (``GEN3D_MODEL_PATH``), else the packaged default weights."""
+    if model is not None:
+        return Path(model)
+    if settings is not None and settings.model_path is not None:
+        return Path(settings.model_path)
+    if (DEFAULT_MODEL_DIR / PIPELINE_FILE).is_file():
+        return DEFAULT_MODEL_DIR
+    raise PipelineError(
+        "no default weights are installed in this gen3d yet: pass --model PATH (a pipeline "
+        "folder, e.g. one made with Pipeline.save_pretrained) or set GEN3D_MODEL_PATH"
+    )
 
 
 def _load_text_encoder(kind: str | None, folder: Path, device: torch.device) -> Any:
@@ -351,10 +369,9 @@ class Pipeline:
                 started = time.perf_counter()
                 mesh = self._refine(mesh, item, opts, report)
                 item_timings["refine"] = time.perf_counter() - started
+            source = {"prompt": item} if prompts is not None else {"image": _image_name(item)}
             metadata = {
-                ("prompt" if prompts is not None else "image"): item
-                if prompts is not None
-                else _image_name(item),
+                **source,
                 "seed": seeds[index],
                 **dataclasses.asdict(opts),
                 "batch_size": len(items),

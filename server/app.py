@@ -7,6 +7,7 @@ of this process that loads the pipeline once). Errors are RFC 9457 problem detai
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -52,27 +53,14 @@ def _view(store: JobStore, job: Job) -> JobView:
     links = {"self": f"/jobs/{job.id}", "cancel": f"/jobs/{job.id}/cancel"}
     for name in (job.result or {}).get("files", []):
         links[name] = f"/jobs/{job.id}/files/{name}"
-    return JobView(
-        id=job.id,
-        status=job.status,
-        stage=job.stage,
-        progress=job.progress,
-        queue_position=store.queue_position(job.id),
-        attempts=job.attempts,
-        request=job.request,
-        result=job.result,
-        error=job.error,
-        created_at=job.created_at,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
-        links=links,
-    )
+    # JobView ignores the store's internal fields (owner, worker, key, lease bookkeeping).
+    fields = dataclasses.asdict(job) | {"queue_position": store.queue_position(job.id)}
+    return JobView.model_validate(fields | {"links": links})
 
 
 def _default_loader(settings: Settings) -> Callable[[], Any]:
     def load() -> Any:
-        from gen3d.cli.generate import resolve_model_path
-        from gen3d.pipeline import Pipeline
+        from gen3d.pipeline import Pipeline, resolve_model_path
 
         return Pipeline.from_pretrained(
             resolve_model_path(None, settings), device=settings.device, dtype=settings.dtype

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from gen3d.pipeline import OPTION_RANGES, GenerationOptions, PipelineError
+
+
+def _option(name: str, kind: type) -> Any:
+    """A request field with the pipeline's own range and help (one table, gen3d.pipeline)."""
+    limits = OPTION_RANGES[name]
+    return Field(None, ge=kind(limits.low), le=kind(limits.high), description=limits.help)
 
 
 class GenerateRequest(BaseModel):
@@ -15,11 +23,11 @@ class GenerateRequest(BaseModel):
 
     prompt: str = Field(min_length=1, max_length=1000, examples=["a red wooden chair"])
     seed: int | None = Field(None, ge=0, le=2**31 - 1, description="Same seed, same asset.")
-    steps: int | None = Field(None, ge=1, le=200, description="Sampling steps.")
-    guidance: float | None = Field(None, ge=0, le=30, description="Guidance scale (1 = none).")
-    resolution: int | None = Field(None, ge=32, le=512, description="Mesh grid resolution.")
-    face_count: int | None = Field(None, ge=0, le=2_000_000, description="0 keeps all faces.")
-    texture_size: int | None = Field(None, ge=0, le=4096, description="0: vertex colours.")
+    steps: int | None = _option("steps", int)
+    guidance: float | None = _option("guidance", float)
+    resolution: int | None = _option("resolution", int)
+    face_count: int | None = _option("face_count", int)
+    texture_size: int | None = _option("texture_size", int)
     format: Literal["glb", "obj", "ply"] = "glb"
 
     @field_validator("prompt")
@@ -30,12 +38,16 @@ class GenerateRequest(BaseModel):
             raise ValueError("the prompt is empty: describe the object, e.g. 'a red chair'")
         return value
 
-    @field_validator("texture_size")
-    @classmethod
-    def _texture_size(cls, value: int | None) -> int | None:
-        if value is not None and 0 < value < 64:
-            raise ValueError("use 0 (vertex colours) or at least 64")
-        return value
+    @model_validator(mode="after")
+    def _pipeline_accepts_the_options(self) -> GenerateRequest:
+        # The pipeline's own check (e.g. texture_size 0 or >= 64), so that a request the API
+        # accepts never fails later in the worker for its options.
+        options = {name: getattr(self, name) for name in OPTION_RANGES if hasattr(self, name)}
+        try:
+            GenerationOptions(**{k: v for k, v in options.items() if v is not None})
+        except PipelineError as error:
+            raise ValueError(str(error)) from None
+        return self
 
 
 class JobView(BaseModel):

@@ -20,14 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from gen3d.errors import Gen3DError
-from gen3d.pipeline import GenerationCancelled
+from gen3d.pipeline import OPTION_RANGES, GenerationCancelled
 from server.store import CANCELED, FAILED, SUCCEEDED, Job, JobStore
 
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 120.0
-#: options of a request that are the pipeline's own
-PIPELINE_OPTIONS = ("steps", "guidance", "resolution", "face_count", "texture_size", "refine_steps")
 
 
 def worker_name() -> str:
@@ -37,7 +35,7 @@ def worker_name() -> str:
 def run_job(store: JobStore, job: Job, pipeline: Any, worker: str, results_dir: Path) -> str:
     """Run one claimed job to a final state; returns that state."""
     request = job.request
-    options = {name: request[name] for name in PIPELINE_OPTIONS if request.get(name) is not None}
+    options = {name: request[name] for name in OPTION_RANGES if request.get(name) is not None}
 
     def on_progress(stage: str, fraction: float, info: dict[str, Any]) -> bool:
         return store.heartbeat(

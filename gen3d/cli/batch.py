@@ -15,7 +15,6 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from gen3d.cli.generate import resolve_model_path
 from gen3d.mesh.export import SUPPORTED_EXPORTS
 
 
@@ -39,7 +38,7 @@ def batch_command(
     """
     from gen3d.batch import BatchError, Library, read_items, run_library
     from gen3d.gallery import write_gallery
-    from gen3d.pipeline import Pipeline
+    from gen3d.pipeline import Pipeline, resolve_model_path
 
     suffix = f".{asset_format.lower().lstrip('.')}"
     if suffix not in SUPPORTED_EXPORTS:

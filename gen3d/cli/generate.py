@@ -14,10 +14,6 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from gen3d.errors import Gen3DError
 from gen3d.mesh.export import SUPPORTED_EXPORTS
 
-#: where the default model's weights live inside the package once the default-model issue
-#: ships them (a pipeline folder)
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "default"
-
 STAGE_LABELS = {
     "encode": "encoding the input",
     "sample": "sampling the shape",
@@ -30,20 +26,6 @@ STAGE_LABELS = {
 
 class GenerateError(Gen3DError):
     """A generate request that cannot run (no model, bad output path)."""
-
-
-def resolve_model_path(model: Path | None, settings: Any) -> Path:
-    """``--model``, else ``GEN3D_MODEL_PATH``, else the packaged default weights."""
-    if model is not None:
-        return model
-    if settings is not None and settings.model_path is not None:
-        return Path(settings.model_path)
-    if (DEFAULT_MODEL_DIR / "pipeline.json").is_file():
-        return DEFAULT_MODEL_DIR
-    raise GenerateError(
-        "no default weights are installed in this gen3d yet: pass --model PATH (a pipeline "
-        "folder, e.g. one made with Pipeline.save_pretrained) or set GEN3D_MODEL_PATH"
-    )
 
 
 def check_output(out: Path) -> None:
@@ -82,7 +64,7 @@ def generate_command(
       gen3d generate "a red wooden chair" -o chair.glb
       gen3d generate --image photo.png -o object.glb --seed 7
     """
-    from gen3d.pipeline import Pipeline
+    from gen3d.pipeline import Pipeline, resolve_model_path
 
     if (prompt is None) == (image is None):
         raise GenerateError("give a prompt or --image (exactly one)")
