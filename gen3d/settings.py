@@ -14,12 +14,13 @@ Example::
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gen3d.errors import Gen3DError
 
@@ -27,6 +28,7 @@ ENV_PREFIX = "GEN3D_"
 
 # "auto", "cpu", "mps", "cuda" or "cuda:N": the devices torch can run gen3d on.
 _DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+_KEY_HASH_PATTERN = re.compile(r"^sha256:[0-9a-fA-F]{64}$")
 
 
 def _default_data_dir() -> Path:
@@ -90,7 +92,42 @@ class Settings(BaseSettings):
         default="redis://127.0.0.1:6379/0", description="Celery broker for the distributed queue."
     )
     max_upload_mb: float = Field(
-        default=20.0, gt=0, le=1024, description="Largest accepted image upload, in MiB."
+        default=20.0, gt=0, le=1024, description="Largest accepted request body, in MiB."
+    )
+    max_image_pixels: int = Field(
+        default=4096 * 4096,
+        ge=64,
+        le=100_000_000,
+        description="Most pixels an uploaded image may have (refused before decoding).",
+    )
+    lease_seconds: float = Field(
+        default=60.0,
+        ge=1.0,
+        le=3600.0,
+        description="A running job whose worker has not renewed it for this long is re-queued.",
+    )
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="SHA-256 hashes of the accepted API keys ('sha256:<hex>', comma-separated "
+        "or a JSON list; `gen3d api-key` makes one). Empty: no key needed.",
+    )
+    rate_limit_per_minute: float = Field(
+        default=60.0,
+        ge=0,
+        description="Submissions per minute per API key (per client address without keys); "
+        "0: no limit.",
+    )
+    rate_limit_burst: int = Field(
+        default=60, ge=1, description="Submissions a key may make at once before the rate applies."
+    )
+    max_queued_per_key: int = Field(
+        default=200,
+        ge=1,
+        description="Unfinished jobs one API key (or everyone, without keys) may have at a time.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins browsers may call the API from (comma-separated; '*' for any).",
     )
 
     @field_validator("device")
@@ -100,6 +137,28 @@ class Settings(BaseSettings):
         if not _DEVICE_PATTERN.match(value):
             raise ValueError("expected auto, cpu, mps, cuda or cuda:N")
         return value
+
+    @field_validator("api_keys", "cors_origins", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        """A JSON list or comma-separated text (the environment holds text)."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [item.strip() for item in text.split(",") if item.strip()]
+        return value
+
+    @field_validator("api_keys")
+    @classmethod
+    def _check_key_hashes(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not _KEY_HASH_PATTERN.match(item):
+                raise ValueError(
+                    "API keys are stored as hashes, 'sha256:' and 64 hex digits "
+                    "(run `gen3d api-key` to make a key and its hash)"
+                )
+        return [item.lower() for item in value]
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -2,7 +2,7 @@
 
 Handlers only read and write the job store: the model runs in the worker (embedded: a thread
 of this process that loads the pipeline once). Errors are RFC 9457 problem details
-(``application/problem+json``) with a stable ``code``.
+(``application/problem+json``) with a stable ``code`` (``server.problems.CODES``).
 """
 
 from __future__ import annotations
@@ -13,18 +13,31 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Header, Query, Request, Response
+from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
+import gen3d
 from gen3d import __version__
 from gen3d.settings import Settings, load_settings
-from server.schemas import GenerateRequest, JobList, JobView
+from server.events import event_id, job_events
+from server.limits import BodyLimitMiddleware, RateLimiter
+from server.metrics import HttpMetricsMiddleware, ServiceMetrics
+from server.openapi import build_openapi
+from server.problems import Problem, problem_response
+from server.schemas import GenerateRequest, ImageOptions, JobList, JobView
+from server.security import Authenticator
 from server.store import FINAL_STATES, STATES, IdempotencyConflict, Job, JobStore
+from server.uploads import accept_image
 from server.worker import EmbeddedWorker
 
-PROBLEM = "application/problem+json"
 CONTENT_TYPES = {
     ".glb": "model/gltf-binary",
     ".obj": "model/obj",
@@ -33,24 +46,17 @@ CONTENT_TYPES = {
     ".png": "image/png",
 }
 POLL_SECONDS = 1
-
-
-class Problem(Exception):
-    """An RFC 9457 problem: HTTP status, stable code, human detail."""
-
-    def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
-        super().__init__(detail)
-        self.status, self.code, self.detail, self.extra = status, code, detail, extra
-
-
-def _problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
-    body = {"type": f"about:blank#{code}", "title": code.replace("_", " "), "status": status}
-    body |= {"code": code, "detail": detail, **extra}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+WEB_DIR = Path(__file__).parent / "web"
+VIEWER_DIR = Path(gen3d.__file__).parent / "web"
+MAX_FORM_FIELD_BYTES = 64 * 1024
 
 
 def _view(store: JobStore, job: Job) -> JobView:
-    links = {"self": f"/jobs/{job.id}", "cancel": f"/jobs/{job.id}/cancel"}
+    links = {
+        "self": f"/jobs/{job.id}",
+        "events": f"/jobs/{job.id}/events",
+        "cancel": f"/jobs/{job.id}/cancel",
+    }
     for name in (job.result or {}).get("files", []):
         links[name] = f"/jobs/{job.id}/files/{name}"
     # JobView ignores the store's internal fields (owner, worker, key, lease bookkeeping).
@@ -69,6 +75,16 @@ def _default_loader(settings: Settings) -> Callable[[], Any]:
     return load
 
 
+def _invalid(errors: list[dict[str, Any]]) -> Problem:
+    """422 naming each bad field (``loc`` without its ``body`` prefix)."""
+    items = []
+    for error in errors:
+        loc = [str(part) for part in error.get("loc", ()) if part != "body"]
+        items.append({"field": ".".join(loc) or "body", "message": error["msg"]})
+    detail = "; ".join(f"{item['field']}: {item['message']}" for item in items)
+    return Problem(422, "invalid_request", detail, errors=items)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -79,6 +95,9 @@ def create_app(
     worker; ``start_worker=False`` serves the API over the store alone (distributed mode's
     web nodes, tests)."""
     settings = settings or load_settings()
+    metrics = ServiceMetrics()
+    auth = Authenticator(settings.api_keys)
+    limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -86,7 +105,13 @@ def create_app(
         store = JobStore(settings.resolved_database_url)
         results = settings.resolved_results_dir
         results.mkdir(parents=True, exist_ok=True)
-        worker = EmbeddedWorker(store, load_pipeline or _default_loader(settings), results)
+        worker = EmbeddedWorker(
+            store,
+            load_pipeline or _default_loader(settings),
+            results,
+            lease_seconds=settings.lease_seconds,
+            metrics=metrics,
+        )
         app.state.store, app.state.worker, app.state.results = store, worker, results
         if start_worker:
             worker.start()
@@ -101,86 +126,207 @@ def create_app(
         summary="Text or image to textured 3D assets, as jobs.",
         lifespan=lifespan,
     )
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
+    metrics.watch_store(lambda: app.state.store.counts())
+    too_large = (
+        f"the request body is larger than this server accepts ({settings.max_upload_mb:g} MiB)"
+    )
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=int(settings.max_upload_mb * 2**20), detail=too_large
+    )
+    app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "X-API-Key", "Idempotency-Key", "Content-Type"],
+            expose_headers=["Location", "Retry-After"],
+        )
+    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+    app.mount("/vendor", StaticFiles(directory=VIEWER_DIR), name="vendor")
 
     @app.exception_handler(Problem)
     async def _on_problem(request: Request, error: Problem) -> JSONResponse:
-        return _problem(error.status, error.code, error.detail, **error.extra)
+        return problem_response(
+            error.status, error.code, error.detail, headers=error.headers, **error.extra
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _on_invalid(request: Request, error: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"][1:]), "message": e["msg"]}
-            for e in error.errors()
-        ]
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        return _problem(422, "invalid_request", detail, errors=errors)
+        problem = _invalid(list(error.errors()))
+        return problem_response(422, problem.code, problem.detail, **problem.extra)
 
     @app.exception_handler(HTTPException)
     async def _on_http(request: Request, error: HTTPException) -> JSONResponse:
-        return _problem(error.status_code, "http_error", str(error.detail))
+        if error.status_code == 413:
+            return problem_response(413, "payload_too_large", too_large)
+        return problem_response(error.status_code, "http_error", str(error.detail))
 
     def store_of(request: Request) -> JobStore:
         return request.app.state.store
 
-    def job_or_404(request: Request, job_id: str) -> Job:
+    def owner_of(request: Request) -> str:
+        return auth.owner(request)
+
+    def job_or_404(request: Request, job_id: str, owner: str) -> Job:
         job = store_of(request).get(job_id)
-        if job is None:
+        # Another key's job answers as if it did not exist: ids are not an oracle.
+        if job is None or (auth.enabled and job.owner != owner):
             raise Problem(404, "job_not_found", f"no job {job_id}")
         return job
 
-    @app.post("/generate", status_code=202, response_model=JobView, tags=["jobs"])
-    def generate(
-        body: GenerateRequest,
+    async def read_generate_body(request: Request) -> dict[str, Any]:
+        """The job request from JSON (a prompt) or multipart/form-data (an image)."""
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media == "application/json" or media.endswith("+json"):
+            try:
+                body = GenerateRequest.model_validate_json(await request.body())
+            except ValidationError as error:
+                raise _invalid(list(error.errors())) from None
+            return body.model_dump(exclude_none=True)
+        if media == "multipart/form-data":
+            return await read_image_form(request)
+        raise Problem(
+            415,
+            "unsupported_media_type",
+            "send JSON with a prompt, or multipart/form-data with an image file",
+        )
+
+    async def read_image_form(request: Request) -> dict[str, Any]:
+        form = await request.form(max_files=1, max_fields=16, max_part_size=MAX_FORM_FIELD_BYTES)
+        upload = form.get("image")
+        if not isinstance(upload, UploadFile):
+            raise _invalid([{"loc": ("image",), "msg": "a multipart request needs an image file"}])
+        fields: dict[str, Any] = {}
+        for name, value in form.multi_items():
+            if name == "image":
+                continue
+            if not isinstance(value, str) or name in fields:
+                raise _invalid([{"loc": (name,), "msg": "expected one text value"}])
+            fields[name] = value
+        try:
+            options = ImageOptions.model_validate(fields)
+        except ValidationError as error:
+            raise _invalid(list(error.errors())) from None
+        data = await upload.read()
+        stored = await run_in_threadpool(
+            accept_image,
+            data,
+            max_pixels=settings.max_image_pixels,
+            results_dir=request.app.state.results,
+        )
+        return options.model_dump(exclude_none=True) | {"image": stored.relative_path}
+
+    @app.post(
+        "/generate",
+        status_code=202,
+        response_model=JobView,
+        tags=["jobs"],
+        openapi_extra={"x-gen3d-request-bodies": True},
+    )
+    async def generate(
         request: Request,
         response: Response,
+        owner: str = Depends(owner_of),
         idempotency_key: str | None = Header(None, max_length=255),
     ) -> JobView:
-        """Queue a generation job; answers 202 with the job and its ``Location``. The same
-        ``Idempotency-Key`` with the same body returns the same job."""
+        """Queue a generation job: JSON with a ``prompt``, or ``multipart/form-data`` with an
+        ``image`` file; both take the options. Answers 202 with the job and its ``Location``.
+        The same ``Idempotency-Key`` with the same body returns the same job."""
+        client = request.client.host if request.client else "unknown"
+        limiter.take(owner if auth.enabled else f"addr:{client}")
         store = store_of(request)
+        if await run_in_threadpool(store.unfinished, owner) >= settings.max_queued_per_key:
+            raise Problem(
+                429,
+                "too_many_jobs",
+                f"{settings.max_queued_per_key} jobs are unfinished already; wait for some",
+                headers={"Retry-After": str(POLL_SECONDS * 10)},
+            )
+        payload = await read_generate_body(request)
         try:
-            job, _ = store.create(
-                body.model_dump(exclude_none=True), idempotency_key=idempotency_key
+            job, _ = await run_in_threadpool(
+                lambda: store.create(payload, owner=owner, idempotency_key=idempotency_key)
             )
         except IdempotencyConflict as error:
             raise Problem(422, "idempotency_key_reused", str(error)) from None
         response.headers["Location"] = f"/jobs/{job.id}"
         response.headers["Retry-After"] = str(POLL_SECONDS)
-        return _view(store, job)
+        return await run_in_threadpool(_view, store, job)
 
     @app.get("/jobs/{job_id}", response_model=JobView, tags=["jobs"])
-    def get_job(job_id: str, request: Request, response: Response) -> JobView:
-        job = job_or_404(request, job_id)
+    def get_job(
+        job_id: str, request: Request, response: Response, owner: str = Depends(owner_of)
+    ) -> JobView:
+        job = job_or_404(request, job_id, owner)
         if job.status not in FINAL_STATES:
             response.headers["Retry-After"] = str(POLL_SECONDS)
         return _view(store_of(request), job)
 
+    @app.get(
+        "/jobs/{job_id}/events",
+        tags=["jobs"],
+        response_class=StreamingResponse,
+        responses={
+            200: {
+                "description": "``event: job`` with the job as JSON at every change, until "
+                "it ends.",
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            },
+            204: {"description": "The client has already seen the job's final state."},
+        },
+    )
+    def job_events_stream(
+        job_id: str,
+        request: Request,
+        owner: str = Depends(owner_of),
+        last_event_id: str | None = Header(None, max_length=200),
+    ) -> Response:
+        """Server-sent events of the job's progress until it ends (``EventSource``)."""
+        job = job_or_404(request, job_id, owner)
+        if job.final and last_event_id == event_id(job):
+            return Response(status_code=204)
+        store = store_of(request)
+        stream = job_events(
+            store, job_id, lambda current: _view(store, current), last_event_id=last_event_id
+        )
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
+
     @app.get("/jobs", response_model=JobList, tags=["jobs"])
     def list_jobs(
         request: Request,
+        owner: str = Depends(owner_of),
         status: str | None = Query(None, description=f"One of {', '.join(STATES)}."),
         limit: int = Query(50, ge=1, le=500),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=10**9),
     ) -> JobList:
+        """Jobs, newest first (with API keys: the caller's own)."""
         if status is not None and status not in STATES:
             raise Problem(422, "invalid_request", f"status must be one of {', '.join(STATES)}")
         store = store_of(request)
-        jobs, total = store.list(status=status, limit=limit, offset=offset)
+        jobs, total = store.list(
+            status=status, owner=owner if auth.enabled else None, limit=limit, offset=offset
+        )
         return JobList(
             items=[_view(store, j) for j in jobs], total=total, limit=limit, offset=offset
         )
 
     @app.post("/jobs/{job_id}/cancel", status_code=202, response_model=JobView, tags=["jobs"])
-    def cancel_job(job_id: str, request: Request) -> JobView:
+    def cancel_job(job_id: str, request: Request, owner: str = Depends(owner_of)) -> JobView:
         """Cancel: a queued job at once, a running one at its next step; a finished job
         stays as it is."""
-        job_or_404(request, job_id)
+        job_or_404(request, job_id, owner)
         store = store_of(request)
         return _view(store, store.request_cancel(job_id))
 
     @app.get("/jobs/{job_id}/files/{name}", tags=["jobs"])
-    def job_file(job_id: str, name: str, request: Request) -> FileResponse:
-        job = job_or_404(request, job_id)
+    def job_file(
+        job_id: str, name: str, request: Request, owner: str = Depends(owner_of)
+    ) -> FileResponse:
+        """A result file (``asset.glb``, ``preview.png``, ...) as the job's links name it."""
+        job = job_or_404(request, job_id, owner)
         # Only the names the job recorded: no path can reach anything else.
         if name not in (job.result or {}).get("files", []):
             raise Problem(404, "file_not_found", f"job {job_id} has no file {name!r}")
@@ -192,18 +338,29 @@ def create_app(
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
+        """The process answers."""
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["health"])
     def readyz(request: Request) -> Any:
+        """Ready for work: the store answers and (with an embedded worker) the model is
+        loaded."""
         worker: EmbeddedWorker = request.app.state.worker
         try:
             store_of(request).counts()
         except Exception as error:
-            return _problem(503, "store_unreachable", f"{type(error).__name__}: {error}")
+            return problem_response(503, "store_unreachable", f"{type(error).__name__}: {error}")
         if start_worker and not worker.ready.is_set():
             detail = worker.error or "the model is still loading"
-            return _problem(503, "model_not_ready", detail)
+            return problem_response(503, "model_not_ready", detail)
         return {"status": "ready"}
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/", include_in_schema=False)
+    def web_page() -> HTMLResponse:
+        return HTMLResponse((WEB_DIR / "index.html").read_text(encoding="utf-8"))
 
     return app

@@ -16,12 +16,11 @@ def _option(name: str, kind: type) -> Any:
     return Field(None, ge=kind(limits.low), le=kind(limits.high), description=limits.help)
 
 
-class GenerateRequest(BaseModel):
-    """``POST /generate`` with JSON: a prompt and the pipeline's options."""
+class _Options(BaseModel):
+    """The pipeline's options, shared by both ways of asking."""
 
     model_config = ConfigDict(extra="forbid")
 
-    prompt: str = Field(min_length=1, max_length=1000, examples=["a red wooden chair"])
     seed: int | None = Field(None, ge=0, le=2**31 - 1, description="Same seed, same asset.")
     steps: int | None = _option("steps", int)
     guidance: float | None = _option("guidance", float)
@@ -29,6 +28,23 @@ class GenerateRequest(BaseModel):
     face_count: int | None = _option("face_count", int)
     texture_size: int | None = _option("texture_size", int)
     format: Literal["glb", "obj", "ply"] = "glb"
+
+    @model_validator(mode="after")
+    def _pipeline_accepts_the_options(self) -> _Options:
+        # The pipeline's own check (e.g. texture_size 0 or >= 64), so that a request the API
+        # accepts never fails later in the worker for its options.
+        options = {name: getattr(self, name) for name in OPTION_RANGES if hasattr(self, name)}
+        try:
+            GenerationOptions(**{k: v for k, v in options.items() if v is not None})
+        except PipelineError as error:
+            raise ValueError(str(error)) from None
+        return self
+
+
+class GenerateRequest(_Options):
+    """``POST /generate`` with JSON: a prompt and the pipeline's options."""
+
+    prompt: str = Field(min_length=1, max_length=1000, examples=["a red wooden chair"])
 
     @field_validator("prompt")
     @classmethod
@@ -38,16 +54,36 @@ class GenerateRequest(BaseModel):
             raise ValueError("the prompt is empty: describe the object, e.g. 'a red chair'")
         return value
 
-    @model_validator(mode="after")
-    def _pipeline_accepts_the_options(self) -> GenerateRequest:
-        # The pipeline's own check (e.g. texture_size 0 or >= 64), so that a request the API
-        # accepts never fails later in the worker for its options.
-        options = {name: getattr(self, name) for name in OPTION_RANGES if hasattr(self, name)}
-        try:
-            GenerationOptions(**{k: v for k, v in options.items() if v is not None})
-        except PipelineError as error:
-            raise ValueError(str(error)) from None
-        return self
+
+class ImageOptions(_Options):
+    """The form fields of ``POST /generate`` with ``multipart/form-data``, beside ``image``."""
+
+    refine_steps: int | None = _option("refine_steps", int)
+
+
+def image_form_schema() -> dict[str, Any]:
+    """The OpenAPI schema of the multipart form: ``image`` (the file) and the options."""
+    schema = ImageOptions.model_json_schema(ref_template="#/components/schemas/{model}")
+    image = {
+        "type": "string",
+        "format": "binary",
+        "description": "PNG, JPEG or WebP of one object (alpha or a plain background).",
+    }
+    schema["properties"] = {"image": image, **schema["properties"]}
+    schema["required"] = ["image"]
+    schema["title"] = "GenerateImageForm"
+    return schema
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details; ``code`` is stable, ``detail`` is for people."""
+
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str
+    errors: list[dict[str, str]] | None = None
 
 
 class JobView(BaseModel):

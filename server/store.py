@@ -269,6 +269,14 @@ class JobStore:
             )
             return int(session.scalar(ahead) or 0)
 
+    def unfinished(self, owner: str) -> int:
+        """Queued and running jobs of ``owner`` (for the per-key cap)."""
+        with self._session() as session:
+            query = select(func.count()).where(
+                JobRow.owner == owner, JobRow.status.in_((QUEUED, RUNNING))
+            )
+            return int(session.scalar(query) or 0)
+
     def counts(self) -> dict[str, int]:
         with self._session() as session:
             rows = session.execute(select(JobRow.status, func.count()).group_by(JobRow.status))

@@ -2,7 +2,10 @@
 
 Progress goes to the store through ``heartbeat`` (which also renews the lease); when the
 heartbeat says stop (a cancel, or a lost lease) the pipeline's callback returns False and the
-pipeline stops within one step. Results go to ``results_dir/<job id>/``.
+pipeline stops within one step. A lease keeper thread renews the lease every third of its
+length whatever the pipeline is doing (a long mesh or texture stage reports no steps): a
+lease runs out only when the worker process is gone or hung, and then the job is re-queued.
+Results go to ``results_dir/<job id>/``.
 
 ``EmbeddedWorker`` runs this loop in a thread of the server process, with the pipeline loaded
 once; distributed workers (Celery) call ``run_job`` the same way.
@@ -21,32 +24,84 @@ from typing import Any
 
 from gen3d.errors import Gen3DError
 from gen3d.pipeline import OPTION_RANGES, GenerationCancelled
+from server.metrics import ServiceMetrics
 from server.store import CANCELED, FAILED, SUCCEEDED, Job, JobStore
+from server.uploads import resolve_input
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS = 120.0
+LEASE_SECONDS = 60.0
 
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
-def run_job(store: JobStore, job: Job, pipeline: Any, worker: str, results_dir: Path) -> str:
+class LeaseKeeper:
+    """Renews a job's lease in the background; ``keep`` turns False once the store says stop
+    (a cancel was asked for, or the lease was lost)."""
+
+    def __init__(self, store: JobStore, job_id: str, worker: str, lease_seconds: float) -> None:
+        self.store, self.job_id, self.worker = store, job_id, worker
+        self.lease_seconds = lease_seconds
+        self.keep = True
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="gen3d-lease", daemon=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.lease_seconds / 3.0):
+            try:
+                self.keep = self.store.heartbeat(
+                    self.job_id, self.worker, lease_seconds=self.lease_seconds
+                )
+            except Exception:  # a store hiccup: the next renewal (or the lease) decides
+                log.warning("could not renew the lease of job %s", self.job_id, exc_info=True)
+
+
+def run_job(
+    store: JobStore,
+    job: Job,
+    pipeline: Any,
+    worker: str,
+    results_dir: Path,
+    *,
+    lease_seconds: float = LEASE_SECONDS,
+    metrics: ServiceMetrics | None = None,
+) -> str:
     """Run one claimed job to a final state; returns that state."""
+    with LeaseKeeper(store, job.id, worker, lease_seconds) as lease:
+        state, result = _run_pipeline(store, job, pipeline, worker, results_dir, lease)
+    if metrics is not None:
+        metrics.job_finished(state, (result or {}).get("timings"))
+    return state
+
+
+def _run_pipeline(
+    store: JobStore, job: Job, pipeline: Any, worker: str, results_dir: Path, lease: LeaseKeeper
+) -> tuple[str, dict[str, Any] | None]:
     request = job.request
     options = {name: request[name] for name in OPTION_RANGES if request.get(name) is not None}
 
     def on_progress(stage: str, fraction: float, info: dict[str, Any]) -> bool:
-        return store.heartbeat(
-            job.id, worker, stage=stage, progress=fraction, lease_seconds=LEASE_SECONDS
+        reported = store.heartbeat(
+            job.id, worker, stage=stage, progress=fraction, lease_seconds=lease.lease_seconds
         )
+        return reported and lease.keep
 
     folder = results_dir / job.id
+    result: dict[str, Any] | None = None
     try:
         inputs: dict[str, Any] = {}
         if request.get("image"):
-            inputs["image"] = Path(request["image"])
+            inputs["image"] = resolve_input(results_dir, request["image"])
         else:
             inputs["prompt"] = request["prompt"]
         asset = pipeline(seed=request.get("seed"), callback=on_progress, **inputs, **options)
@@ -72,7 +127,7 @@ def run_job(store: JobStore, job: Job, pipeline: Any, worker: str, results_dir: 
         log.exception("job %s failed", job.id)
         state = FAILED
         store.finish(job.id, worker, state, error=f"internal error: {type(error).__name__}")
-    return state
+    return state, result
 
 
 class EmbeddedWorker:
@@ -85,8 +140,12 @@ class EmbeddedWorker:
         results_dir: Path,
         *,
         poll_seconds: float = 0.2,
+        lease_seconds: float = LEASE_SECONDS,
+        metrics: ServiceMetrics | None = None,
     ) -> None:
         self.store = store
+        self.lease_seconds = lease_seconds
+        self.metrics = metrics
         self.load_pipeline = load_pipeline
         self.results_dir = Path(results_dir)
         self.poll_seconds = poll_seconds
@@ -112,11 +171,24 @@ class EmbeddedWorker:
         self.ready.set()
         name = worker_name()
         while not self._stop.is_set():
-            self.store.requeue_expired()
-            job = self.store.claim(name, lease_seconds=LEASE_SECONDS)
+            try:
+                self.store.requeue_expired()
+                job = self.store.claim(name, lease_seconds=self.lease_seconds)
+            except Exception:  # the store is down: keep trying, /readyz reports it
+                log.warning("the job store is unreachable; retrying", exc_info=True)
+                self._stop.wait(5.0)
+                continue
             if job is None:
                 self._stop.wait(self.poll_seconds)
                 continue
             started = time.perf_counter()
-            state = run_job(self.store, job, pipeline, name, self.results_dir)
+            state = run_job(
+                self.store,
+                job,
+                pipeline,
+                name,
+                self.results_dir,
+                lease_seconds=self.lease_seconds,
+                metrics=self.metrics,
+            )
             log.info("job %s %s in %.1f s", job.id, state, time.perf_counter() - started)

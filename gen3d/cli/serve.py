@@ -31,3 +31,30 @@ def serve_command(
         port=port or settings.port,
         log_level=settings.log_level.lower(),
     )
+
+
+def api_key_command(
+    ctx: typer.Context,
+    hash_only: str | None = typer.Option(
+        None, "--hash", metavar="KEY", help="Print the hash of an existing key instead."
+    ),
+) -> None:
+    """Make an API key for `gen3d serve` and print it with the hash the server keeps.
+
+    Give the key to the client (Authorization: Bearer KEY); put only the hash in the server's
+    settings, GEN3D_API_KEYS (comma-separated for several keys).
+
+    \b
+    Example:
+      gen3d api-key
+      GEN3D_API_KEYS=sha256:... gen3d serve
+    """
+    from gen3d.apikeys import hash_api_key, new_api_key
+
+    if hash_only is not None:
+        typer.echo(hash_api_key(hash_only))
+        return
+    key = new_api_key()
+    typer.echo(f"key:  {key}")
+    typer.echo(f"hash: {hash_api_key(key)}")
+    typer.echo("Give the key to the client; set GEN3D_API_KEYS to the hash on the server.")

@@ -1,0 +1,184 @@
+// The gen3d web page: submit a prompt or an image, follow the job's event stream, show the
+// asset in the offline viewer. Requests go through fetch (not EventSource or <img src>) so
+// that an API key can ride in the Authorization header.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const FINAL = new Set(["succeeded", "failed", "canceled"]);
+let following = null; // AbortController of the event stream being read
+let assetUrl = null; // object URL of the asset shown
+
+function headers(extra = {}) {
+  const key = $("api-key").value.trim();
+  return key ? { ...extra, Authorization: `Bearer ${key}` } : extra;
+}
+
+async function api(path, options = {}) {
+  const response = await fetch(path, { ...options, headers: headers(options.headers) });
+  if (!response.ok) {
+    let detail = `${response.status} ${response.statusText}`;
+    try {
+      const problem = await response.json();
+      detail = problem.detail || detail;
+    } catch (_) { /* not problem details */ }
+    throw new Error(detail);
+  }
+  return response;
+}
+
+function showError(message) {
+  $("error").textContent = message;
+  $("error").hidden = !message;
+}
+
+function showJob(job) {
+  const percent = Math.round(job.progress * 100);
+  let text = job.status;
+  if (job.status === "queued" && job.queue_position != null) {
+    text += ` (${job.queue_position} ahead)`;
+  } else if (job.status === "running") {
+    text += ` · ${job.stage || "starting"} · ${percent}%`;
+  } else if (job.status === "failed") {
+    text += `: ${job.error}`;
+  }
+  $("status-text").textContent = text;
+  $("status").dataset.status = job.status;
+  $("progress").hidden = FINAL.has(job.status);
+  $("progress").value = job.progress;
+}
+
+async function showResult(job) {
+  const files = job.result.files;
+  const asset = files.find((name) => name.startsWith("asset."));
+  const blob = await (await api(job.links[asset])).blob();
+  if (assetUrl) URL.revokeObjectURL(assetUrl);
+  assetUrl = URL.createObjectURL(blob);
+  const download = $("download");
+  download.href = assetUrl;
+  download.download = `${job.id}-${asset}`;
+  download.textContent = `Download ${asset.split(".").pop().toUpperCase()}`;
+  download.hidden = false;
+  if (asset.endsWith(".glb")) $("viewer").src = assetUrl;
+  const timings = Object.entries(job.result.timings || {})
+    .map(([stage, seconds]) => `${stage} ${seconds.toFixed(1)} s`);
+  $("timings").textContent = timings.join(" · ");
+}
+
+// Read text/event-stream from a fetch body; calls onEvent(job) for each "job" event.
+async function readEvents(jobId, onEvent, signal) {
+  const response = await api(`/jobs/${jobId}/events`, { signal });
+  if (response.status === 204) return;
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value.replace(/\r\n?/g, "\n");
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const data = block.split("\n").filter((line) => line.startsWith("data:"))
+        .map((line) => line.slice(5).trimStart()).join("\n");
+      if (data) onEvent(JSON.parse(data));
+    }
+  }
+}
+
+async function follow(jobId) {
+  if (following) following.abort();
+  const controller = new AbortController();
+  following = controller;
+  $("download").hidden = true;
+  $("timings").textContent = "";
+  let last = null;
+  try {
+    await readEvents(jobId, (job) => { last = job; showJob(job); }, controller.signal);
+    if (!last || !FINAL.has(last.status)) {
+      last = await (await api(`/jobs/${jobId}`)).json(); // the stream was cut: ask once
+      showJob(last);
+    }
+    if (last.status === "succeeded") await showResult(last);
+  } catch (error) {
+    if (error.name !== "AbortError") showError(error.message);
+  } finally {
+    if (following === controller) following = null;
+    refreshJobs();
+  }
+}
+
+async function submit(event) {
+  event.preventDefault();
+  showError("");
+  const mode = document.querySelector("input[name=mode]:checked").value;
+  const options = {};
+  for (const name of ["seed", "steps", "texture_size"]) {
+    if ($(name).value !== "") options[name] = Number($(name).value);
+  }
+  let request;
+  if (mode === "prompt") {
+    const prompt = $("prompt").value.trim();
+    if (!prompt) { showError("Describe the object first, e.g. 'a red chair'."); return; }
+    request = {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ prompt, ...options }),
+    };
+  } else {
+    const file = $("image").files[0];
+    if (!file) { showError("Choose an image first."); return; }
+    const form = new FormData();
+    form.append("image", file);
+    for (const [name, value] of Object.entries(options)) form.append(name, String(value));
+    request = { method: "POST", body: form };
+  }
+  $("submit").disabled = true;
+  try {
+    const job = await (await api("/generate", request)).json();
+    showJob(job);
+    refreshJobs();
+    await follow(job.id);
+  } catch (error) {
+    showError(error.message);
+  } finally {
+    $("submit").disabled = false;
+  }
+}
+
+async function refreshJobs() {
+  try {
+    const list = await (await api("/jobs?limit=10")).json();
+    const items = list.items.map((job) => {
+      const item = document.createElement("li");
+      const title = document.createElement("span");
+      title.textContent = job.request.prompt || "(image)";
+      const state = document.createElement("span");
+      state.className = "state";
+      state.textContent = job.status;
+      item.append(title, state);
+      item.dataset.jobId = job.id;
+      item.addEventListener("click", () => follow(job.id));
+      return item;
+    });
+    $("jobs").replaceChildren(...items);
+  } catch (error) {
+    showError(error.message);
+  }
+}
+
+function setMode() {
+  const image = document.querySelector("input[name=mode]:checked").value === "image";
+  $("image-field").hidden = !image;
+  $("prompt-field").hidden = image;
+}
+
+$("api-key").value = localStorage.getItem("gen3d-api-key") || "";
+$("api-key").addEventListener("change", () => {
+  localStorage.setItem("gen3d-api-key", $("api-key").value.trim());
+  refreshJobs();
+});
+for (const radio of document.querySelectorAll("input[name=mode]")) {
+  radio.addEventListener("change", setMode);
+}
+$("generate-form").addEventListener("submit", submit);
+refreshJobs();

@@ -1,0 +1,217 @@
+"""The service's image uploads, event stream, metrics, keys, limits and web page, over HTTP
+against the tiny pipeline."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image, ImageDraw
+
+from gen3d.apikeys import hash_api_key, new_api_key
+from gen3d.settings import Settings
+from server.app import create_app
+
+FINAL = ("succeeded", "failed", "canceled")
+
+
+def _settings(tmp_path, **overrides) -> Settings:
+    return Settings(data_dir=tmp_path / "data", **overrides)
+
+
+def _png(colour: str = "red") -> bytes:
+    image = Image.new("RGB", (96, 96), "white")
+    ImageDraw.Draw(image).ellipse((16, 16, 80, 80), fill=colour)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _wait(client: TestClient, job_id: str, headers: dict | None = None) -> dict:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = client.get(f"/jobs/{job_id}", headers=headers).json()
+        if job["status"] in FINAL:
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+@pytest.fixture
+def client(tmp_path, tiny_pipeline) -> Iterator[TestClient]:
+    with TestClient(create_app(_settings(tmp_path), load_pipeline=lambda: tiny_pipeline)) as c:
+        yield c
+
+
+def test_image_upload_makes_an_asset(client: TestClient) -> None:
+    files = {"image": ("ball.png", _png(), "image/png")}
+    answer = client.post("/generate", files=files, data={"seed": "5", "texture_size": "0"})
+    assert answer.status_code == 202, answer.text
+    job = answer.json()
+    assert job["request"]["image"].startswith("inputs/") and "prompt" not in job["request"]
+    done = _wait(client, job["id"])
+    assert done["status"] == "succeeded", done
+    assert client.get(done["links"]["asset.glb"]).content[:4] == b"glTF"
+
+
+@pytest.mark.parametrize(
+    ("files", "data", "status", "code"),
+    [
+        ({"image": ("x.gif", b"GIF89a....", "image/gif")}, {}, 415, "unsupported_image_type"),
+        ({"image": ("x.png", b"", "image/png")}, {}, 422, "invalid_image"),
+        ({"other": ("x.png", b"abc", "image/png")}, {}, 422, "invalid_request"),
+        ({"image": ("x.png", b"abc", "image/png")}, {"steps": "many"}, 422, "invalid_request"),
+        ({"image": ("x.png", b"abc", "image/png")}, {"colour": "red"}, 422, "invalid_request"),
+    ],
+    ids=["gif", "empty", "no-image-field", "bad-option", "unknown-option"],
+)
+def test_bad_uploads_answer_with_their_problem(client, files, data, status, code) -> None:
+    answer = client.post("/generate", files=files, data=data)
+    assert (answer.status_code, answer.json()["code"]) == (status, code), answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+
+
+def test_other_bodies_are_refused(client: TestClient) -> None:
+    text = {"Content-Type": "text/plain"}
+    answer = client.post("/generate", content=b"prompt=a chair", headers=text)
+    assert (answer.status_code, answer.json()["code"]) == (415, "unsupported_media_type")
+    json_type = {"Content-Type": "application/json"}
+    broken = client.post("/generate", content=b"{not json", headers=json_type)
+    assert (broken.status_code, broken.json()["code"]) == (422, "invalid_request")
+
+
+def test_bodies_over_the_limit_get_413(tmp_path, tiny_pipeline) -> None:
+    app = create_app(_settings(tmp_path, max_upload_mb=0.01), start_worker=False)
+    with TestClient(app) as client:
+        files = {"image": ("big.png", b"\0" * 20_000, "image/png")}
+        answer = client.post("/generate", files=files)
+        assert (answer.status_code, answer.json()["code"]) == (413, "payload_too_large")
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it streams in
+            yield b'{"prompt": "'
+            for _ in range(30):
+                yield b"x" * 1000
+            yield b'"}'
+
+        streamed = client.post(
+            "/generate", content=chunks(), headers={"Content-Type": "application/json"}
+        )
+        assert (streamed.status_code, streamed.json()["code"]) == (413, "payload_too_large")
+        assert client.get("/jobs").json()["total"] == 0
+
+
+def _events(client: TestClient, job_id: str, headers: dict | None = None) -> list[dict]:
+    events = []
+    with client.stream("GET", f"/jobs/{job_id}/events", headers=headers) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        block: dict = {}
+        for line in stream.iter_lines():
+            if not line:
+                if block:
+                    events.append(block)
+                block = {}
+                continue
+            field, _, value = line.partition(": ")
+            block[field] = value
+    return events
+
+
+def test_event_stream_follows_a_job_to_its_end(client: TestClient) -> None:
+    job = client.post("/generate", json={"prompt": "a lamp", "texture_size": 0}).json()
+    events = _events(client, job["id"])
+    assert events and all(event["event"] == "job" for event in events)
+    views = [json.loads(event["data"]) for event in events]
+    assert views[-1]["status"] == "succeeded" and views[-1]["links"]["asset.glb"]
+    progress = [view["progress"] for view in views if view["status"] == "running"]
+    assert progress == sorted(progress)  # progress never goes back
+    assert len({event["id"] for event in events}) == len(events)  # each event a new state
+    assert events[0]["retry"] == "2000"
+    # A client that has seen the end is told to stop reconnecting.
+    again = client.get(f"/jobs/{job['id']}/events", headers={"Last-Event-ID": events[-1]["id"]})
+    assert again.status_code == 204
+    assert client.get("/jobs/nope/events").json()["code"] == "job_not_found"
+
+
+def test_metrics_count_jobs_stages_and_requests(client: TestClient) -> None:
+    job = client.post("/generate", json={"prompt": "a cup", "texture_size": 0}).json()
+    _wait(client, job["id"])
+    text = client.get("/metrics").text
+    assert 'gen3d_jobs{status="succeeded"} 1.0' in text
+    assert "gen3d_queue_depth 0.0" in text
+    assert 'gen3d_jobs_finished_total{status="succeeded"} 1.0' in text
+    assert 'gen3d_stage_seconds_count{stage="sample"} 1.0' in text
+    assert 'gen3d_http_requests_total{method="POST",route="/generate",status="202"} 1.0' in text
+    assert 'route="/jobs/{job_id}"' in text and job["id"] not in text  # templates, not paths
+
+
+def test_api_keys_guard_and_separate_jobs(tmp_path, tiny_pipeline) -> None:
+    alice, bob = new_api_key(), new_api_key()
+    settings = _settings(tmp_path, api_keys=[hash_api_key(alice), hash_api_key(bob)])
+    with TestClient(create_app(settings, start_worker=False)) as client:
+        refused = client.post("/generate", json={"prompt": "a hat"})
+        assert (refused.status_code, refused.json()["code"]) == (401, "unauthorized")
+        assert refused.headers["www-authenticate"] == "Bearer"
+        wrong = client.get("/jobs", headers={"Authorization": "Bearer g3d_guess"})
+        assert wrong.status_code == 401
+        as_alice = {"Authorization": f"Bearer {alice}"}
+        job = client.post("/generate", json={"prompt": "a hat"}, headers=as_alice).json()
+        assert client.get(f"/jobs/{job['id']}", headers=as_alice).status_code == 200
+        as_bob = {"X-API-Key": bob}
+        assert client.get(f"/jobs/{job['id']}", headers=as_bob).status_code == 404
+        assert client.post(f"/jobs/{job['id']}/cancel", headers=as_bob).status_code == 404
+        assert client.get("/jobs", headers=as_bob).json()["total"] == 0
+        assert client.get("/jobs", headers=as_alice).json()["total"] == 1
+        assert client.get("/healthz").status_code == 200  # probes need no key
+
+
+def test_rate_limit_and_unfinished_job_cap(tmp_path) -> None:
+    limited = _settings(tmp_path, rate_limit_per_minute=1, rate_limit_burst=2)
+    with TestClient(create_app(limited, start_worker=False)) as client:
+        for _ in range(2):
+            assert client.post("/generate", json={"prompt": "a box"}).status_code == 202
+        refused = client.post("/generate", json={"prompt": "a box"})
+        assert (refused.status_code, refused.json()["code"]) == (429, "rate_limited")
+        assert int(refused.headers["retry-after"]) >= 1
+    capped = _settings(tmp_path / "capped", rate_limit_per_minute=0, max_queued_per_key=3)
+    with TestClient(create_app(capped, start_worker=False)) as client:
+        for _ in range(3):
+            assert client.post("/generate", json={"prompt": "a box"}).status_code == 202
+        refused = client.post("/generate", json={"prompt": "a box"})
+        assert (refused.status_code, refused.json()["code"]) == (429, "too_many_jobs")
+        first = client.get("/jobs").json()["items"][0]["id"]
+        client.post(f"/jobs/{first}/cancel")  # one finished: room for one more
+        assert client.post("/generate", json={"prompt": "a box"}).status_code == 202
+
+
+def test_cors_is_off_by_default_and_configurable(tmp_path) -> None:
+    preflight = {"Origin": "https://studio.example", "Access-Control-Request-Method": "POST"}
+    with TestClient(create_app(_settings(tmp_path), start_worker=False)) as client:
+        answer = client.options("/generate", headers=preflight)
+        assert "access-control-allow-origin" not in answer.headers
+    allowed = _settings(tmp_path, cors_origins="https://studio.example")
+    with TestClient(create_app(allowed, start_worker=False)) as client:
+        answer = client.options("/generate", headers=preflight)
+        assert answer.headers["access-control-allow-origin"] == "https://studio.example"
+
+
+def test_web_page_and_its_assets_are_served(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and "<model-viewer" in page.text
+    for path in ("/static/app.js", "/static/style.css", "/vendor/model-viewer-umd.min.js"):
+        assert client.get(path).status_code == 200, path
+    assert client.get("/static/../app.py").status_code == 404
+
+
+def test_openapi_documents_both_bodies_and_problem_errors(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    body = spec["paths"]["/generate"]["post"]["requestBody"]["content"]
+    assert set(body) == {"application/json", "multipart/form-data"}
+    image_form = spec["components"]["schemas"]["GenerateImageForm"]
+    assert image_form["properties"]["image"]["format"] == "binary"
+    for operation in spec["paths"]["/jobs/{job_id}"].values():
+        assert "application/problem+json" in operation["responses"]["404"]["content"]
+    assert "rate_limited" in spec["info"]["description"]
