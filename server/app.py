@@ -32,9 +32,9 @@ from server.limits import BodyLimitMiddleware, RateLimiter
 from server.metrics import HttpMetricsMiddleware, ServiceMetrics
 from server.openapi import build_openapi
 from server.problems import Problem, problem_response
-from server.schemas import GenerateRequest, ImageOptions, JobList, JobView
+from server.schemas import GenerateRequest, ImageOptions, JobList, JobStatus, JobView
 from server.security import Authenticator
-from server.store import FINAL_STATES, STATES, IdempotencyConflict, Job, JobStore
+from server.store import FINAL_STATES, IdempotencyConflict, Job, JobStore
 from server.uploads import accept_image
 from server.worker import EmbeddedWorker
 
@@ -161,7 +161,10 @@ def create_app(
     async def _on_http(request: Request, error: HTTPException) -> JSONResponse:
         if error.status_code == 413:
             return problem_response(413, "payload_too_large", too_large)
-        return problem_response(error.status_code, "http_error", str(error.detail))
+        # Keep the exception's headers (405's Allow, for one).
+        return problem_response(
+            error.status_code, "http_error", str(error.detail), headers=error.headers
+        )
 
     def store_of(request: Request) -> JobStore:
         return request.app.state.store
@@ -298,13 +301,11 @@ def create_app(
     def list_jobs(
         request: Request,
         owner: str = Depends(owner_of),
-        status: str | None = Query(None, description=f"One of {', '.join(STATES)}."),
+        status: JobStatus | None = Query(None, description="Only jobs in this state."),
         limit: int = Query(50, ge=1, le=500),
         offset: int = Query(0, ge=0, le=10**9),
     ) -> JobList:
         """Jobs, newest first (with API keys: the caller's own)."""
-        if status is not None and status not in STATES:
-            raise Problem(422, "invalid_request", f"status must be one of {', '.join(STATES)}")
         store = store_of(request)
         jobs, total = store.list(
             status=status, owner=owner if auth.enabled else None, limit=limit, offset=offset

@@ -69,6 +69,13 @@ def image_form_schema() -> dict[str, Any]:
         "format": "binary",
         "description": "PNG, JPEG or WebP of one object (alpha or a plain background).",
     }
+    # A form field is text or absent, never JSON null: drop the null branch of optionals.
+    for prop in schema["properties"].values():
+        branches = [b for b in prop.pop("anyOf", []) if b.get("type") != "null"]
+        if branches:
+            prop.update(branches[0])
+        if prop.get("default", 0) is None:
+            del prop["default"]
     schema["properties"] = {"image": image, **schema["properties"]}
     schema["required"] = ["image"]
     schema["title"] = "GenerateImageForm"
@@ -86,9 +93,12 @@ class ProblemDetails(BaseModel):
     errors: list[dict[str, str]] | None = None
 
 
+JobStatus = Literal["queued", "running", "succeeded", "failed", "canceled"]
+
+
 class JobView(BaseModel):
     id: str
-    status: Literal["queued", "running", "succeeded", "failed", "canceled"]
+    status: JobStatus
     stage: str | None = None
     progress: float = 0.0
     queue_position: int | None = Field(None, description="Queued jobs ahead of this one.")
