@@ -111,3 +111,52 @@ def tiny_pipeline(tiny_pipeline_path):
     from gen3d.pipeline import Pipeline
 
     return Pipeline.from_pretrained(tiny_pipeline_path, device="cpu")
+
+
+# -- headless Chromium for the gallery and web page tests ------------------------------------
+# Playwright drives the system's Chromium (Debian's package; scripts/bootstrap installs it),
+# so no browser is downloaded. Without one these tests skip and say why.
+
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    import shutil
+
+    executable = os.environ.get("GEN3D_CHROMIUM") or next(
+        (path for path in CHROMIUM_CANDIDATES if shutil.which(path)), None
+    )
+    if executable is None:
+        pytest.skip("no Chromium (scripts/bootstrap installs Debian's chromium; or GEN3D_CHROMIUM)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable,
+            args=["--no-sandbox", "--use-gl=swiftshader", "--enable-unsafe-swiftshader"],
+        )
+        yield browser
+        browser.close()
+
+
+class PageErrors:
+    """A page with its console errors and uncaught exceptions collected."""
+
+    def __init__(self, browser) -> None:
+        self.page = browser.new_page()
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda error: self.errors.append(f"exception: {error}"))
+        self.page.on(
+            "console",
+            lambda message: (
+                self.errors.append(f"console: {message.text}") if message.type == "error" else None
+            ),
+        )
+
+
+@pytest.fixture
+def browser_page(chromium):
+    watched = PageErrors(chromium)
+    yield watched
+    watched.page.close()

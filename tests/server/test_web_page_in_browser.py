@@ -1,0 +1,43 @@
+"""The service's web page in headless Chromium: submit a prompt, watch it finish, see the
+asset in the viewer with a download link; the recent jobs list shows it."""
+
+from __future__ import annotations
+
+from gen3d.apikeys import hash_api_key, new_api_key
+
+
+def test_web_page_submits_a_prompt_and_shows_the_result(live_server, browser_page) -> None:
+    server = live_server().start()
+    page, errors = browser_page.page, browser_page.errors
+    page.goto(server.url + "/")
+    page.fill("#prompt", "a small red teapot")
+    page.select_option("#texture_size", "0")
+    page.click("#submit")
+    page.wait_for_selector("#status[data-status=succeeded]", timeout=60_000)
+    page.wait_for_function("() => document.querySelector('model-viewer').loaded === true")
+    download = page.locator("#download")
+    assert download.is_visible() and download.get_attribute("href").startswith("blob:")
+    assert "sample" in page.locator("#timings").inner_text()
+    page.wait_for_selector("#jobs li >> text=a small red teapot")
+    assert errors == []
+
+
+def test_web_page_with_api_keys(live_server, browser_page) -> None:
+    key = new_api_key()
+    server = live_server(api_keys=hash_api_key(key)).start()
+    page = browser_page.page
+    page.goto(server.url + "/")
+    # Without a key the server's 401 is shown, in its own words.
+    page.wait_for_selector("#error:not([hidden])")
+    assert "API key" in page.locator("#error").inner_text()
+    page.click("details summary")
+    page.fill("#api-key", key)
+    page.fill("#prompt", "a blue stool")
+    page.select_option("#texture_size", "0")
+    page.click("#submit")
+    page.wait_for_selector("#status[data-status=succeeded]", timeout=60_000)
+    page.wait_for_function("() => document.querySelector('model-viewer').loaded === true")
+    assert page.locator("#error").is_hidden()
+    # The browser asked for the key's own jobs only, with the key in a header.
+    assert page.evaluate("localStorage.getItem('gen3d-api-key')") == key
+    page.wait_for_selector("#jobs li >> text=a blue stool")
