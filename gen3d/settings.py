@@ -91,6 +91,18 @@ class Settings(BaseSettings):
     broker_url: str = Field(
         default="redis://127.0.0.1:6379/0", description="Celery broker for the distributed queue."
     )
+    broker_queue: str = Field(
+        default="gen3d",
+        pattern=r"^[A-Za-z0-9_.-]{1,100}$",
+        description="Name of the broker queue the API sends jobs to and workers read.",
+    )
+    visibility_timeout: float = Field(
+        default=3600.0,
+        ge=10.0,
+        description="Seconds before the broker hands an unacknowledged job message to another "
+        "worker (a machine that vanished); a dead worker's job is re-sent sooner, when its "
+        "lease runs out.",
+    )
     max_upload_mb: float = Field(
         default=20.0, gt=0, le=1024, description="Largest accepted request body, in MiB."
     )

@@ -75,6 +75,13 @@ def _default_loader(settings: Settings) -> Callable[[], Any]:
     return load
 
 
+def _dispatcher(settings: Settings) -> Any:
+    # Imported only in distributed mode: embedded installs need no Celery.
+    from server.distributed import Dispatcher
+
+    return Dispatcher(settings)
+
+
 def _invalid(errors: list[dict[str, Any]]) -> Problem:
     """422 naming each bad field (``loc`` without its ``body`` prefix)."""
     items = []
@@ -95,6 +102,9 @@ def create_app(
     worker; ``start_worker=False`` serves the API over the store alone (distributed mode's
     web nodes, tests)."""
     settings = settings or load_settings()
+    distributed = settings.queue == "distributed"
+    # Distributed: this process only serves the API; `gen3d worker` processes run the jobs.
+    start_worker = start_worker and not distributed
     metrics = ServiceMetrics()
     auth = Authenticator(settings.api_keys)
     limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
@@ -113,11 +123,14 @@ def create_app(
             metrics=metrics,
         )
         app.state.store, app.state.worker, app.state.results = store, worker, results
+        app.state.dispatcher = _dispatcher(settings) if distributed else None
         if start_worker:
             worker.start()
         yield
         if start_worker:
             worker.stop()
+        if app.state.dispatcher is not None:
+            app.state.dispatcher.close()
         store.close()
 
     app = FastAPI(
@@ -249,11 +262,21 @@ def create_app(
             )
         payload = await read_generate_body(request)
         try:
-            job, _ = await run_in_threadpool(
+            job, created = await run_in_threadpool(
                 lambda: store.create(payload, owner=owner, idempotency_key=idempotency_key)
             )
         except IdempotencyConflict as error:
             raise Problem(422, "idempotency_key_reused", str(error)) from None
+        dispatcher = request.app.state.dispatcher
+        if created and dispatcher is not None:
+            try:
+                await run_in_threadpool(dispatcher.dispatch, job.id)
+            except Exception as error:
+                # Not accepted after all: the job is failed, so it cannot linger unsent.
+                await run_in_threadpool(store.fail_queued, job.id, "the queue was unreachable")
+                raise Problem(
+                    503, "broker_unreachable", f"the job queue cannot be reached ({error})"
+                ) from None
         response.headers["Location"] = f"/jobs/{job.id}"
         response.headers["Retry-After"] = str(POLL_SECONDS)
         return await run_in_threadpool(_view, store, job)
@@ -351,6 +374,11 @@ def create_app(
             store_of(request).counts()
         except Exception as error:
             return problem_response(503, "store_unreachable", f"{type(error).__name__}: {error}")
+        if request.app.state.dispatcher is not None:
+            try:
+                request.app.state.dispatcher.ping()
+            except Exception as error:
+                return problem_response(503, "broker_unreachable", str(error))
         if start_worker and not worker.ready.is_set():
             detail = worker.error or "the model is still loading"
             return problem_response(503, "model_not_ready", detail)

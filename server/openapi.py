@@ -25,9 +25,9 @@ ERROR_DESCRIPTIONS = {
     "415": "Not JSON or multipart; or not a PNG, JPEG or WebP image.",
     "422": "A field is missing, malformed or out of range.",
     "429": "Too many submissions or unfinished jobs; see Retry-After.",
-    "503": "Not ready: the store is unreachable or the model is loading.",
+    "503": "The store or the job queue is unreachable, or the model is loading.",
 }
-GENERATE_ERRORS = ("401", "413", "415", "422", "429")
+GENERATE_ERRORS = ("401", "413", "415", "422", "429", "503")
 JOB_ERRORS = ("401", "404", "422")
 
 

@@ -51,5 +51,6 @@ CODES = {
     "file_not_found": "the job has no such file (404)",
     "file_gone": "the file was recorded but is no longer stored (410)",
     "store_unreachable": "the job store cannot be reached (503)",
+    "broker_unreachable": "distributed mode: the job queue cannot be reached (503)",
     "model_not_ready": "the model is loading or failed to load (503)",
 }

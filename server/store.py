@@ -377,6 +377,18 @@ class JobStore:
                 ).rowcount
             )
 
+    def fail_queued(self, job_id: str, error: str) -> bool:
+        """Fail a job no worker has taken (it could not be sent to any)."""
+        now = _now()
+        with self._session.begin() as session:
+            return bool(
+                session.execute(
+                    update(JobRow)
+                    .where(JobRow.id == job_id, JobRow.status == QUEUED)
+                    .values(status=FAILED, error=error, finished_at=now, updated_at=now)
+                ).rowcount
+            )
+
     def request_cancel(self, job_id: str) -> Job:
         """Cancel: a queued job is canceled at once; a running one is flagged, and its worker
         stops at its next step; a final job stays as it is."""
@@ -397,12 +409,19 @@ class JobStore:
             raise StoreError(f"no job {job_id}")
         return job
 
-    def requeue_expired(self) -> tuple[int, int]:
+    def requeue_expired(self) -> tuple[list[str], int]:
         """Jobs whose worker stopped renewing its lease: re-queued while attempts remain,
-        failed after the last. Returns (re-queued, failed)."""
+        failed after the last. Returns (the re-queued jobs' ids, how many failed); the
+        distributed queue sends the re-queued ones to its workers again."""
         now = _now()
         expired = (JobRow.status == RUNNING, JobRow.lease_expires_at < now)
         with self._session.begin() as session:
+            # A cancel asked for while its worker was dying: honoured, not re-run.
+            session.execute(
+                update(JobRow)
+                .where(*expired, JobRow.cancel_requested.is_(True))
+                .values(status=CANCELED, finished_at=now, updated_at=now, lease_expires_at=None)
+            )
             failed = session.execute(
                 update(JobRow)
                 .where(*expired, JobRow.attempts >= JobRow.max_attempts)
@@ -414,12 +433,47 @@ class JobStore:
                     lease_expires_at=None,
                 )
             ).rowcount
-            requeued = session.execute(
-                update(JobRow)
+            candidates = session.scalars(
+                select(JobRow.id)
                 .where(*expired, JobRow.attempts < JobRow.max_attempts)
-                .values(status=QUEUED, worker=None, lease_expires_at=None, updated_at=now)
+                .with_for_update(skip_locked=True)
+            ).all()
+            requeued = []
+            for job_id in candidates:  # conditional: a job another sweeper took stays taken
+                if session.execute(
+                    update(JobRow)
+                    .where(JobRow.id == job_id, *expired)
+                    .values(status=QUEUED, worker=None, lease_expires_at=None, updated_at=now)
+                ).rowcount:
+                    requeued.append(job_id)
+        return requeued, int(failed)
+
+    def claim_job(self, job_id: str, worker: str, lease_seconds: float = 60.0) -> Job | None:
+        """Claim one named job (the distributed queue's message names it): a queued job, or
+        a running one whose worker's lease ran out (that worker is gone). None when the job
+        is not there to take: unknown, final, or running under a live lease."""
+        now = _now()
+        takeable = (JobRow.status == QUEUED) | (
+            (JobRow.status == RUNNING)
+            & (JobRow.lease_expires_at < now)
+            & (JobRow.attempts < JobRow.max_attempts)
+        )
+        with self._session.begin() as session:
+            won = session.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, takeable)
+                .values(
+                    status=RUNNING,
+                    worker=worker,
+                    attempts=JobRow.attempts + 1,
+                    lease_expires_at=now + timedelta(seconds=lease_seconds),
+                    started_at=now,
+                    updated_at=now,
+                    stage=None,
+                    progress=0.0,
+                )
             ).rowcount
-        return int(requeued), int(failed)
+        return self.get(job_id) if won else None
 
     def session(self) -> Session:
         """A raw session, for tests and maintenance."""

@@ -12,7 +12,17 @@ import typer
 from rich.console import Console
 
 from gen3d import __version__
-from gen3d.cli import batch, dataset, generate, info, preview, serve, train_dit, train_vae
+from gen3d.cli import (
+    batch,
+    dataset,
+    generate,
+    info,
+    preview,
+    serve,
+    train_dit,
+    train_vae,
+    worker,
+)
 from gen3d.errors import Gen3DError
 from gen3d.log import configure_logging
 from gen3d.settings import load_settings
@@ -57,6 +67,7 @@ app.command("generate")(generate.generate_command)
 app.command("batch")(batch.batch_command)
 app.command("serve")(serve.serve_command)
 app.command("api-key")(serve.api_key_command)
+app.command("worker")(worker.worker_command)
 app.add_typer(dataset.app, name="dataset")
 app.command("train-vae")(train_vae.train_vae_command)
 app.command("train-dit")(train_dit.train_dit_command)

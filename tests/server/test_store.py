@@ -111,7 +111,7 @@ def test_dead_workers_jobs_are_requeued_up_to_the_attempt_cap(store: JobStore) -
         time.sleep(0.01)
         requeued, failed = store.requeue_expired()
         if attempt < store.max_attempts:
-            assert (requeued, failed) == (1, 0) and store.get(job.id).status == QUEUED
+            assert (requeued, failed) == ([job.id], 0) and store.get(job.id).status == QUEUED
             # The old worker's late result is refused: the job is no longer its own.
             assert not store.finish(job.id, f"worker-{attempt}", SUCCEEDED)
     final = store.get(job.id)
@@ -152,6 +152,45 @@ def test_sqlite_store_is_durable_and_survives_restarts(tmp_path) -> None:
     reopened = JobStore(url)  # a restart: nothing accepted is lost
     assert reopened.get(queued.id).status == QUEUED
     time.sleep(0.01)
-    assert reopened.requeue_expired() == (1, 0)
+    assert reopened.requeue_expired() == ([running.id], 0)
     assert reopened.get(running.id).status == QUEUED and reopened.get(running.id).attempts == 1
     reopened.close()
+
+
+def test_claim_job_takes_a_named_job_once(store: JobStore) -> None:
+    job, _ = store.create({"prompt": "named"})
+    assert store.claim_job("missing", "a") is None
+    first = store.claim_job(job.id, "a", lease_seconds=60)
+    assert first.status == RUNNING and first.worker == "a" and first.attempts == 1
+    assert store.claim_job(job.id, "b") is None  # a live lease: not b's to take
+    store.finish(job.id, "a", SUCCEEDED)
+    assert store.claim_job(job.id, "b") is None  # final: never again
+
+
+def test_claim_job_takes_over_an_expired_lease(store: JobStore) -> None:
+    job, _ = store.create({"prompt": "orphaned"})
+    assert store.claim_job(job.id, "dead", lease_seconds=0.0) is not None
+    time.sleep(0.01)
+    taken = store.claim_job(job.id, "alive")
+    assert taken.worker == "alive" and taken.attempts == 2
+    assert not store.finish(job.id, "dead", SUCCEEDED)  # the dead worker's late word
+    assert store.finish(job.id, "alive", SUCCEEDED)
+
+
+def test_a_cancel_asked_while_the_worker_died_is_honoured(store: JobStore) -> None:
+    job, _ = store.create({"prompt": "cancel me"})
+    store.claim("dead", lease_seconds=0.0)
+    store.request_cancel(job.id)
+    time.sleep(0.01)
+    assert store.requeue_expired() == ([], 0)
+    assert store.get(job.id).status == CANCELED
+
+
+def test_fail_queued_only_fails_untaken_jobs(store: JobStore) -> None:
+    waiting, _ = store.create({"prompt": "unsent"})
+    taken, _ = store.create({"prompt": "taken"})
+    store.claim_job(taken.id, "w")
+    assert store.fail_queued(waiting.id, "the queue was unreachable")
+    assert not store.fail_queued(taken.id, "nope")
+    assert store.get(waiting.id).status == FAILED
+    assert store.get(taken.id).status == RUNNING
