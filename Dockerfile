@@ -1,4 +1,5 @@
-# gen3d service image: CUDA + PyTorch, gen3d with the `cuda` extra (nvdiffrast), `gen3d serve`.
+# gen3d service image: CUDA + PyTorch, gen3d with the `cuda` extra (nvdiffrast) and the
+# `distributed` one (Celery); runs `gen3d serve`, or `gen3d worker` as its command.
 #
 #   docker build -t gen3d .
 #   docker run --gpus all -p 8000:8000 -v gen3d-data:/data gen3d
@@ -27,7 +28,7 @@ COPY vae ./vae
 COPY dit ./dit
 COPY render ./render
 COPY server ./server
-RUN python -m pip install ninja && python -m pip install ".[cuda]" && gen3d --version
+RUN python -m pip install ninja && python -m pip install ".[cuda,distributed]" && gen3d --version
 
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin gen3d \
     && mkdir -p /data \

@@ -268,6 +268,8 @@ def create_app(
         except IdempotencyConflict as error:
             raise Problem(422, "idempotency_key_reused", str(error)) from None
         dispatcher = request.app.state.dispatcher
+        if created and dispatcher is None:
+            request.app.state.worker.wake()
         if created and dispatcher is not None:
             try:
                 await run_in_threadpool(dispatcher.dispatch, job.id)

@@ -32,7 +32,7 @@ async def job_events(
     render: Callable[[Job], Any],
     *,
     last_event_id: str | None = None,
-    poll_seconds: float = 0.25,
+    poll_seconds: float = 0.1,
 ) -> AsyncIterator[bytes]:
     """The event stream of one job; ``render`` turns a job into its public view."""
     seen, retry, idle = last_event_id, RETRY_MS, 0.0

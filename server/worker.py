@@ -139,7 +139,7 @@ class EmbeddedWorker:
         load_pipeline: Callable[[], Any],
         results_dir: Path,
         *,
-        poll_seconds: float = 0.2,
+        poll_seconds: float = 1.0,
         lease_seconds: float = LEASE_SECONDS,
         metrics: ServiceMetrics | None = None,
     ) -> None:
@@ -152,13 +152,20 @@ class EmbeddedWorker:
         self.ready = threading.Event()
         self.error: str | None = None
         self._stop = threading.Event()
+        self._work = threading.Event()
         self._thread = threading.Thread(target=self._run, name="gen3d-worker", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
+    def wake(self) -> None:
+        """A job was queued in this process: look now rather than at the next poll (the
+        poll remains for jobs queued elsewhere and for re-queued ones)."""
+        self._work.set()
+
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
+        self._work.set()
         self._thread.join(timeout)
 
     def _run(self) -> None:
@@ -179,7 +186,8 @@ class EmbeddedWorker:
                 self._stop.wait(5.0)
                 continue
             if job is None:
-                self._stop.wait(self.poll_seconds)
+                self._work.wait(self.poll_seconds)
+                self._work.clear()
                 continue
             started = time.perf_counter()
             state = run_job(
