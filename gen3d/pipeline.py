@@ -44,6 +44,26 @@ PIPELINE_FILE = "pipeline.json"
 #: ships them (a pipeline folder)
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "models" / "default"
 STAGES = ("encode", "sample", "decode", "mesh", "texture", "refine")
+#: each stage's rough share of a default CPU run, for one overall progress figure
+STAGE_WEIGHTS = {
+    "encode": 0.02,
+    "sample": 0.3,
+    "decode": 0.03,
+    "mesh": 0.25,
+    "texture": 0.3,
+    "refine": 0.1,
+}
+
+
+def overall_progress(stage: str, fraction: float) -> float:
+    """The whole run's progress in [0, 1] from a stage and the fraction done within it
+    (stages a run skips leave their share unused: the last step jumps to done)."""
+    if stage not in STAGE_WEIGHTS:
+        return 0.0
+    done = sum(STAGE_WEIGHTS[name] for name in STAGES[: STAGES.index(stage)])
+    total = sum(STAGE_WEIGHTS.values())
+    return min(1.0, (done + STAGE_WEIGHTS[stage] * min(max(fraction, 0.0), 1.0)) / total)
+
 
 #: ``callback(stage, fraction done within the stage, info)``; returning False cancels
 ProgressCallback = Callable[[str, float, dict[str, Any]], bool | None]

@@ -64,12 +64,21 @@ def _view(store: JobStore, job: Job) -> JobView:
     return JobView.model_validate(fields | {"links": links})
 
 
-def _default_loader(settings: Settings) -> Callable[[], Any]:
+def embedded_devices(settings: Settings) -> list[str]:
+    """One embedded worker per GPU ('auto' or 'cuda' with several), else one on the device."""
+    import torch
+
+    if settings.device in ("auto", "cuda") and torch.cuda.is_available():
+        return [f"cuda:{index}" for index in range(torch.cuda.device_count())]
+    return [settings.device]
+
+
+def _default_loader(settings: Settings, device: str) -> Callable[[], Any]:
     def load() -> Any:
         from gen3d.pipeline import Pipeline, resolve_model_path
 
         return Pipeline.from_pretrained(
-            resolve_model_path(None, settings), device=settings.device, dtype=settings.dtype
+            resolve_model_path(None, settings), device=device, dtype=settings.dtype
         )
 
     return load
@@ -115,19 +124,23 @@ def create_app(
         store = JobStore(settings.resolved_database_url)
         results = settings.resolved_results_dir
         results.mkdir(parents=True, exist_ok=True)
-        worker = EmbeddedWorker(
-            store,
-            load_pipeline or _default_loader(settings),
-            results,
-            lease_seconds=settings.lease_seconds,
-            metrics=metrics,
+        loaders = (
+            [load_pipeline]
+            if load_pipeline is not None
+            else [_default_loader(settings, device) for device in embedded_devices(settings)]
         )
-        app.state.store, app.state.worker, app.state.results = store, worker, results
+        workers = [
+            EmbeddedWorker(
+                store, load, results, lease_seconds=settings.lease_seconds, metrics=metrics
+            )
+            for load in (loaders if start_worker else [])
+        ]
+        app.state.store, app.state.workers, app.state.results = store, workers, results
         app.state.dispatcher = _dispatcher(settings) if distributed else None
-        if start_worker:
+        for worker in workers:
             worker.start()
         yield
-        if start_worker:
+        for worker in workers:
             worker.stop()
         if app.state.dispatcher is not None:
             app.state.dispatcher.close()
@@ -269,7 +282,8 @@ def create_app(
             raise Problem(422, "idempotency_key_reused", str(error)) from None
         dispatcher = request.app.state.dispatcher
         if created and dispatcher is None:
-            request.app.state.worker.wake()
+            for worker in request.app.state.workers:
+                worker.wake()
         if created and dispatcher is not None:
             try:
                 await run_in_threadpool(dispatcher.dispatch, job.id)
@@ -371,7 +385,7 @@ def create_app(
     def readyz(request: Request) -> Any:
         """Ready for work: the store answers and (with an embedded worker) the model is
         loaded."""
-        worker: EmbeddedWorker = request.app.state.worker
+        workers: list[EmbeddedWorker] = request.app.state.workers
         try:
             store_of(request).counts()
         except Exception as error:
@@ -381,9 +395,10 @@ def create_app(
                 request.app.state.dispatcher.ping()
             except Exception as error:
                 return problem_response(503, "broker_unreachable", str(error))
-        if start_worker and not worker.ready.is_set():
-            detail = worker.error or "the model is still loading"
-            return problem_response(503, "model_not_ready", detail)
+        for worker in workers:
+            if not worker.ready.is_set():
+                detail = worker.error or "the model is still loading"
+                return problem_response(503, "model_not_ready", detail)
         return {"status": "ready"}
 
     @app.get("/metrics", include_in_schema=False)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from gen3d.errors import Gen3DError
-from gen3d.pipeline import OPTION_RANGES, GenerationCancelled
+from gen3d.pipeline import OPTION_RANGES, GenerationCancelled, overall_progress
 from server.metrics import ServiceMetrics
 from server.store import CANCELED, FAILED, SUCCEEDED, Job, JobStore
 from server.uploads import resolve_input
@@ -90,9 +90,13 @@ def _run_pipeline(
     request = job.request
     options = {name: request[name] for name in OPTION_RANGES if request.get(name) is not None}
 
+    reached = 0.0
+
     def on_progress(stage: str, fraction: float, info: dict[str, Any]) -> bool:
+        nonlocal reached  # the job's progress is the whole run's, and never goes back
+        reached = max(reached, overall_progress(stage, fraction))
         reported = store.heartbeat(
-            job.id, worker, stage=stage, progress=fraction, lease_seconds=lease.lease_seconds
+            job.id, worker, stage=stage, progress=reached, lease_seconds=lease.lease_seconds
         )
         return reported and lease.keep
 

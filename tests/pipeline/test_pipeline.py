@@ -151,3 +151,12 @@ def test_image_refinement_pulls_the_texture_towards_the_input(tiny_pipeline, tmp
     assert after < 0.5 * before, f"colour error {before:.3f} -> {after:.3f}"
     with pytest.raises(PipelineError, match="needs an image input"):
         tiny_pipeline(prompt="a chair", refine_steps=5)
+
+
+def test_overall_progress_runs_from_zero_to_one_in_stage_order() -> None:
+    from gen3d.pipeline import STAGES, overall_progress
+
+    points = [overall_progress(stage, f) for stage in STAGES for f in (0.0, 0.5, 1.0)]
+    assert points[0] == 0.0 and points[-1] == 1.0
+    assert points == sorted(points)
+    assert overall_progress("unknown", 0.5) == 0.0

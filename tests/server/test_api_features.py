@@ -215,3 +215,36 @@ def test_openapi_documents_both_bodies_and_problem_errors(client: TestClient) ->
     for operation in spec["paths"]["/jobs/{job_id}"].values():
         assert "application/problem+json" in operation["responses"]["404"]["content"]
     assert "rate_limited" in spec["info"]["description"]
+
+
+def test_obj_results_download_with_their_types(client: TestClient) -> None:
+    job = client.post("/generate", json={"prompt": "a crate", "format": "obj"}).json()
+    done = _wait(client, job["id"])
+    assert done["status"] == "succeeded", done
+    files = done["result"]["files"]
+    assert "asset.obj" in files and "asset.mtl" in files
+    obj = client.get(done["links"]["asset.obj"])
+    assert obj.headers["content-type"] == "model/obj" and obj.text.lstrip().startswith(
+        ("#", "mtllib", "v ")
+    )
+    assert client.get(done["links"]["asset.mtl"]).headers["content-type"] == "model/mtl"
+
+
+@pytest.mark.parametrize(
+    ("device", "gpus", "expected"),
+    [
+        ("auto", 0, ["auto"]),
+        ("cpu", 4, ["cpu"]),
+        ("auto", 2, ["cuda:0", "cuda:1"]),
+        ("cuda", 1, ["cuda:0"]),
+        ("cuda:1", 2, ["cuda:1"]),
+    ],
+)
+def test_one_embedded_worker_per_gpu(monkeypatch, tmp_path, device, gpus, expected) -> None:
+    import torch
+
+    from server.app import embedded_devices
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpus > 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
+    assert embedded_devices(_settings(tmp_path, device=device)) == expected
