@@ -50,6 +50,8 @@ class BatchItem:
     thumbnail: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    job: str | None = None  # the service's job id (``--server`` runs)
+    attempt: int = 0  # how many earlier runs failed this item
 
     def group_key(self) -> str:
         """Items with equal keys can share a DiT batch."""
@@ -201,6 +203,11 @@ class Library:
             same = same and old.get("seed") == item.seed and old.get("options") == item.options
             if same and old.get("status") == "succeeded" and self._files_exist(old):
                 item = BatchItem(**old)
+            elif same and old.get("status") == "running" and old.get("job"):
+                item.job = old["job"]  # interrupted while its service job ran: follow it
+                item.attempt = old.get("attempt", 0)
+            elif same and old.get("status") == "failed":
+                item.attempt = old.get("attempt", 0) + 1
             self.items[item.id] = item
         self.save()
 

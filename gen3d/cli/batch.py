@@ -26,6 +26,15 @@ def batch_command(
     batch_size: int = typer.Option(4, min=1, max=64, help="Prompts sampled per DiT batch."),
     asset_format: str = typer.Option("glb", "--format", help="Asset format: glb, obj or ply."),
     thumbnails: bool = typer.Option(True, help="A PNG thumbnail per asset (for the gallery)."),
+    server: str | None = typer.Option(
+        None,
+        "--server",
+        metavar="URL",
+        help="Send the items as jobs to a running gen3d service instead of generating here.",
+    ),
+    api_key: str | None = typer.Option(
+        None, "--api-key", envvar="GEN3D_API_KEY", help="The service's API key (with --server)."
+    ),
 ) -> None:
     """Generate an asset per prompt into OUT with manifest.json and an offline index.html.
 
@@ -35,6 +44,7 @@ def batch_command(
     Examples:
       gen3d batch prompts.txt --out library/ --model my-pipeline
       gen3d batch props.csv --out props/ --batch-size 8     # columns: prompt, seed, options
+      gen3d batch big.txt --out big/ --server http://gpu-farm:8000   # the service's workers
     """
     from gen3d.batch import BatchError, Library, read_items, run_library
     from gen3d.gallery import write_gallery
@@ -43,6 +53,8 @@ def batch_command(
     suffix = f".{asset_format.lower().lstrip('.')}"
     if suffix not in SUPPORTED_EXPORTS:
         raise BatchError(f"unknown format {asset_format!r}; use glb, obj or ply")
+    if server is not None and model is not None:
+        raise BatchError("--model picks a local model; with --server the service's model is used")
     items = read_items(prompts)
     if out.exists() and not out.is_dir():
         raise BatchError(f"{out}: exists and is not a folder")
@@ -51,7 +63,9 @@ def batch_command(
     todo = library.todo()
     console = Console(stderr=True)
     done = len(items) - len(todo)
-    if todo:
+    if todo and server is not None:
+        _run_remote(server, api_key, library, suffix, thumbnails, len(todo), console)
+    elif todo:
         settings = ctx.obj
         path = resolve_model_path(model, settings)
         with console.status(f"loading the model from {path}"):
@@ -60,22 +74,8 @@ def batch_command(
                 device=settings.device if settings else "auto",
                 dtype=settings.dtype if settings else "auto",
             )
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            console=console,
-        ) as progress:
-            task = progress.add_task("generating", total=len(todo))
-
-            def on_item(item) -> None:
-                progress.advance(task)
-                if item.status == "failed":
-                    progress.console.print(f"[red]failed[/] {item.id}: {item.error}")
-
+        with _progress(console) as progress:
+            on_item = _item_reporter(progress, len(todo), "generating")
             try:
                 run_library(
                     pipe,
@@ -97,3 +97,42 @@ def batch_command(
     )
     if counts.get("failed"):
         raise typer.Exit(code=1)
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+def _item_reporter(progress: Progress, total: int, description: str):
+    task = progress.add_task(description, total=total)
+
+    def on_item(item) -> None:
+        progress.advance(task)
+        if item.status == "failed":
+            progress.console.print(f"[red]failed[/] {item.id}: {item.error}")
+
+    return on_item
+
+
+def _run_remote(server, api_key, library, suffix, thumbnails, total, console) -> None:
+    from gen3d.gallery import write_gallery
+    from gen3d.remote import ServiceClient, run_library_remote
+
+    with ServiceClient(server, api_key=api_key) as client:
+        client.check()
+        with _progress(console) as progress:
+            on_item = _item_reporter(progress, total, f"generating on {client.url}")
+            try:
+                run_library_remote(
+                    client, library, suffix=suffix, thumbnails=thumbnails, on_item=on_item
+                )
+            finally:
+                write_gallery(library)
