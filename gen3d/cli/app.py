@@ -15,6 +15,7 @@ from gen3d import __version__
 from gen3d.cli import (
     batch,
     dataset,
+    evaluate,
     generate,
     info,
     preview,
@@ -72,6 +73,7 @@ app.add_typer(dataset.app, name="dataset")
 app.command("train-vae")(train_vae.train_vae_command)
 app.command("train-dit")(train_dit.train_dit_command)
 app.command("preview")(preview.preview_command)
+app.command("eval")(evaluate.eval_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -37,6 +37,15 @@ def surface_colours(mesh: trimesh.Trimesh, count: int = 4096, seed: int = 0) -> 
     """Colours (count, 3) in [0, 1] of points sampled by area on ``mesh``."""
     if len(mesh.faces) == 0:
         raise ValueError("the mesh has no faces")
+    visual = mesh.visual
+    if visual.kind == "texture" and getattr(visual, "uv", None) is not None:
+        # trimesh samples textures of simple materials only: glTF's PBR keeps its image as
+        # the base colour texture.
+        material = visual.material
+        image = getattr(material, "image", None) or getattr(material, "baseColorTexture", None)
+        if image is not None:
+            mesh = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
+            mesh.visual = trimesh.visual.TextureVisuals(uv=visual.uv, image=image)
     _, _, colours = trimesh.sample.sample_surface(mesh, count, sample_color=True, seed=seed)
     colours = np.asarray(colours, dtype=np.float64)[:, :3]
     return colours / 255.0 if colours.max() > 1.0 else colours

@@ -90,3 +90,14 @@ def test_textured_meshes_are_named_by_their_texture() -> None:
 )
 def test_named_colour(prompt: str, word: str | None) -> None:
     assert named_colour(prompt) == word
+
+
+def test_pbr_textured_meshes_as_gen3d_writes_them() -> None:
+    from PIL import Image
+
+    from gen3d.mesh.texture import textured_mesh
+
+    box = trimesh.creation.box()
+    uv = np.zeros((len(box.vertices), 2)) + 0.5
+    mesh = textured_mesh(box.vertices, box.faces, uv, Image.new("RGB", (8, 8), (38, 140, 140)))
+    assert shown_colours(mesh) == ["teal"]

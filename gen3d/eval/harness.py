@@ -1,0 +1,272 @@
+"""``gen3d eval``: the default model's numbers, on held-out procedural shapes and captions.
+
+Three parts, each usable alone:
+
+- ``evaluate_vae``: reconstruction of held-out shapes (encode surface points, decode, mesh):
+  Chamfer-L1, F-score at 0.01 and 0.02, normal consistency. Precision uses the shape's exact
+  SDF (procedural shapes are known exactly), recall the true surface points' distances to
+  the decoded mesh, as in training's validation.
+- ``evaluate_text``: per category, prompts are the canonical captions of held-out shapes;
+  category accuracy (the shipped point-cloud classifier), colour accuracy (the named colour
+  covers at least a tenth of the surface), and COV / MMD / 1-NNA against the held-out shapes
+  of that category.
+- ``evaluate_image``: held-out shapes rendered from the reference view are the inputs;
+  F-score at 0.05 (and 0.02) of each generated shape against the shape that was rendered.
+
+All work on CPU; counts are arguments so that a quick look and the README's table use the
+same code.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import trimesh
+
+from gen3d.data import ShapeDataset
+from gen3d.data.procedural import ProceduralShape, generate_shape
+from gen3d.eval.classifier import PointCloudClassifier
+from gen3d.eval.colour import named_colour, shown_colours
+from gen3d.eval.generation import generation_scores
+from gen3d.eval.metrics import (
+    distance_to_surface,
+    f_score_from_distances,
+    normal_consistency,
+    surface_samples,
+)
+
+log = logging.getLogger(__name__)
+
+CLOUD_POINTS = 2048
+Progress = Callable[[str, int, int], None]  # (part, done, total)
+
+
+@dataclass
+class HeldOut:
+    """Held-out shapes of a dataset: stored surface samples plus the exact procedural shape."""
+
+    ids: list[str]
+    categories: list[str]
+    captions: list[str]
+    surface: list[np.ndarray]
+    normals: list[np.ndarray]
+    shapes: list[ProceduralShape | None]
+
+    @classmethod
+    def load(cls, root: str | Path, split: str = "test", limit: int | None = None) -> HeldOut:
+        data = ShapeDataset(root, split=split, n_surface=None, n_near=1, n_volume=1, seed=0)
+        if len(data) == 0:
+            raise ValueError(f"{root}: the {split} split is empty")
+        count = len(data) if limit is None else min(limit, len(data))
+        margin = float(data.spec.get("margin", 0.1))
+        held = cls([], [], [], [], [], [])
+        for index in range(count):
+            item, entry = data[index], data.entries[index]
+            held.ids.append(item["id"])
+            held.categories.append(item["category"])
+            held.captions.append((entry.get("captions") or [""])[0])
+            held.surface.append(item["surface_points"].numpy().astype(np.float64))
+            held.normals.append(item["surface_normals"].numpy().astype(np.float64))
+            procedural = entry.get("source") == "procedural"
+            held.shapes.append(
+                generate_shape(entry["category"], entry["seed"], margin=margin)
+                if procedural
+                else None
+            )
+        return held
+
+    def by_category(self) -> dict[str, list[int]]:
+        groups: dict[str, list[int]] = defaultdict(list)
+        for index, category in enumerate(self.categories):
+            groups[category].append(index)
+        return dict(sorted(groups.items()))
+
+
+def shape_scores(
+    mesh: trimesh.Trimesh,
+    surface: np.ndarray,
+    normals: np.ndarray,
+    exact: ProceduralShape | None,
+    taus: tuple[float, ...] = (0.01, 0.02, 0.05),
+    count: int = 20_000,
+) -> dict[str, float]:
+    """Chamfer-L1, F-scores and normal consistency of ``mesh`` against a held-out shape."""
+    predicted, predicted_normals = surface_samples(mesh, count)
+    to_pred = distance_to_surface(surface, mesh)
+    if exact is not None:
+        to_truth = np.abs(np.asarray(exact.sdf(predicted), dtype=np.float64))
+    else:
+        from gen3d.eval.metrics import distance_to_points
+
+        to_truth = distance_to_points(predicted, surface)
+    scores = {"chamfer_l1": float(0.5 * (to_truth.mean() + to_pred.mean()))}
+    for tau in taus:
+        scores[f"f@{tau}"] = f_score_from_distances(to_truth, to_pred, tau)
+    scores["normal_consistency"] = normal_consistency(
+        predicted, predicted_normals, surface, normals
+    )
+    return scores
+
+
+def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
+    keys = rows[0].keys() if rows else []
+    return {key: float(np.mean([row[key] for row in rows])) for key in keys}
+
+
+def evaluate_vae(
+    vae: Any,
+    held: HeldOut,
+    *,
+    resolution: int = 128,
+    encoder_points: int = 2048,
+    progress: Progress | None = None,
+) -> dict[str, float]:
+    """Mean reconstruction scores of ``vae`` over the held-out shapes."""
+    import torch
+
+    from gen3d.mesh import FieldError, extract_hierarchical
+
+    rows = []
+    device = next(vae.parameters()).device
+    for index in range(len(held.ids)):
+        points = torch.as_tensor(held.surface[index][:encoder_points], dtype=torch.float32)
+        normals = torch.as_tensor(held.normals[index][:encoder_points], dtype=torch.float32)
+        with torch.no_grad():
+            latents = vae.encode(points[None].to(device), normals[None].to(device)).mode()
+            field = vae.decode(latents)[0]
+            try:
+                mesh = extract_hierarchical(field, resolution).mesh
+            except FieldError:
+                mesh = None
+        if mesh is None or len(mesh.faces) == 0:
+            rows.append(
+                {
+                    "chamfer_l1": 1.0,
+                    "f@0.01": 0.0,
+                    "f@0.02": 0.0,
+                    "f@0.05": 0.0,
+                    "normal_consistency": 0.0,
+                }
+            )
+        else:
+            rows.append(
+                shape_scores(mesh, held.surface[index], held.normals[index], held.shapes[index])
+            )
+        if progress is not None:
+            progress("vae", index + 1, len(held.ids))
+    return _mean(rows) | {"shapes": len(rows)}
+
+
+@dataclass
+class TextReport:
+    category_accuracy: float
+    colour_accuracy: float | None
+    per_category: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def evaluate_text(
+    pipeline: Any,
+    held: HeldOut,
+    classifier: PointCloudClassifier,
+    *,
+    per_category: int = 4,
+    options: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> TextReport:
+    """Generate from held-out captions, ``per_category`` prompts per category."""
+    groups = held.by_category()
+    jobs = [
+        (category, index)
+        for category, indices in groups.items()
+        for index in indices[:per_category]
+    ]
+    generated: dict[str, list[np.ndarray]] = defaultdict(list)
+    correct_category, colour_hits, colour_total = 0, 0, 0
+    per: dict[str, dict[str, float]] = {}
+    hits: dict[str, int] = defaultdict(int)
+    for done, (category, index) in enumerate(jobs, start=1):
+        prompt = held.captions[index] or f"a {category}"
+        asset = pipeline(prompt=prompt, seed=done, **(options or {}))
+        mesh = asset.mesh
+        if len(mesh.faces) > 0:
+            predicted = classifier.classify_mesh(mesh)
+            hits[category] += predicted == category
+            correct_category += predicted == category
+            points, _ = trimesh.sample.sample_surface(mesh, CLOUD_POINTS, seed=0)
+            generated[category].append(np.asarray(points))
+            word = named_colour(prompt)
+            if word is not None:
+                colour_total += 1
+                colour_hits += word in shown_colours(mesh)
+        elif named_colour(prompt) is not None:
+            colour_total += 1
+        if progress is not None:
+            progress("text", done, len(jobs))
+    for category, indices in groups.items():
+        asked = min(per_category, len(indices))
+        row: dict[str, float] = {"accuracy": hits[category] / asked if asked else 0.0}
+        reference = [held.surface[i][:CLOUD_POINTS] for i in indices]
+        if generated[category] and len(reference) >= 2:
+            scores = generation_scores(generated[category], reference)
+            row |= {"cov": scores.coverage, "mmd": scores.mmd, "1-nna": scores.one_nna}
+        per[category] = row
+    return TextReport(
+        category_accuracy=correct_category / len(jobs) if jobs else 0.0,
+        colour_accuracy=colour_hits / colour_total if colour_total else None,
+        per_category=per,
+    )
+
+
+def reference_render(shape: ProceduralShape, pipeline: Any, size: int = 256) -> Any:
+    """A held-out shape as the image encoder sees its inputs: meshed with its colours,
+    rendered from the pipeline's reference view on white (PIL image)."""
+    import torch
+    from PIL import Image
+
+    from gen3d.mesh import extract_hierarchical, vertex_colours
+    from gen3d.pipeline import reference_cameras
+    from render import RenderMesh, render_mesh
+
+    mesh = extract_hierarchical(shape, 128).mesh
+    vertex_colours(shape, mesh)
+    render = RenderMesh.from_trimesh(mesh)
+    cameras = reference_cameras(render.vertices, tuple(pipeline.config.reference_view), size)
+    colour = render_mesh(render, cameras, shading="lambert").color[0]
+    pixels = (colour.clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu().numpy()
+    return Image.fromarray(pixels)
+
+
+def evaluate_image(
+    pipeline: Any,
+    held: HeldOut,
+    *,
+    shapes: int = 16,
+    options: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> dict[str, float]:
+    """F-scores of shapes generated from renders of held-out shapes against those shapes."""
+    chosen = [i for i, shape in enumerate(held.shapes) if shape is not None][:shapes]
+    rows = []
+    for done, index in enumerate(chosen, start=1):
+        image = reference_render(held.shapes[index], pipeline)
+        asset = pipeline(image=image, seed=done, **(options or {}))
+        if len(asset.mesh.faces) == 0:
+            rows.append({"f@0.02": 0.0, "f@0.05": 0.0})
+        else:
+            scores = shape_scores(
+                asset.mesh,
+                held.surface[index],
+                held.normals[index],
+                held.shapes[index],
+                taus=(0.02, 0.05),
+            )
+            rows.append({"f@0.02": scores["f@0.02"], "f@0.05": scores["f@0.05"]})
+        if progress is not None:
+            progress("image", done, len(chosen))
+    return _mean(rows) | {"shapes": len(rows)}
