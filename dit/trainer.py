@@ -54,6 +54,9 @@ class DiTTrainConfig:
     checkpoint_every: int = 500
     validate_every: int = 500
     seed: int = 0
+    # With an image encoder (trained jointly): the share of steps conditioned on images
+    # rather than text, so that one DiT serves both.
+    image_fraction: float = 0.5
 
     def __post_init__(self) -> None:
         for name in ("steps", "checkpoint_every", "validate_every"):
@@ -63,6 +66,8 @@ class DiTTrainConfig:
             raise ValueError("lr and grad_clip must be positive and warmup_steps >= 0")
         if not 0 <= self.cond_dropout < 1:
             raise ValueError(f"cond_dropout must be in [0, 1), not {self.cond_dropout}")
+        if not 0 <= self.image_fraction <= 1:
+            raise ValueError(f"image_fraction must be in [0, 1], not {self.image_fraction}")
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f"ema_decay must be in [0, 1), not {self.ema_decay}")
         if self.logit_std <= 0:
@@ -141,10 +146,16 @@ def train_dit(
     *,
     validate: Validate | None = None,
     progress: bool = True,
+    image_encoder: torch.nn.Module | None = None,
 ) -> Any:
     """Train (or resume from ``out/checkpoints/last``); returns the model with EMA weights.
 
     ``uncond`` is the unconditional embedding (one item) that dropped conditions become.
+    With ``image_encoder`` (a module mapping images ``(B, 3, S, S)`` in [0, 1] to a
+    ``Conditioning``, with ``unconditional(batch)``), batches also carry ``cond_images`` and
+    a share ``config.image_fraction`` of the steps condition on them instead of the text:
+    the encoder trains with the DiT (its unconditional embedding too), and its EMA weights
+    are saved to ``out/image_encoder``.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -155,13 +166,19 @@ def train_dit(
     torch.manual_seed(config.seed)
     model = build_dit(config.variant, **config.model)
     ema = EMAModel(model.parameters(), decay=config.ema_decay)
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
-    )
+    parameters = list(model.parameters())
+    encoder_ema = None
+    if image_encoder is not None:
+        encoder_ema = EMAModel(image_encoder.parameters(), decay=config.ema_decay)
+        parameters += list(image_encoder.parameters())
+    optimizer = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
     scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.steps)
     trained = torch.compile(model) if config.compile else model
     trained, optimizer, scheduler = accelerator.prepare(trained, optimizer, scheduler)
     accelerator.register_for_checkpointing(ema)
+    if image_encoder is not None:
+        image_encoder = accelerator.prepare(image_encoder)
+        accelerator.register_for_checkpointing(encoder_ema)
     if hasattr(train_data, "dataset"):  # a DataLoader: let accelerate shard and place it
         train_data = accelerator.prepare(train_data)
 
@@ -171,6 +188,8 @@ def train_dit(
         accelerator.load_state(str(last))
         step = int(json.loads((last / "trainer_state.json").read_text(encoding="utf-8"))["step"])
     ema.to(accelerator.device)
+    if encoder_ema is not None:
+        encoder_ema.to(accelerator.device)
     (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2), encoding="utf-8")
 
     uncond = uncond.to(accelerator.device)
@@ -187,10 +206,20 @@ def train_dit(
     while step < config.steps:
         batch = next(batches)
         latents = batch["latents"].to(accelerator.device)
-        cond = drop_conditions(
-            _conditioning(batch, accelerator.device), uncond, config.cond_dropout, generator
-        )
         trained.train()
+        on_images = image_encoder is not None and "cond_images" in batch
+        on_images = (
+            on_images
+            and float(torch.rand(1, generator=generator, device=accelerator.device))
+            < config.image_fraction
+        )
+        if on_images:
+            image_encoder.train()
+            cond = image_encoder(batch["cond_images"].to(accelerator.device))
+            step_uncond = accelerator.unwrap_model(image_encoder).unconditional(1)
+        else:
+            cond, step_uncond = _conditioning(batch, accelerator.device), uncond
+        cond = drop_conditions(cond, step_uncond, config.cond_dropout, generator)
         with accelerator.autocast():
             loss = flow_matching_loss(
                 trained,
@@ -208,6 +237,8 @@ def train_dit(
         optimizer.step()
         scheduler.step()
         ema.step(accelerator.unwrap_model(trained).parameters())
+        if encoder_ema is not None:
+            encoder_ema.step(accelerator.unwrap_model(image_encoder).parameters())
         step += 1
         bar.update(1)
         bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
@@ -231,6 +262,10 @@ def train_dit(
     final = _ema_model(accelerator, trained, ema)
     if accelerator.is_main_process:
         final.save_pretrained(out / "model")
+        if image_encoder is not None:
+            _ema_model(accelerator, image_encoder, encoder_ema).save_pretrained(
+                out / "image_encoder"
+            )
     return final
 
 

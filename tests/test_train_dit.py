@@ -95,3 +95,40 @@ def test_train_dit_command_names_bad_inputs(prepared, tmp_path: Path) -> None:
     config.write_text("{}")
     result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "run")])
     assert result.exit_code != 0 and "not a saved VAE" in str(result.exception)
+
+
+def test_train_dit_with_images_trains_the_image_encoder_too(prepared, tmp_path: Path) -> None:
+    from PIL import Image
+
+    from gen3d.conditioning import SmallImageEncoder
+    from gen3d.data.renders import load_renders
+    from gen3d.pipeline import Pipeline
+
+    data, vae_path = prepared
+    config = tmp_path / "dit.json"
+    options = {"model": {"width": 32, "depth": 1, "heads": 4}, "steps": 3, "warmup_steps": 1}
+    config.write_text(json.dumps(options | {"image_fraction": 1.0, "checkpoint_every": 3}))
+    run = tmp_path / "run"
+    args = ["train-dit", "--config", str(config), "--vae", str(vae_path), "--data", str(data)]
+    args += ["--out", str(run), "--batch-size", "2", "--samples", "0", "--image-size", "16"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+
+    cache = LatentDataset(run / "latents", split=None)
+    renders = load_renders(run / "renders-16", cache.ids)
+    assert renders.shape == (6, 3, 16, 16) and renders.dtype == torch.uint8
+    assert renders.float().std() > 5  # shapes on white, not blank images
+    torch.manual_seed(0)
+    untrained = SmallImageEncoder(image_size=16, width=384)
+    trained = SmallImageEncoder.from_pretrained(run / "image_encoder")
+    assert not torch.equal(trained.net[0].weight, untrained.net[0].weight)
+
+    pipe = Pipeline.from_pretrained(run / "pipeline", device="cpu")
+    assert pipe.image_encoder is not None and pipe.text_encoder is not None
+    image = Image.new("RGB", (64, 64), "white")
+    image.paste((200, 30, 30), (16, 16, 48, 48))
+    asset = pipe(image=image, seed=0, steps=2, resolution=32, texture_size=0)
+    assert asset.metadata["seed"] == 0
+
+    result = CliRunner().invoke(app, [*args[:-2], "--image-size", "24"])
+    assert result.exit_code != 0 and "multiple of 16" in str(result.exception)

@@ -90,6 +90,13 @@ def train_dit_command(
     ),
     batch_size: int = typer.Option(32, min=1, help="Latents per step."),
     samples: int = typer.Option(2, min=0, help="Validation prompts sampled and meshed."),
+    image_size: int = typer.Option(
+        0,
+        min=0,
+        max=512,
+        help="Also train a small image encoder on reference-view renders of this size (a "
+        "multiple of 16), so the pipeline takes images too; 0: text only.",
+    ),
 ) -> None:
     """Train a DiT on a dataset's latents (resumes from OUT/checkpoints/last if it exists).
 
@@ -98,6 +105,7 @@ def train_dit_command(
       gen3d train-vae --config scripts/configs/vae-small.yaml --data data/shapes --out runs/vae
       gen3d train-dit --config scripts/configs/dit-small.yaml --vae runs/vae/model \\
           --data data/shapes --out runs/dit
+      gen3d train-dit ... --image-size 64     # one DiT for text and image input
     """
     import torch
 
@@ -118,7 +126,19 @@ def train_dit_command(
     if not (cache / "cache.json").is_file():
         typer.echo(f"caching latents of {data} in {cache} (once)")
         cache_latents(autoencoder, TextEncoder(text_encoder), data, cache)
-    train_set = LatentDataset(cache, split="train")
+    if image_size % 16:
+        raise TrainDiTError(f"--image-size must be a multiple of 16, not {image_size}")
+    renders = None
+    if image_size:
+        from gen3d.data.renders import RENDERS_FILE, cache_renders
+        from gen3d.pipeline import PipelineConfig
+
+        renders = out / f"renders-{image_size}"
+        if not (renders / RENDERS_FILE).is_file():
+            typer.echo(f"rendering {data} from the reference view into {renders} (once)")
+            view = tuple(PipelineConfig(latent_mean=0.0, latent_std=1.0).reference_view)
+            cache_renders(data, renders, view=view, size=image_size)
+    train_set = LatentDataset(cache, split="train", renders=renders)
     if len(train_set) == 0:
         raise TrainDiTError(f"{cache} has no training latents")
     meta = train_set.meta
@@ -140,23 +160,55 @@ def train_dit_command(
     validate = (
         sample_mesh_validator(autoencoder, validation, out, count=samples) if samples else None
     )
-    train_dit(train_config, loader, train_set.unconditional(), out, validate=validate)
+    image_encoder = None
+    if image_size:
+        from gen3d.conditioning import SmallImageEncoder
+
+        torch.manual_seed(train_config.seed)
+        image_encoder = SmallImageEncoder(image_size=image_size, width=meta["cond_dim"])
+        if meta["pooled_dim"] != meta["cond_dim"]:
+            raise TrainDiTError(
+                "image conditioning needs the text encoder's pooled and token "
+                "widths to match (the small image encoder gives one width)"
+            )
+    train_dit(
+        train_config,
+        loader,
+        train_set.unconditional(),
+        out,
+        validate=validate,
+        image_encoder=image_encoder,
+    )
     typer.echo(f"model saved to {out / 'model'}; metrics in {out / 'metrics.jsonl'}")
-    pipeline = assemble_pipeline(autoencoder, out / "model", text_encoder, meta, out / "pipeline")
+    pipeline = assemble_pipeline(
+        autoencoder,
+        out / "model",
+        text_encoder,
+        meta,
+        out / "pipeline",
+        image_encoder=out / "image_encoder" if image_size else None,
+    )
     typer.echo(
         f'pipeline saved to {pipeline}; try: gen3d generate "a chair" -o x.glb --model {pipeline}'
     )
 
 
 def assemble_pipeline(
-    autoencoder: Any, dit_path: Path, text_encoder: Path | None, meta: dict[str, Any], out: Path
+    autoencoder: Any,
+    dit_path: Path,
+    text_encoder: Path | None,
+    meta: dict[str, Any],
+    out: Path,
+    image_encoder: Path | None = None,
 ) -> Path:
     """A generation pipeline folder from a trained VAE, the DiT's EMA weights, the text
-    encoder the captions were embedded with, and the latent statistics the DiT trained on."""
+    encoder the captions were embedded with, the image encoder trained with the DiT (if
+    any), and the latent statistics the DiT trained on."""
     from dit import load_dit
-    from gen3d.conditioning import TextEncoder
+    from gen3d.conditioning import SmallImageEncoder, TextEncoder
     from gen3d.pipeline import Pipeline, PipelineConfig
 
     config = PipelineConfig(latent_mean=meta["latent_mean"], latent_std=meta["latent_std"])
-    pipeline = Pipeline(autoencoder, load_dit(dit_path), TextEncoder(text_encoder), None, config)
+    images = SmallImageEncoder.from_pretrained(image_encoder) if image_encoder else None
+    pipeline = Pipeline(autoencoder, load_dit(dit_path), TextEncoder(text_encoder), images, config)
     return pipeline.save_pretrained(out)

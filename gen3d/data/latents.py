@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from dit.flow import Conditioning
 
 from .dataset import ShapeDataset
+from .renders import load_renders
 from .shards import DatasetError
 
 CACHE_FORMAT = 1
@@ -122,7 +123,13 @@ class LatentDataset(Dataset):
     at random, the same one every time for a given ``seed``.
     """
 
-    def __init__(self, root: str | Path, split: str | None = "train", seed: int | None = None):
+    def __init__(
+        self,
+        root: str | Path,
+        split: str | None = "train",
+        seed: int | None = None,
+        renders: str | Path | None = None,
+    ):
         self.root = Path(root)
         meta_path = self.root / "cache.json"
         if not meta_path.is_file():
@@ -142,6 +149,8 @@ class LatentDataset(Dataset):
         self.captions = [(entries[i]["captions"] or [""])[0] for i in rows]  # canonical ones
         self.split = split
         self.seed = seed
+        # Reference-view renders (gen3d.data.renders) for image conditioning, when given.
+        self.images = load_renders(renders, self.ids) if renders is not None else None
 
     def scale(self, latents: torch.Tensor) -> torch.Tensor:
         return (latents - self.meta["latent_mean"]) / self.meta["latent_std"]
@@ -159,9 +168,12 @@ class LatentDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         rng = np.random.default_rng(None if self.seed is None else [self.seed, index])
         caption = int(rng.integers(self.tokens.shape[1]))
-        return {
+        item = {
             "latents": self.latents[index],
             "cond_tokens": self.tokens[index, caption].float(),
             "cond_mask": self.mask[index, caption],
             "cond_pooled": self.pooled[index, caption],
         }
+        if self.images is not None:
+            item["cond_images"] = self.images[index].float() / 255.0
+        return item

@@ -31,6 +31,7 @@ import trimesh
 
 from gen3d.data import ShapeDataset
 from gen3d.data.procedural import ProceduralShape, generate_shape
+from gen3d.data.renders import reference_render
 from gen3d.eval.classifier import PointCloudClassifier
 from gen3d.eval.colour import named_colour, shown_colours
 from gen3d.eval.generation import generation_scores
@@ -223,25 +224,6 @@ def evaluate_text(
     )
 
 
-def reference_render(shape: ProceduralShape, pipeline: Any, size: int = 256) -> Any:
-    """A held-out shape as the image encoder sees its inputs: meshed with its colours,
-    rendered from the pipeline's reference view on white (PIL image)."""
-    import torch
-    from PIL import Image
-
-    from gen3d.mesh import extract_hierarchical, vertex_colours
-    from gen3d.pipeline import reference_cameras
-    from render import RenderMesh, render_mesh
-
-    mesh = extract_hierarchical(shape, 128).mesh
-    vertex_colours(shape, mesh)
-    render = RenderMesh.from_trimesh(mesh)
-    cameras = reference_cameras(render.vertices, tuple(pipeline.config.reference_view), size)
-    colour = render_mesh(render, cameras, shading="lambert").color[0]
-    pixels = (colour.clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu().numpy()
-    return Image.fromarray(pixels)
-
-
 def evaluate_image(
     pipeline: Any,
     held: HeldOut,
@@ -254,7 +236,8 @@ def evaluate_image(
     chosen = [i for i, shape in enumerate(held.shapes) if shape is not None][:shapes]
     rows = []
     for done, index in enumerate(chosen, start=1):
-        image = reference_render(held.shapes[index], pipeline)
+        view = tuple(pipeline.config.reference_view)
+        image = reference_render(held.shapes[index], view, 256)
         asset = pipeline(image=image, seed=done, **(options or {}))
         if len(asset.mesh.faces) == 0:
             rows.append({"f@0.02": 0.0, "f@0.05": 0.0})
