@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Reproduce the default model from nothing: data, VAE, classifier, DiT (text and image), eval.
+#
+#   scripts/train_default.sh            # CPU or GPU; every step resumes where it stopped
+#   RUNS=runs/try2 DATA=data/shapes scripts/train_default.sh
+#
+# Each step is skipped when its output exists, and the training steps resume from their last
+# checkpoint, so the script can be stopped and started again (a step per session on 2 CPU
+# cores). Wall times of each step go to $RUNS/times.log.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+scripts/bootstrap
+gen3d=(.venv/bin/gen3d)
+python=.venv/bin/python
+DATA="${DATA:-data/shapes}"
+RUNS="${RUNS:-runs/default}"
+mkdir -p "$RUNS"
+
+step() {  # step NAME DONE_MARKER COMMAND...
+    local name="$1" marker="$2"
+    shift 2
+    if [[ -e "$marker" ]]; then
+        echo "== $name: done ($marker)"
+        return
+    fi
+    echo "== $name"
+    local start=$SECONDS
+    "$@"
+    echo "$name: $(( (SECONDS - start) / 60 )) min on $(nproc) cores $(date -u +%F)" >> "$RUNS/times.log"
+}
+
+step "dataset" "$DATA/dataset.json" \
+    "${gen3d[@]}" dataset build --procedural 2400 --out "$DATA"
+step "vae" "$RUNS/vae/model/config.json" \
+    "${gen3d[@]}" train-vae --config scripts/configs/vae-default.yaml --data "$DATA" \
+        --out "$RUNS/vae" --batch-size 16 --surface 512 --near 1024 --volume 256 --val-shapes 8
+step "classifier" "$RUNS/classifier/classifier.json" \
+    "$python" scripts/train_classifier.py --data "$DATA" --out "$RUNS/classifier"
+step "dit" "$RUNS/dit/pipeline/pipeline.json" \
+    "${gen3d[@]}" train-dit --config scripts/configs/dit-default.yaml --vae "$RUNS/vae/model" \
+        --data "$DATA" --out "$RUNS/dit" --image-size 64
+step "eval" "$RUNS/eval.json" \
+    "${gen3d[@]}" eval --data "$DATA" --model "$RUNS/dit/pipeline" \
+        --classifier "$RUNS/classifier" --out "$RUNS/eval.json"
+echo "pipeline: $RUNS/dit/pipeline; eval: $RUNS/eval.json; times: $RUNS/times.log"
