@@ -1,0 +1,59 @@
+"""scripts/ship_default.py: a pipeline becomes the packaged default, in fp16 where it may."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from gen3d.eval.classifier import PointCloudClassifier
+from gen3d.pipeline import Pipeline
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "ship_default.py"
+
+
+def test_ship_default_copies_halves_and_writes_a_card(tmp_path: Path, tiny_pipeline_path) -> None:
+    classifier = PointCloudClassifier(["chair", "mug"], width=16).save_pretrained(tmp_path / "c")
+    report = tmp_path / "eval.json"
+    report.write_text(
+        json.dumps(
+            {
+                "vae": {"f@0.02": 0.9},
+                "text": {"category_accuracy": 0.5, "colour_accuracy": 0.75, "per_category": {}},
+            }
+        )
+    )
+    package = tmp_path / "gen3d"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--pipeline",
+            str(tiny_pipeline_path),
+            "--classifier",
+            str(classifier),
+            "--eval",
+            str(report),
+            "--dest",
+            str(package),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    shipped = package / "models" / "default"
+    dit = load_file(next((shipped / "dit").glob("*.safetensors")))
+    vae = load_file(next((shipped / "vae").glob("*.safetensors")))
+    assert all(t.dtype == torch.float16 for t in dit.values() if t.is_floating_point())
+    assert all(t.dtype == torch.float32 for t in vae.values() if t.is_floating_point())
+    card = (shipped / "MODEL_CARD.md").read_text()
+    assert "category accuracy 0.500" in card and '"f@0.02": 0.9' in card
+    assert (package / "eval" / "weights" / "classifier" / "classifier.json").is_file()
+    pipe = Pipeline.from_pretrained(shipped, device="cpu")  # fp16 files load as fp32 models
+    assert next(pipe.dit.parameters()).dtype == torch.float32
+    assert len(pipe(prompt="a chair", seed=0, steps=2, texture_size=0).mesh.faces) > 0
