@@ -156,6 +156,20 @@ class Job:
         )
 
 
+def _claimed(worker: str, now: datetime, lease_seconds: float) -> dict[str, Any]:
+    """The columns a claim sets: running under ``worker``'s lease, one more attempt."""
+    return {
+        "status": RUNNING,
+        "worker": worker,
+        "attempts": JobRow.attempts + 1,
+        "lease_expires_at": now + timedelta(seconds=lease_seconds),
+        "started_at": now,
+        "updated_at": now,
+        "stage": None,
+        "progress": 0.0,
+    }
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _pragmas(connection: Any, _record: Any) -> None:
@@ -301,16 +315,7 @@ class JobStore:
                 won = session.execute(
                     update(JobRow)
                     .where(JobRow.id == candidate, JobRow.status == QUEUED)
-                    .values(
-                        status=RUNNING,
-                        worker=worker,
-                        attempts=JobRow.attempts + 1,
-                        lease_expires_at=now + timedelta(seconds=lease_seconds),
-                        started_at=now,
-                        updated_at=now,
-                        stage=None,
-                        progress=0.0,
-                    )
+                    .values(**_claimed(worker, now, lease_seconds))
                 ).rowcount
             if won:
                 return self.get(candidate)
@@ -462,16 +467,7 @@ class JobStore:
             won = session.execute(
                 update(JobRow)
                 .where(JobRow.id == job_id, takeable)
-                .values(
-                    status=RUNNING,
-                    worker=worker,
-                    attempts=JobRow.attempts + 1,
-                    lease_expires_at=now + timedelta(seconds=lease_seconds),
-                    started_at=now,
-                    updated_at=now,
-                    stage=None,
-                    progress=0.0,
-                )
+                .values(**_claimed(worker, now, lease_seconds))
             ).rowcount
         return self.get(job_id) if won else None
 

@@ -13,8 +13,30 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 FINAL = ("succeeded", "failed", "canceled")
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A URL of the local PostgreSQL whose tables live in a schema of this test's own
+    (dropped afterwards); skips where no server answers."""
+    import uuid
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(POSTGRES)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(f"CREATE SCHEMA {schema}"))
+    except OperationalError as error:
+        pytest.skip(f"PostgreSQL at {POSTGRES} is not reachable ({type(error).__name__})")
+    yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    engine.dispose()
 
 
 def free_port() -> int:

@@ -9,37 +9,17 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
 
 from gen3d.settings import Settings
 from server.app import create_app
 from server.store import JobStore
 
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 REDIS = "redis://127.0.0.1:6379/0"
 FINAL = ("succeeded", "failed", "canceled")
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A database URL whose tables live in a schema of their own, dropped afterwards."""
-    schema = f"dist_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(POSTGRES)
-    try:
-        with engine.begin() as connection:
-            connection.execute(text(f"CREATE SCHEMA {schema}"))
-    except OperationalError as error:
-        pytest.skip(f"PostgreSQL at {POSTGRES} is not reachable ({type(error).__name__})")
-    yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
-    with engine.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    engine.dispose()
 
 
 @pytest.fixture

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import text
 
 from server.store import (
     CANCELED,
@@ -22,34 +20,16 @@ from server.store import (
     StoreError,
 )
 
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
-def _postgres_store() -> Iterator[JobStore]:
-    """A store in a schema of its own, dropped afterwards."""
-    schema = f"jobs_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(POSTGRES)
-    try:
-        with engine.begin() as connection:
-            connection.execute(text(f"CREATE SCHEMA {schema}"))
-    except OperationalError as error:  # no server on this machine
-        pytest.skip(f"PostgreSQL at {POSTGRES} is not reachable ({type(error).__name__})")
-    store = JobStore(POSTGRES, connect_args={"options": f"-csearch_path={schema}"})
-    yield store
-    store.close()
-    with engine.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    engine.dispose()
-
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[JobStore]:
     if request.param == "sqlite":
-        jobs = JobStore(f"sqlite:///{tmp_path / 'jobs.sqlite3'}")
-        yield jobs
-        jobs.close()
+        url = f"sqlite:///{tmp_path / 'jobs.sqlite3'}"
     else:
-        yield from _postgres_store()
+        url = request.getfixturevalue("postgres_url")
+    jobs = JobStore(url)
+    yield jobs
+    jobs.close()
 
 
 def test_jobs_queue_run_and_finish(store: JobStore) -> None:
