@@ -34,6 +34,9 @@ def eval_command(
         None, help="Category classifier folder (default: the one shipped with gen3d)."
     ),
     steps: int | None = typer.Option(None, min=1, max=200, help="Sampling steps."),
+    texture_size: int | None = typer.Option(
+        None, min=0, max=4096, help="Texture side (0: vertex colours, faster); default the model's."
+    ),
     out: Path | None = typer.Option(None, "--out", "-o", help="Also write the report as JSON."),
 ) -> None:
     """VAE reconstruction, text-to-3D category and colour accuracy with COV/MMD/1-NNA, and
@@ -61,7 +64,11 @@ def eval_command(
         held = HeldOut.load(data, split=split)
     except (ValueError, OSError) as error:
         raise EvalError(f"{data}: {error}") from None
-    options = {"steps": steps} if steps else {}
+    options = {
+        name: value
+        for name, value in (("steps", steps), ("texture_size", texture_size))
+        if value is not None
+    }
 
     def progress(part: str, done: int, total: int) -> None:
         console.print(f"{part}: {done}/{total}", end="\r", highlight=False)

@@ -79,6 +79,8 @@ def test_eval_command_writes_a_report(
         "1",
         "--steps",
         "2",
+        "--texture-size",
+        "0",
         "--out",
         str(report),
     )
