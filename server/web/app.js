@@ -117,7 +117,7 @@ async function submit(event) {
   }
   let request;
   if (mode === "prompt") {
-    const prompt = $("prompt").value.trim();
+    const prompt = $("prompt-input").value.trim();
     if (!prompt) { showError("Describe the object first, e.g. 'a red chair'."); return; }
     request = {
       method: "POST",
@@ -125,7 +125,7 @@ async function submit(event) {
       body: JSON.stringify({ prompt, ...options }),
     };
   } else {
-    const file = $("image").files[0];
+    const file = $("image-input").files[0];
     if (!file) { showError("Choose an image first."); return; }
     const form = new FormData();
     form.append("image", file);

@@ -10,7 +10,7 @@ def test_web_page_submits_a_prompt_and_shows_the_result(live_server, browser_pag
     server = live_server().start()
     page, errors = browser_page.page, browser_page.errors
     page.goto(server.url + "/")
-    page.fill("#prompt", "a small red teapot")
+    page.fill("#prompt-input", "a small red teapot")
     page.select_option("#texture_size", "0")
     page.click("#submit")
     page.wait_for_selector("#status[data-status=succeeded]", timeout=60_000)
@@ -32,7 +32,7 @@ def test_web_page_with_api_keys(live_server, browser_page) -> None:
     assert "API key" in page.locator("#error").inner_text()
     page.click("details summary")
     page.fill("#api-key", key)
-    page.fill("#prompt", "a blue stool")
+    page.fill("#prompt-input", "a blue stool")
     page.select_option("#texture_size", "0")
     page.click("#submit")
     page.wait_for_selector("#status[data-status=succeeded]", timeout=60_000)
@@ -41,3 +41,25 @@ def test_web_page_with_api_keys(live_server, browser_page) -> None:
     # The browser asked for the key's own jobs only, with the key in a header.
     assert page.evaluate("localStorage.getItem('gen3d-api-key')") == key
     page.wait_for_selector("#jobs li >> text=a blue stool")
+
+
+def test_web_page_uploads_an_image(live_server, browser_page, tmp_path) -> None:
+    from PIL import Image, ImageDraw
+
+    photo = tmp_path / "ball.png"
+    image = Image.new("RGB", (96, 96), "white")
+    ImageDraw.Draw(image).ellipse((16, 16, 80, 80), fill="red")
+    image.save(photo)
+    server = live_server().start()
+    page, errors = browser_page.page, browser_page.errors
+    page.goto(server.url + "/")
+    assert page.locator("#prompt-input").is_visible() and page.locator("#image-input").is_hidden()
+    page.check("input[value=image]")
+    assert page.locator("#image-input").is_visible() and page.locator("#prompt-input").is_hidden()
+    page.set_input_files("#image-input", str(photo))
+    page.select_option("#texture_size", "0")
+    page.click("#submit")
+    page.wait_for_selector("#status[data-status=succeeded]", timeout=60_000)
+    page.wait_for_function("() => document.querySelector('model-viewer').loaded === true")
+    page.wait_for_selector("#jobs li >> text=(image)")
+    assert errors == []
