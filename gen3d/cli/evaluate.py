@@ -80,8 +80,7 @@ def eval_command(
     }
     torch.manual_seed(0)
     if "vae" in chosen:
-        subset = HeldOut(*(column[:shapes] for column in _columns(held)))
-        report["vae"] = evaluate_vae(pipeline.vae, subset, progress=progress)
+        report["vae"] = evaluate_vae(pipeline.vae, held.head(shapes), progress=progress)
     if "text" in chosen:
         path = classifier or DEFAULT_CLASSIFIER
         try:
@@ -112,10 +111,6 @@ def eval_command(
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=2) + "\n")
         console.print(f"report: {out}")
-
-
-def _columns(held):
-    return (held.ids, held.categories, held.captions, held.surface, held.normals, held.shapes)
 
 
 def _table(report: dict) -> Table:

@@ -36,6 +36,7 @@ from gen3d.eval.classifier import PointCloudClassifier
 from gen3d.eval.colour import named_colour, shown_colours
 from gen3d.eval.generation import generation_scores
 from gen3d.eval.metrics import (
+    distance_to_points,
     distance_to_surface,
     f_score_from_distances,
     normal_consistency,
@@ -82,6 +83,22 @@ class HeldOut:
             )
         return held
 
+    def head(self, count: int) -> HeldOut:
+        """The first ``count`` shapes."""
+        return HeldOut(
+            *(
+                column[:count]
+                for column in (
+                    self.ids,
+                    self.categories,
+                    self.captions,
+                    self.surface,
+                    self.normals,
+                    self.shapes,
+                )
+            )
+        )
+
     def by_category(self) -> dict[str, list[int]]:
         groups: dict[str, list[int]] = defaultdict(list)
         for index, category in enumerate(self.categories):
@@ -103,8 +120,6 @@ def shape_scores(
     if exact is not None:
         to_truth = np.abs(np.asarray(exact.sdf(predicted), dtype=np.float64))
     else:
-        from gen3d.eval.metrics import distance_to_points
-
         to_truth = distance_to_points(predicted, surface)
     scores = {"chamfer_l1": float(0.5 * (to_truth.mean() + to_pred.mean()))}
     for tau in taus:
@@ -188,7 +203,7 @@ def evaluate_text(
         for index in indices[:per_category]
     ]
     generated: dict[str, list[np.ndarray]] = defaultdict(list)
-    correct_category, colour_hits, colour_total = 0, 0, 0
+    colour_hits, colour_total = 0, 0
     per: dict[str, dict[str, float]] = {}
     hits: dict[str, int] = defaultdict(int)
     for done, (category, index) in enumerate(jobs, start=1):
@@ -198,7 +213,6 @@ def evaluate_text(
         if len(mesh.faces) > 0:
             predicted = classifier.classify_mesh(mesh)
             hits[category] += predicted == category
-            correct_category += predicted == category
             points, _ = trimesh.sample.sample_surface(mesh, CLOUD_POINTS, seed=0)
             generated[category].append(np.asarray(points))
             word = named_colour(prompt)
@@ -218,7 +232,7 @@ def evaluate_text(
             row |= {"cov": scores.coverage, "mmd": scores.mmd, "1-nna": scores.one_nna}
         per[category] = row
     return TextReport(
-        category_accuracy=correct_category / len(jobs) if jobs else 0.0,
+        category_accuracy=sum(hits.values()) / len(jobs) if jobs else 0.0,
         colour_accuracy=colour_hits / colour_total if colour_total else None,
         per_category=per,
     )
