@@ -3,6 +3,7 @@
 #
 #   scripts/train_default.sh            # CPU or GPU; every step resumes where it stopped
 #   RUNS=runs/try2 DATA=data/shapes scripts/train_default.sh
+#   VAE=gen3d/models/default/vae scripts/train_default.sh   # reuse a trained VAE (the shipped one)
 #
 # Each step is skipped when its output exists, and the training steps resume from their last
 # checkpoint, so the script can be stopped and started again (a step per session on 2 CPU
@@ -31,13 +32,14 @@ step() {  # step NAME DONE_MARKER COMMAND...
 
 step "dataset" "$DATA/dataset.json" \
     "${gen3d[@]}" dataset build --procedural 2400 --out "$DATA"
-step "vae" "$RUNS/vae/model/config.json" \
+VAE="${VAE:-$RUNS/vae/model}"
+step "vae" "$VAE/config.json" \
     "${gen3d[@]}" train-vae --config scripts/configs/vae-default.yaml --data "$DATA" \
         --out "$RUNS/vae" --batch-size 16 --surface 512 --near 1024 --volume 256 --val-shapes 8
 step "classifier" "$RUNS/classifier/classifier.json" \
     "$python" scripts/train_classifier.py --data "$DATA" --out "$RUNS/classifier"
 step "dit" "$RUNS/dit/pipeline/pipeline.json" \
-    "${gen3d[@]}" train-dit --config scripts/configs/dit-default.yaml --vae "$RUNS/vae/model" \
+    "${gen3d[@]}" train-dit --config scripts/configs/dit-default.yaml --vae "$VAE" \
         --data "$DATA" --out "$RUNS/dit" --image-size 64
 step "eval" "$RUNS/eval.json" \
     "${gen3d[@]}" eval --data "$DATA" --model "$RUNS/dit/pipeline" \
