@@ -6,9 +6,9 @@
 
 Copies the pipeline folder to gen3d/models/default with the DiT and the image encoder in
 fp16 (they load into fp32 models; the check below measures what that costs) and the VAE in
-fp32 (its SDF feeds marching cubes, where small errors move the surface; it is small), the
-classifier to gen3d/eval/weights/classifier, and writes MODEL_CARD.md from the eval report.
-Refuses to ship more than 40 MB.
+fp32 (its SDF feeds marching cubes, where small errors move the surface; it is small), a new
+classifier (if given) to gen3d/eval/weights/classifier, and writes MODEL_CARD.md from the
+eval report. Refuses to ship more than 40 MB.
 """
 
 from __future__ import annotations
@@ -110,7 +110,9 @@ def model_card(report: dict, times: str, size: int, cost: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pipeline", type=Path, required=True)
-    parser.add_argument("--classifier", type=Path, required=True)
+    parser.add_argument(
+        "--classifier", type=Path, help="a newly trained eval classifier to ship with it"
+    )
     parser.add_argument("--eval", type=Path, required=True, help="gen3d eval --out report")
     parser.add_argument("--times", type=Path, help="train_default.sh's times.log")
     parser.add_argument("--dest", type=Path, default=ROOT / "gen3d", help="the gen3d package")
@@ -124,8 +126,9 @@ def main() -> None:
             halve(target / name)
     cost = fp16_cost(args.pipeline, target)
     classifier = args.dest / "eval" / "weights" / "classifier"
-    shutil.rmtree(classifier, ignore_errors=True)
-    shutil.copytree(args.classifier, classifier)
+    if args.classifier is not None and args.classifier.resolve() != classifier.resolve():
+        shutil.rmtree(classifier, ignore_errors=True)
+        shutil.copytree(args.classifier, classifier)
     size = folder_bytes(target) + folder_bytes(classifier)
     if size > MAX_BYTES:
         shutil.rmtree(target)
