@@ -67,6 +67,31 @@ def test_clip_text_folder(tmp_path: Path) -> None:
     assert encoder.pooled_dim == 16 and not torch.equal(cond.pooled[0], cond.pooled[1])
 
 
+def test_t5_encoder_folder(tmp_path: Path) -> None:
+    """A T5 folder runs its encoder alone (no decoder weights needed) and pools by the mean of
+    its real tokens, so padding never moves the pooled embedding."""
+    from transformers import T5Config, T5EncoderModel
+
+    config = T5Config(
+        vocab_size=30522, d_model=24, d_kv=8, d_ff=48, num_layers=1, num_heads=3, pad_token_id=0
+    )
+    torch.manual_seed(0)
+    T5EncoderModel(config).save_pretrained(tmp_path)
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        shutil.copy(default_text_encoder_path() / name, tmp_path / name)
+    encoder = TextEncoder(tmp_path, max_length=12)
+    assert encoder.kind == "t5" and encoder.token_dim == 24 and encoder.pooled_dim == 24
+    cond = encoder.encode(["a chair", "a tall blue lamp with a round shade"])
+    assert cond.tokens.shape == (2, 12, 24) and cond.pooled.shape == (2, 24)
+    assert cond.mask[0].sum() < cond.mask[1].sum()
+    real = cond.tokens[0, cond.mask[0]]
+    expected = torch.nn.functional.normalize(real.mean(0), dim=0)
+    assert torch.allclose(cond.pooled[0], expected, atol=1e-5)
+    # the same prompt padded to a longer length pools the same (T5 has relative positions)
+    longer = TextEncoder(tmp_path, max_length=20).encode(["a chair"])
+    assert torch.allclose(longer.pooled[0], cond.pooled[0], atol=1e-4)
+
+
 def test_dinov2_image_folder(tmp_path: Path) -> None:
     from PIL import Image
     from transformers import BitImageProcessor, Dinov2Config, Dinov2Model
