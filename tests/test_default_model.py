@@ -91,3 +91,28 @@ def test_image_of_a_shape_gives_that_shape_back(default_pipeline) -> None:
         )
     # The issue's target is image-to-3D F@0.05 >= 0.7 on average over held-out shapes.
     assert sum(scores) / len(scores) >= 0.7, scores
+
+
+def test_the_readme_generate_command_makes_a_red_chair(clean_env, tmp_path, run_cli, classifier):
+    """The README's first command, as written (no --model): a textured GLB of a red chair."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    import trimesh
+
+    from gen3d.eval.colour import shown_colours
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    command = re.search(r"^scripts/gen3d (generate [^#\n]*)", readme, flags=re.MULTILINE)
+    assert command, "the README's set-up block lost its generate command"
+    args = shlex.split(command.group(1))
+    assert "--model" not in args
+    clean_env.chdir(tmp_path)
+    code, err = run_cli(*args)
+    assert code == 0, err
+    out = tmp_path / args[args.index("-o") + 1]
+    mesh = trimesh.load(out, force="mesh")
+    assert getattr(mesh.visual, "material", None) is not None, "the asset has no texture"
+    assert classifier.classify_mesh(mesh) == "chair"
+    assert "red" in shown_colours(mesh)
