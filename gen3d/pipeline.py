@@ -73,6 +73,11 @@ class PipelineError(Gen3DError):
     """A pipeline that cannot be loaded or run as asked (missing parts, bad options)."""
 
 
+class EmptyShapeError(PipelineError):
+    """The sampled latent decodes to a field with no surface to mesh (another seed usually
+    gives one)."""
+
+
 class GenerationCancelled(Gen3DError):
     """The progress callback asked to stop."""
 
@@ -484,7 +489,9 @@ class Pipeline:
         try:
             mesh = extract_hierarchical(field_, opts.resolution).mesh
         except FieldError as error:
-            raise PipelineError(f"the sampled shape could not be meshed: {error}") from error
+            raise EmptyShapeError(
+                f"the sampled shape could not be meshed: {error}; try another seed"
+            ) from error
         mesh = clean_mesh(mesh, face_count=opts.face_count or None)
         timings["mesh"] = time.perf_counter() - started
 

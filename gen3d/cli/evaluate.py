@@ -98,6 +98,7 @@ def eval_command(
         report["text"] = {
             "category_accuracy": text.category_accuracy,
             "colour_accuracy": text.colour_accuracy,
+            "empty": text.empty,
             "per_category": text.per_category,
         }
     if "image" in chosen:

@@ -130,6 +130,19 @@ def shape_scores(
     return scores
 
 
+def _generate(pipeline: Any, seed: int, options: dict[str, Any] | None, **inputs: Any) -> Any:
+    """The generated mesh, or None when the sample had no surface (scored as a miss: a user
+    would have got nothing for that seed)."""
+    from gen3d.pipeline import EmptyShapeError
+
+    try:
+        mesh = pipeline(seed=seed, **inputs, **(options or {})).mesh
+    except EmptyShapeError as error:
+        log.warning("seed %d gave no surface: %s", seed, error)
+        return None
+    return mesh if len(mesh.faces) > 0 else None
+
+
 def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
     keys = rows[0].keys() if rows else []
     return {key: float(np.mean([row[key] for row in rows])) for key in keys}
@@ -184,6 +197,7 @@ class TextReport:
     category_accuracy: float
     colour_accuracy: float | None
     per_category: dict[str, dict[str, float]] = field(default_factory=dict)
+    empty: int = 0  # prompts whose sample had no surface (counted as misses)
 
 
 def evaluate_text(
@@ -203,14 +217,15 @@ def evaluate_text(
         for index in indices[:per_category]
     ]
     generated: dict[str, list[np.ndarray]] = defaultdict(list)
-    colour_hits, colour_total = 0, 0
+    colour_hits, colour_total, empty = 0, 0, 0
     per: dict[str, dict[str, float]] = {}
     hits: dict[str, int] = defaultdict(int)
     for done, (category, index) in enumerate(jobs, start=1):
         prompt = held.captions[index] or f"a {category}"
-        asset = pipeline(prompt=prompt, seed=done, **(options or {}))
-        mesh = asset.mesh
-        if len(mesh.faces) > 0:
+        mesh = _generate(pipeline, done, options, prompt=prompt)
+        if mesh is None:
+            empty += 1
+        if mesh is not None:
             predicted = classifier.classify_mesh(mesh)
             hits[category] += predicted == category
             points, _ = trimesh.sample.sample_surface(mesh, CLOUD_POINTS, seed=0)
@@ -235,6 +250,7 @@ def evaluate_text(
         category_accuracy=sum(hits.values()) / len(jobs) if jobs else 0.0,
         colour_accuracy=colour_hits / colour_total if colour_total else None,
         per_category=per,
+        empty=empty,
     )
 
 
@@ -252,12 +268,12 @@ def evaluate_image(
     for done, index in enumerate(chosen, start=1):
         view = tuple(pipeline.config.reference_view)
         image = reference_render(held.shapes[index], view, 256)
-        asset = pipeline(image=image, seed=done, **(options or {}))
-        if len(asset.mesh.faces) == 0:
+        mesh = _generate(pipeline, done, options, image=image)
+        if mesh is None:
             rows.append({"f@0.02": 0.0, "f@0.05": 0.0})
         else:
             scores = shape_scores(
-                asset.mesh,
+                mesh,
                 held.surface[index],
                 held.normals[index],
                 held.shapes[index],
