@@ -232,15 +232,19 @@ class Pipeline:
 
     @classmethod
     def from_pretrained(
-        cls, path: str | Path, device: str | torch.device = "auto", dtype: str = "auto"
+        cls,
+        path: str | Path | None = None,
+        device: str | torch.device = "auto",
+        dtype: str = "auto",
     ) -> Pipeline:
-        """Load a pipeline folder; ``device``/``dtype`` as in gen3d's settings ("auto": CUDA
-        with bf16 where supported, else CPU float32)."""
+        """Load a pipeline folder (None: the default model packaged with gen3d);
+        ``device``/``dtype`` as in gen3d's settings ("auto": CUDA with bf16 where supported,
+        else CPU float32)."""
         from dit.registry import load_dit
         from gen3d.device import resolve_device, resolve_dtype
         from vae.registry import load_vae
 
-        folder = Path(path)
+        folder = resolve_model_path(path)
         config_file = folder / PIPELINE_FILE
         if not config_file.is_file():
             raise PipelineError(
