@@ -223,19 +223,17 @@ def evaluate_text(
     for done, (category, index) in enumerate(jobs, start=1):
         prompt = held.captions[index] or f"a {category}"
         mesh = _generate(pipeline, done, options, prompt=prompt)
+        word = named_colour(prompt)
+        colour_total += word is not None
         if mesh is None:
             empty += 1
-        if mesh is not None:
+        else:
             predicted = classifier.classify_mesh(mesh)
             hits[category] += predicted == category
             points, _ = trimesh.sample.sample_surface(mesh, CLOUD_POINTS, seed=0)
             generated[category].append(np.asarray(points))
-            word = named_colour(prompt)
             if word is not None:
-                colour_total += 1
                 colour_hits += word in shown_colours(mesh)
-        elif named_colour(prompt) is not None:
-            colour_total += 1
         if progress is not None:
             progress("text", done, len(jobs))
     for category, indices in groups.items():
