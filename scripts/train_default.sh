@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Reproduce the default model from nothing: data, VAE, classifier, DiT (text and image), eval.
+# Reproduce the default model from nothing: data, VAE (shape, then colour), classifier, DiT
+# (text and image), eval.
 #
 #   scripts/train_default.sh            # CPU or GPU; every step resumes where it stopped
 #   RUNS=runs/try2 DATA=data/shapes scripts/train_default.sh
 #   VAE=gen3d/models/default/vae scripts/train_default.sh   # reuse a trained VAE (the shipped one)
+#   BASE_VAE=path/to/vae-default/model scripts/train_default.sh  # reuse the shape-only VAE
 #
 # Each step is skipped when its output exists, and the training steps resume from their last
 # checkpoint, so the script can be stopped and started again (a step per session on 2 CPU
@@ -32,10 +34,18 @@ step() {  # step NAME DONE_MARKER COMMAND...
 
 step "dataset" "$DATA/dataset.json" \
     "${gen3d[@]}" dataset build --procedural 2400 --out "$DATA"
-VAE="${VAE:-$RUNS/vae/model}"
-step "vae" "$VAE/config.json" \
+# The VAE in two steps: shape first (vae-default.yaml), then the encoder's colour input,
+# warm-started from it (vae-colour.yaml; the colour columns start at zero). BASE_VAE must be
+# a vae-default.yaml model; VAE skips both steps with a finished colour VAE.
+samples=(--batch-size 16 --surface 512 --near 1024 --volume 256 --val-shapes 8)
+BASE_VAE="${BASE_VAE:-$RUNS/vae/model}"
+step "vae" "$BASE_VAE/config.json" \
     "${gen3d[@]}" train-vae --config scripts/configs/vae-default.yaml --data "$DATA" \
-        --out "$RUNS/vae" --batch-size 16 --surface 512 --near 1024 --volume 256 --val-shapes 8
+        --out "$RUNS/vae" "${samples[@]}"
+VAE="${VAE:-$RUNS/vae-colour/model}"
+step "vae-colour" "$VAE/config.json" \
+    "${gen3d[@]}" train-vae --config scripts/configs/vae-colour.yaml --init-from "$BASE_VAE" \
+        --data "$DATA" --out "$RUNS/vae-colour" "${samples[@]}"
 step "classifier" "$RUNS/classifier/classifier.json" \
     "$python" scripts/train_classifier.py --data "$DATA" --out "$RUNS/classifier"
 step "dit" "$RUNS/dit/pipeline/pipeline.json" \

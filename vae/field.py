@@ -101,11 +101,50 @@ class DecodedField:
         return self.query(xyz)[1]
 
 
+# The encoder's colour input for a shape that has none (an uncoloured mesh): mid grey, the
+# colour a decoder would paint it anyway, so such shapes do not teach "black".
+UNCOLOURED = 0.5
+
+
+def encoder_inputs(
+    embedded_xyz: torch.Tensor,
+    normals: torch.Tensor | None,
+    colours: torch.Tensor | None,
+    *,
+    use_normals: bool,
+    use_colours: bool,
+) -> torch.Tensor:
+    """Per-point encoder features: the xyz embedding, then normals, then RGB in [0, 1].
+
+    The order is fixed: a warm start from a VAE without colour input appends the colour
+    columns at the end (``vae.warm_start``). ``colours=None`` on a colour VAE means the shape
+    has no colour; it is encoded as ``UNCOLOURED``.
+    """
+    features = [embedded_xyz]
+    if use_normals:
+        if normals is None:
+            raise ValueError("this VAE was built with use_normals=True: pass normals")
+        features.append(normals.to(embedded_xyz.dtype))
+    if use_colours:
+        if colours is None:
+            colours = torch.full_like(embedded_xyz[..., :3], UNCOLOURED)
+        features.append(colours.to(embedded_xyz.dtype))
+    return torch.cat(features, dim=-1)
+
+
+def surface_colours_or_grey(colours: torch.Tensor, has_colour: torch.Tensor) -> torch.Tensor:
+    """A batch's ``surface_colours (B, N, 3)``, with shapes whose ``has_colour`` is False
+    (stored as zeros) replaced by ``UNCOLOURED``."""
+    mask = has_colour.to(torch.bool).reshape(-1, *([1] * (colours.dim() - 1)))
+    return torch.where(mask, colours, torch.full_like(colours, UNCOLOURED))
+
+
 class ShapeAutoencoder:
     """The training entry point shared by the shape VAEs (mixed in before ModelMixin).
 
-    A subclass provides ``encode(points, normals) -> DiagonalGaussian`` and
-    ``decode(latents) -> DecodedField``.
+    A subclass provides ``encode(points, normals, colours) -> DiagonalGaussian`` and
+    ``decode(latents) -> DecodedField``. A VAE built without colour input ignores
+    ``colours``, so callers always pass what they have.
     """
 
     def forward(
@@ -115,13 +154,14 @@ class ShapeAutoencoder:
         query_xyz: torch.Tensor | None = None,
         sample_posterior: bool = True,
         generator: torch.Generator | None = None,
+        colours: torch.Tensor | None = None,
     ) -> dict[str, Any]:
         """Encode, sample (or take the mean) and decode; query ``query_xyz`` if given.
 
         Returns ``posterior``, ``latents`` and ``field``, plus ``sdf`` and ``rgb`` at the
         query points. Training goes through here so that distributed wrappers see a forward.
         """
-        posterior = self.encode(points, normals)  # type: ignore[attr-defined]
+        posterior = self.encode(points, normals, colours)  # type: ignore[attr-defined]
         latents = posterior.sample(generator) if sample_posterior else posterior.mode()
         field = self.decode(latents)  # type: ignore[attr-defined]
         out: dict[str, Any] = {"posterior": posterior, "latents": latents, "field": field}

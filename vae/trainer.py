@@ -25,8 +25,10 @@ from accelerate import Accelerator
 from diffusers.optimization import get_cosine_schedule_with_warmup
 from tqdm.auto import tqdm
 
+from .field import surface_colours_or_grey
 from .losses import LossWeights, reconstruction_losses
 from .registry import build_vae, check_vae_options
+from .warm_start import warm_start
 
 Validate = Callable[[Any, int], dict[str, float]]
 TENSOR_KEYS = (
@@ -59,6 +61,9 @@ class VAETrainConfig:
     checkpoint_every: int = 500
     validate_every: int = 500
     seed: int = 0
+    # A saved VAE (folder) whose weights start this run; see vae.warm_start. Relative paths
+    # are from the working directory. A resumed run ignores it: the checkpoint wins.
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("steps", "checkpoint_every", "validate_every", "encoder_points"):
@@ -137,6 +142,12 @@ def prepare_training(config: VAETrainConfig) -> tuple[Accelerator, Any, Any, Any
     accelerator = Accelerator(mixed_precision=precision)
     torch.manual_seed(config.seed)
     model = build_vae(config.model_type, **config.model)
+    if config.init_from:
+        report = warm_start(model, config.init_from)
+        accelerator.print(
+            f"warm start from {config.init_from}: {len(report['copied'])} tensors copied, "
+            f"widened {report['widened'] or 'none'}, fresh {report['fresh'] or 'none'}"
+        )
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
@@ -164,6 +175,9 @@ def train_step(
             batch["surface_points"][:, encoder_in],
             batch["surface_normals"][:, encoder_in],
             sample_posterior=config.sample_posterior,
+            colours=surface_colours_or_grey(
+                batch["surface_colours"][:, encoder_in], batch["has_colour"]
+            ),
         )
         losses = reconstruction_losses(out["field"], batch, out["posterior"], weights)
     if not torch.isfinite(losses["total"]):

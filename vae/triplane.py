@@ -26,7 +26,7 @@ from diffusers.configuration_utils import register_to_config
 from diffusers.models.attention import BasicTransformerBlock
 from torch import nn
 
-from .field import DecodedField, DiagonalGaussian, ShapeAutoencoder
+from .field import DecodedField, DiagonalGaussian, ShapeAutoencoder, encoder_inputs
 from .vecset import FourierEmbedding
 
 #: coordinate pairs spanning each plane: XY, XZ, YZ
@@ -169,6 +169,7 @@ class TriplaneVAE(ShapeAutoencoder, ModelMixin, ConfigMixin):
         fourier_frequencies: int = 6,
         head_width: int = 64,
         use_normals: bool = True,
+        use_colours: bool = False,
     ):
         """
         Args:
@@ -184,6 +185,7 @@ class TriplaneVAE(ShapeAutoencoder, ModelMixin, ConfigMixin):
             fourier_frequencies: octaves of the per-point embedding of xyz.
             head_width: hidden width of the query MLP.
             use_normals: feed surface normals to the encoder alongside positions.
+            use_colours: feed surface RGB to the encoder too, so latents carry colour.
         """
         super().__init__()
         if width % heads:
@@ -191,7 +193,7 @@ class TriplaneVAE(ShapeAutoencoder, ModelMixin, ConfigMixin):
         _check_power_of_two_multiple("plane_resolution", plane_resolution, latent_resolution)
         _check_power_of_two_multiple("output_resolution", output_resolution, latent_resolution)
         self.fourier = FourierEmbedding(fourier_frequencies)
-        point_dim = self.fourier.out_dim + (3 if use_normals else 0)
+        point_dim = self.fourier.out_dim + 3 * use_normals + 3 * use_colours
         self.point_embed = nn.Sequential(
             nn.Linear(point_dim, width), nn.SiLU(), nn.Linear(width, width)
         )
@@ -231,14 +233,22 @@ class TriplaneVAE(ShapeAutoencoder, ModelMixin, ConfigMixin):
             nn.Linear(head_width, 4),
         )
 
-    def encode(self, points: torch.Tensor, normals: torch.Tensor | None = None) -> DiagonalGaussian:
-        """Surface points ``(B, N, 3)`` (+ normals) -> posterior over ``(B, 3, C, R, R)``."""
-        features = [self.fourier(points)]
-        if self.config.use_normals:
-            if normals is None:
-                raise ValueError("this VAE was built with use_normals=True: pass normals")
-            features.append(normals)
-        embedded = self.point_embed(torch.cat(features, dim=-1))
+    def encode(
+        self,
+        points: torch.Tensor,
+        normals: torch.Tensor | None = None,
+        colours: torch.Tensor | None = None,
+    ) -> DiagonalGaussian:
+        """Surface points ``(B, N, 3)`` (+ normals, + RGB colours in [0, 1]) -> posterior over
+        ``(B, 3, C, R, R)``. ``colours`` is ignored unless built with ``use_colours``."""
+        features = encoder_inputs(
+            self.fourier(points),
+            normals,
+            colours,
+            use_normals=self.config.use_normals,
+            use_colours=self.config.use_colours,
+        )
+        embedded = self.point_embed(features)
         planes = scatter_to_planes(points, embedded, self.config.plane_resolution)
         planes = self.encoder_attention(_per_plane(self.encoder_conv, planes))
         return DiagonalGaussian(_per_plane(self.to_posterior, planes), dim=2)

@@ -20,7 +20,7 @@ from diffusers.configuration_utils import register_to_config
 from diffusers.models.attention import BasicTransformerBlock
 from torch import nn
 
-from .field import DecodedField, DiagonalGaussian, ShapeAutoencoder
+from .field import DecodedField, DiagonalGaussian, ShapeAutoencoder, encoder_inputs
 
 QUERY_MODES = ("fps", "learned")
 
@@ -88,6 +88,7 @@ class VecSetVAE(ShapeAutoencoder, ModelMixin, ConfigMixin):
         fourier_frequencies: int = 8,
         query_mode: str = "fps",
         use_normals: bool = True,
+        use_colours: bool = False,
     ):
         """
         Args:
@@ -100,6 +101,8 @@ class VecSetVAE(ShapeAutoencoder, ModelMixin, ConfigMixin):
             fourier_frequencies: octaves of the Fourier embedding of xyz.
             query_mode: "fps" (farthest point samples of the input) or "learned" queries.
             use_normals: feed surface normals to the encoder alongside positions.
+            use_colours: feed surface RGB to the encoder too, so latents carry colour
+                (without it the decoder can only paint a shape's typical colour).
         """
         super().__init__()
         if width % heads:
@@ -107,7 +110,7 @@ class VecSetVAE(ShapeAutoencoder, ModelMixin, ConfigMixin):
         if query_mode not in QUERY_MODES:
             raise ValueError(f"query_mode must be one of {QUERY_MODES}, not {query_mode!r}")
         self.fourier = FourierEmbedding(fourier_frequencies)
-        point_dim = self.fourier.out_dim + (3 if use_normals else 0)
+        point_dim = self.fourier.out_dim + 3 * use_normals + 3 * use_colours
         self.point_embed = nn.Linear(point_dim, width)
         self.query_embed = nn.Linear(self.fourier.out_dim, width)
         if query_mode == "learned":
@@ -126,17 +129,22 @@ class VecSetVAE(ShapeAutoencoder, ModelMixin, ConfigMixin):
             nn.LayerNorm(width), nn.Linear(width, width), nn.GELU(), nn.Linear(width, 4)
         )
 
-    def _embed_points(self, points: torch.Tensor, normals: torch.Tensor | None) -> torch.Tensor:
-        features = [self.fourier(points)]
-        if self.config.use_normals:
-            if normals is None:
-                raise ValueError("this VAE was built with use_normals=True: pass normals")
-            features.append(normals)
-        return self.point_embed(torch.cat(features, dim=-1))
-
-    def encode(self, points: torch.Tensor, normals: torch.Tensor | None = None) -> DiagonalGaussian:
-        """Surface points ``(B, N, 3)`` (+ normals) -> posterior over latents ``(B, M, C)``."""
-        context = self._embed_points(points, normals)
+    def encode(
+        self,
+        points: torch.Tensor,
+        normals: torch.Tensor | None = None,
+        colours: torch.Tensor | None = None,
+    ) -> DiagonalGaussian:
+        """Surface points ``(B, N, 3)`` (+ normals, + RGB colours in [0, 1]) -> posterior over
+        latents ``(B, M, C)``. ``colours`` is ignored unless built with ``use_colours``."""
+        features = encoder_inputs(
+            self.fourier(points),
+            normals,
+            colours,
+            use_normals=self.config.use_normals,
+            use_colours=self.config.use_colours,
+        )
+        context = self.point_embed(features)
         if self.config.query_mode == "fps":
             index = farthest_point_sample(points.detach(), self.config.num_latents)
             tokens = torch.gather(context, 1, index[..., None].expand(-1, -1, context.shape[-1]))

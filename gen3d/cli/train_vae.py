@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ def reconstruction_validator(
         surface_samples,
     )
     from gen3d.mesh import FieldError, export_mesh, extract_dense, vertex_colours
+    from vae.field import surface_colours_or_grey
 
     data = ShapeDataset(root, split="val", n_surface=None, n_near=1, n_volume=1, seed=0)
     if len(data) == 0:
@@ -61,8 +63,13 @@ def reconstruction_validator(
             surface = item["surface_points"]
             encoder = slice(0, encoder_points)
             device = next(model.parameters()).device
+            colours = surface_colours_or_grey(
+                item["surface_colours"][None, encoder], torch.tensor([item["has_colour"]])
+            )
             latents = model.encode(
-                surface[None, encoder].to(device), item["surface_normals"][None, encoder].to(device)
+                surface[None, encoder].to(device),
+                item["surface_normals"][None, encoder].to(device),
+                colours.to(device),
             ).mode()
             field = model.decode(latents)[0]
             try:
@@ -108,6 +115,11 @@ def train_vae_command(
     volume: int = typer.Option(1024, min=16, help="Volume samples per shape and step."),
     workers: int = typer.Option(1, min=0, help="DataLoader worker processes."),
     val_shapes: int = typer.Option(4, min=0, help="Validation shapes meshed at each check."),
+    init_from: Path | None = typer.Option(
+        None,
+        "--init-from",
+        help="A saved VAE whose weights start the run (overrides the config's init_from).",
+    ),
 ) -> None:
     """Train a vecset VAE (resumes from OUT/checkpoints/last if it exists).
 
@@ -123,6 +135,8 @@ def train_vae_command(
 
     try:
         train_config = VAETrainConfig.from_file(config)
+        if init_from is not None:
+            train_config = dataclasses.replace(train_config, init_from=str(init_from))
     except (ValueError, OSError) as error:
         raise TrainError(f"{config}: {error}") from error
     dataset = ShapeDataset(data, split="train", n_surface=surface, n_near=near, n_volume=volume)

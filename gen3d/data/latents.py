@@ -27,6 +27,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from dit.flow import Conditioning
+from vae.field import surface_colours_or_grey
 
 from .dataset import ShapeDataset
 from .renders import load_renders
@@ -63,8 +64,12 @@ def cache_latents(
         items = [data[i] for i in range(start, min(start + batch_size, len(data)))]
         points = torch.stack([item["surface_points"] for item in items]).to(device)
         normals = torch.stack([item["surface_normals"] for item in items]).to(device)
+        colours = surface_colours_or_grey(
+            torch.stack([item["surface_colours"] for item in items]),
+            torch.tensor([item["has_colour"] for item in items]),
+        ).to(device)
         with torch.no_grad():
-            latents.append(vae.encode(points, normals).mode().float().cpu())
+            latents.append(vae.encode(points, normals, colours).mode().float().cpu())
         # All captions of the batch's shapes in one encoder call, K per shape.
         captions = []
         for index in range(start, start + len(items)):

@@ -42,6 +42,7 @@ from gen3d.eval.metrics import (
     normal_consistency,
     surface_samples,
 )
+from vae.field import UNCOLOURED
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ class HeldOut:
     surface: list[np.ndarray]
     normals: list[np.ndarray]
     shapes: list[ProceduralShape | None]
+    # The encoder's colour input: surface RGB, or mid grey for an uncoloured shape.
+    colours: list[np.ndarray]
 
     @classmethod
     def load(cls, root: str | Path, split: str = "test", limit: int | None = None) -> HeldOut:
@@ -67,7 +70,7 @@ class HeldOut:
             raise ValueError(f"{root}: the {split} split is empty")
         count = len(data) if limit is None else min(limit, len(data))
         margin = float(data.spec.get("margin", 0.1))
-        held = cls([], [], [], [], [], [])
+        held = cls([], [], [], [], [], [], [])
         for index in range(count):
             item, entry = data[index], data.entries[index]
             held.ids.append(item["id"])
@@ -75,6 +78,10 @@ class HeldOut:
             held.captions.append((entry.get("captions") or [""])[0])
             held.surface.append(item["surface_points"].numpy().astype(np.float64))
             held.normals.append(item["surface_normals"].numpy().astype(np.float64))
+            colours = item["surface_colours"].numpy()
+            held.colours.append(
+                colours if item["has_colour"] else np.full_like(colours, UNCOLOURED)
+            )
             procedural = entry.get("source") == "procedural"
             held.shapes.append(
                 generate_shape(entry["category"], entry["seed"], margin=margin)
@@ -95,6 +102,7 @@ class HeldOut:
                     self.surface,
                     self.normals,
                     self.shapes,
+                    self.colours,
                 )
             )
         )
@@ -166,8 +174,11 @@ def evaluate_vae(
     for index in range(len(held.ids)):
         points = torch.as_tensor(held.surface[index][:encoder_points], dtype=torch.float32)
         normals = torch.as_tensor(held.normals[index][:encoder_points], dtype=torch.float32)
+        colours = torch.as_tensor(held.colours[index][:encoder_points], dtype=torch.float32)
         with torch.no_grad():
-            latents = vae.encode(points[None].to(device), normals[None].to(device)).mode()
+            latents = vae.encode(
+                points[None].to(device), normals[None].to(device), colours[None].to(device)
+            ).mode()
             field = vae.decode(latents)[0]
             try:
                 mesh = extract_hierarchical(field, resolution).mesh

@@ -180,7 +180,9 @@ def test_trainer_trains_a_triplane_vae_from_the_same_loop(tmp_path: Path, loader
         VAETrainConfig(model_type="octree")
 
 
-@pytest.mark.parametrize("name", ["vae-small.yaml", "triplane-small.yaml"])
+@pytest.mark.parametrize(
+    "name", ["vae-small.yaml", "triplane-small.yaml", "vae-default.yaml", "vae-colour.yaml"]
+)
 def test_shipped_configs_are_valid(name: str) -> None:
     path = Path(__file__).resolve().parents[2] / "scripts" / "configs" / name
     config = VAETrainConfig.from_file(path)
