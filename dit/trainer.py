@@ -28,7 +28,7 @@ from diffusers.training_utils import EMAModel
 from tqdm.auto import tqdm
 
 from .flow import Conditioning, drop_conditions, flow_matching_loss
-from .registry import build_dit, check_dit_options
+from .registry import build_dit, check_dit_options, load_dit
 
 #: ``validate(ema_model, step) -> metrics``
 Validate = Callable[[Any, int], dict[str, float]]
@@ -57,6 +57,9 @@ class DiTTrainConfig:
     # With an image encoder (trained jointly): the share of steps conditioned on images
     # rather than text, so that one DiT serves both.
     image_fraction: float = 0.5
+    # A saved DiT (folder) whose weights start this run, e.g. to follow a VAE that was
+    # fine-tuned; the architectures must match. A resumed run ignores it: the checkpoint wins.
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("steps", "checkpoint_every", "validate_every"):
@@ -138,6 +141,23 @@ def _save_checkpoint(accelerator: Accelerator, out: Path, step: int, config: DiT
     os.replace(tmp, final)
 
 
+def copy_weights(source: torch.nn.Module, model: torch.nn.Module, name: str | Path) -> None:
+    """Load ``source``'s weights into ``model`` (cast to its dtype), or raise ValueError
+    naming ``name`` when their architectures differ."""
+    mine, theirs = model.state_dict(), source.state_dict()
+    mismatched = sorted(
+        key
+        for key in set(mine) | set(theirs)
+        if key not in mine or key not in theirs or mine[key].shape != theirs[key].shape
+    )
+    if mismatched:
+        raise ValueError(
+            f"cannot start from {name}: its architecture differs ({', '.join(mismatched[:4])}"
+            f"{', ...' if len(mismatched) > 4 else ''})"
+        )
+    model.load_state_dict({key: value.to(mine[key].dtype) for key, value in theirs.items()})
+
+
 def train_dit(
     config: DiTTrainConfig,
     train_data: Iterable[dict[str, Any]],
@@ -165,6 +185,8 @@ def train_dit(
     accelerator = Accelerator(mixed_precision=precision)
     torch.manual_seed(config.seed)
     model = build_dit(config.variant, **config.model)
+    if config.init_from:
+        copy_weights(load_dit(config.init_from), model, config.init_from)
     ema = EMAModel(model.parameters(), decay=config.ema_decay)
     parameters = list(model.parameters())
     encoder_ema = None

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Reproduce the default model from nothing: data, VAE (shape, then colour), classifier, DiT
-# (text and image), eval.
+# Reproduce the default model from nothing: data, VAE and DiT on shape (text and image
+# conditioned), both fine-tuned once the VAE encodes colour, the eval classifier, eval.
 #
 #   scripts/train_default.sh            # CPU or GPU; every step resumes where it stopped
 #   RUNS=runs/try2 DATA=data/shapes scripts/train_default.sh
-#   VAE=gen3d/models/default/vae scripts/train_default.sh   # reuse a trained VAE (the shipped one)
-#   BASE_VAE=path/to/vae-default/model scripts/train_default.sh  # reuse the shape-only VAE
+#   BASE_VAE=runs/x/vae/model BASE_DIT=runs/x/dit/pipeline scripts/train_default.sh
+#                                       # reuse the shape-only VAE and its DiT
 #
 # Each step is skipped when its output exists, and the training steps resume from their last
 # checkpoint, so the script can be stopped and started again (a step per session on 2 CPU
@@ -36,24 +36,31 @@ step "dataset" "$DATA/dataset.json" \
     "${gen3d[@]}" dataset build --procedural 2400 --out "$DATA"
 # The VAE in two steps: shape first (vae-default.yaml), then the encoder's colour input,
 # warm-started from it (vae-colour.yaml; the colour columns start at zero). BASE_VAE must be
-# a vae-default.yaml model; VAE skips both steps with a finished colour VAE.
+# a vae-default.yaml model.
 samples=(--batch-size 16 --surface 512 --near 1024 --volume 256 --val-shapes 8)
 BASE_VAE="${BASE_VAE:-$RUNS/vae/model}"
 step "vae" "$BASE_VAE/config.json" \
     "${gen3d[@]}" train-vae --config scripts/configs/vae-default.yaml --data "$DATA" \
         --out "$RUNS/vae" "${samples[@]}"
+step "classifier" "$RUNS/classifier/classifier.json" \
+    "$python" scripts/train_classifier.py --data "$DATA" --out "$RUNS/classifier"
+# The DiT in two steps as well: on the shape VAE's latents, then on the colour VAE's,
+# warm-started (the colour VAE starts from the shape VAE, so its latents start the same).
+# BASE_DIT must be a pipeline trained on BASE_VAE.
+BASE_DIT="${BASE_DIT:-$RUNS/dit/pipeline}"
+step "dit" "$BASE_DIT/pipeline.json" \
+    "${gen3d[@]}" train-dit --config scripts/configs/dit-default.yaml --vae "$BASE_VAE" \
+        --data "$DATA" --out "$RUNS/dit" --image-size 64
 VAE="${VAE:-$RUNS/vae-colour/model}"
 step "vae-colour" "$VAE/config.json" \
     "${gen3d[@]}" train-vae --config scripts/configs/vae-colour.yaml --init-from "$BASE_VAE" \
         --data "$DATA" --out "$RUNS/vae-colour" "${samples[@]}"
-step "classifier" "$RUNS/classifier/classifier.json" \
-    "$python" scripts/train_classifier.py --data "$DATA" --out "$RUNS/classifier"
-step "dit" "$RUNS/dit/pipeline/pipeline.json" \
-    "${gen3d[@]}" train-dit --config scripts/configs/dit-default.yaml --vae "$VAE" \
-        --data "$DATA" --out "$RUNS/dit" --image-size 64
+step "dit-colour" "$RUNS/dit-colour/pipeline/pipeline.json" \
+    "${gen3d[@]}" train-dit --config scripts/configs/dit-colour.yaml --init-from "$BASE_DIT" \
+        --vae "$VAE" --data "$DATA" --out "$RUNS/dit-colour" --image-size 64
 # Vertex colours instead of baked textures: the same field colours (the bake samples them),
 # several times faster.
 step "eval" "$RUNS/eval.json" \
-    "${gen3d[@]}" eval --data "$DATA" --model "$RUNS/dit/pipeline" \
+    "${gen3d[@]}" eval --data "$DATA" --model "$RUNS/dit-colour/pipeline" \
         --classifier "$RUNS/classifier" --texture-size 0 --out "$RUNS/eval.json"
-echo "pipeline: $RUNS/dit/pipeline; eval: $RUNS/eval.json; times: $RUNS/times.log"
+echo "pipeline: $RUNS/dit-colour/pipeline; eval: $RUNS/eval.json; times: $RUNS/times.log"

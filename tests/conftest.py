@@ -1,8 +1,11 @@
-"""Shared pytest set-up: `gpu` tests skip cleanly without CUDA; CLI runner; a tiny pipeline."""
+"""Shared pytest set-up: `gpu` tests skip cleanly without CUDA; CLI runner; a tiny pipeline;
+the README's examples."""
 
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
 
 import pytest
 
@@ -43,6 +46,21 @@ def run_cli(capsys: pytest.CaptureFixture):
         return code, capsys.readouterr().err
 
     return run
+
+
+@pytest.fixture
+def readme_python():
+    """``readme_python(heading)``: the first python block after ``heading`` in the README."""
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+
+    def block_after(heading: str) -> str:
+        text = readme.read_text(encoding="utf-8")
+        assert heading in text, f"the README has no heading {heading!r}"
+        match = re.search(r"```python\n(.*?)```", text.split(heading, 1)[1], flags=re.DOTALL)
+        assert match, f"no python example under {heading!r}"
+        return match.group(1)
+
+    return block_after
 
 
 # -- a tiny but real generation pipeline, shared by the pipeline, CLI and server tests ------

@@ -136,13 +136,10 @@ def test_the_readme_generate_command_makes_a_textured_chair(
     assert shown_colours(mesh), "the texture shows no colour"
 
 
-def test_the_readme_python_example_runs(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import re
-    from pathlib import Path
-
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### Generate: the pipeline and `gen3d generate`", 1)[1]
-    code = re.search(r"```python\n(.*?)```", section, flags=re.DOTALL).group(1)
+def test_the_readme_python_example_runs(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, readme_python
+) -> None:
+    code = readme_python("### Generate: the pipeline and `gen3d generate`")
     monkeypatch.chdir(tmp_path)
     exec(compile(code.replace("texture_size=1024", "texture_size=256"), "README.md", "exec"), {})
     assert (tmp_path / "chair.glb").stat().st_size > 0

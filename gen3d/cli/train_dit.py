@@ -97,6 +97,12 @@ def train_dit_command(
         help="Also train a small image encoder on reference-view renders of this size (a "
         "multiple of 16), so the pipeline takes images too; 0: text only.",
     ),
+    init_from: Path | None = typer.Option(
+        None,
+        "--init-from",
+        help="A trained pipeline folder whose DiT (and image encoder) start the run, e.g. after "
+        "fine-tuning its VAE.",
+    ),
 ) -> None:
     """Train a DiT on a dataset's latents (resumes from OUT/checkpoints/last if it exists).
 
@@ -109,13 +115,17 @@ def train_dit_command(
     """
     import torch
 
-    from dit.trainer import DiTTrainConfig, train_dit
+    from dit.trainer import DiTTrainConfig, copy_weights, train_dit
     from gen3d.conditioning import TextEncoder
     from gen3d.data.latents import LatentDataset, cache_latents
     from vae import load_vae
 
     try:
         train_config = DiTTrainConfig.from_file(config)
+        if init_from is not None:
+            if not (init_from / "dit" / "config.json").is_file():
+                raise ValueError(f"--init-from {init_from} is not a pipeline folder (no dit/)")
+            train_config = dataclasses.replace(train_config, init_from=str(init_from / "dit"))
     except (ValueError, OSError) as error:
         raise TrainDiTError(f"{config}: {error}") from error
     try:
@@ -166,19 +176,28 @@ def train_dit_command(
 
         torch.manual_seed(train_config.seed)
         image_encoder = SmallImageEncoder(image_size=image_size, width=meta["cond_dim"])
+        start = init_from / "conditioning" / "image" if init_from else None
+        if start is not None and (start / "config.json").is_file():
+            try:
+                copy_weights(SmallImageEncoder.from_pretrained(start), image_encoder, start)
+            except ValueError as error:
+                raise TrainDiTError(f"--init-from: {error}") from error
         if meta["pooled_dim"] != meta["cond_dim"]:
             raise TrainDiTError(
                 "image conditioning needs the text encoder's pooled and token "
                 "widths to match (the small image encoder gives one width)"
             )
-    train_dit(
-        train_config,
-        loader,
-        train_set.unconditional(),
-        out,
-        validate=validate,
-        image_encoder=image_encoder,
-    )
+    try:
+        train_dit(
+            train_config,
+            loader,
+            train_set.unconditional(),
+            out,
+            validate=validate,
+            image_encoder=image_encoder,
+        )
+    except ValueError as error:  # a config the data or --init-from contradicts
+        raise TrainDiTError(str(error)) from error
     typer.echo(f"model saved to {out / 'model'}; metrics in {out / 'metrics.jsonl'}")
     pipeline = assemble_pipeline(
         autoencoder,

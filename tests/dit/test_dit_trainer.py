@@ -83,3 +83,23 @@ def test_bad_configs_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "dit.yaml"
     path.write_text("variant: mmdit\nsteps: 5\nmodel:\n  width: 64\n")
     assert DiTTrainConfig.from_file(path).model == {"width": 64}
+
+
+def test_init_from_starts_training_at_the_saved_weights(tmp_path: Path) -> None:
+    from dit import build_dit
+
+    torch.manual_seed(1)
+    start = build_dit("dit-cross", **TINY)
+    start.save_pretrained(tmp_path / "start")
+    config = DiTTrainConfig(
+        model=TINY, steps=1, lr=1e-9, warmup_steps=0, init_from=str(tmp_path / "start")
+    )
+    uncond = toy_condition(torch.tensor([UNCONDITIONAL]))
+    model = train_dit(config, toy_batches(8), uncond, tmp_path / "run", progress=False)
+    assert all(
+        torch.allclose(a, b, atol=1e-6)
+        for a, b in zip(start.parameters(), model.parameters(), strict=True)
+    )
+    wider = DiTTrainConfig(**{**config.to_dict(), "model": {**TINY, "width": 128}})
+    with pytest.raises(ValueError, match=r"cannot start from .*start: its architecture differs"):
+        train_dit(wider, toy_batches(8), uncond, tmp_path / "other", progress=False)

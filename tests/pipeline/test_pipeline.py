@@ -106,13 +106,8 @@ def test_loading_errors_name_the_problem(tmp_path, tiny_pipeline_path) -> None:
         Pipeline.from_pretrained(broken)
 
 
-def test_readme_example_runs(tiny_pipeline_path, tmp_path, monkeypatch) -> None:
-    import re
-    from pathlib import Path
-
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### Generate: the pipeline", 1)[1]
-    code = re.search(r"```python\n(.*?)```", section, flags=re.DOTALL).group(1)
+def test_readme_example_runs(tiny_pipeline_path, tmp_path, monkeypatch, readme_python) -> None:
+    code = readme_python("### Generate: the pipeline")
     monkeypatch.chdir(tmp_path)
     # The README loads the packaged default model; the tiny one keeps this test fast.
     assert "Pipeline.from_pretrained()" in code
