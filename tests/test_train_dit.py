@@ -95,6 +95,10 @@ def test_train_dit_command_names_bad_inputs(prepared, tmp_path: Path) -> None:
     config.write_text("{}")
     result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "run")])
     assert result.exit_code != 0 and "not a saved VAE" in str(result.exception)
+    result = CliRunner().invoke(
+        app, [*args, "--out", str(tmp_path / "run"), "--init-from", str(tmp_path)]
+    )
+    assert result.exit_code != 0 and "is not a pipeline folder" in str(result.exception)
 
 
 def test_train_dit_with_images_trains_the_image_encoder_too(prepared, tmp_path: Path) -> None:
@@ -129,6 +133,25 @@ def test_train_dit_with_images_trains_the_image_encoder_too(prepared, tmp_path: 
     image.paste((200, 30, 30), (16, 16, 48, 48))
     asset = pipe(image=image, seed=0, steps=2, resolution=32, texture_size=0)
     assert asset.metadata["seed"] == 0
+
+    # A warm start from that pipeline starts both the DiT and the image encoder from it
+    # (its encoder's first layer is shifted by 1 to tell it from a fresh one).
+    shipped = SmallImageEncoder.from_pretrained(run / "pipeline" / "conditioning" / "image")
+    with torch.no_grad():
+        shipped.net[0].weight += 1.0
+    shipped.save_pretrained(run / "pipeline" / "conditioning" / "image")
+    warm = [
+        *args[:7],
+        "--out",
+        str(tmp_path / "warm"),
+        *args[9:],
+        "--init-from",
+        str(run / "pipeline"),
+    ]
+    result = CliRunner().invoke(app, warm)
+    assert result.exit_code == 0, result.output
+    restarted = SmallImageEncoder.from_pretrained(tmp_path / "warm" / "image_encoder")
+    assert torch.allclose(restarted.net[0].weight, shipped.net[0].weight, atol=0.05)
 
     result = CliRunner().invoke(app, [*args[:-2], "--image-size", "24"])
     assert result.exit_code != 0 and "multiple of 16" in str(result.exception)

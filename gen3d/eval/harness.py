@@ -62,6 +62,7 @@ class HeldOut:
     shapes: list[ProceduralShape | None]
     # The encoder's colour input: surface RGB, or mid grey for an uncoloured shape.
     colours: list[np.ndarray]
+    coloured: list[bool]  # whether the shape has colours (else ``colours`` is grey filler)
 
     @classmethod
     def load(cls, root: str | Path, split: str = "test", limit: int | None = None) -> HeldOut:
@@ -70,7 +71,7 @@ class HeldOut:
             raise ValueError(f"{root}: the {split} split is empty")
         count = len(data) if limit is None else min(limit, len(data))
         margin = float(data.spec.get("margin", 0.1))
-        held = cls([], [], [], [], [], [], [])
+        held = cls([], [], [], [], [], [], [], [])
         for index in range(count):
             item, entry = data[index], data.entries[index]
             held.ids.append(item["id"])
@@ -79,6 +80,7 @@ class HeldOut:
             held.surface.append(item["surface_points"].numpy().astype(np.float64))
             held.normals.append(item["surface_normals"].numpy().astype(np.float64))
             colours = item["surface_colours"].numpy()
+            held.coloured.append(bool(item["has_colour"]))
             held.colours.append(
                 colours if item["has_colour"] else np.full_like(colours, UNCOLOURED)
             )
@@ -103,6 +105,7 @@ class HeldOut:
                     self.normals,
                     self.shapes,
                     self.colours,
+                    self.coloured,
                 )
             )
         )
@@ -164,12 +167,16 @@ def evaluate_vae(
     encoder_points: int = 2048,
     progress: Progress | None = None,
 ) -> dict[str, float]:
-    """Mean reconstruction scores of ``vae`` over the held-out shapes."""
+    """Mean reconstruction scores of ``vae`` over the held-out shapes.
+
+    Besides the geometry scores, ``colour_l1``: the mean absolute RGB error (0-1 scale) of
+    the decoded field's colour at the true surface points of coloured shapes (None if none).
+    """
     import torch
 
     from gen3d.mesh import FieldError, extract_hierarchical
 
-    rows = []
+    rows, colour_errors = [], []
     device = next(vae.parameters()).device
     for index in range(len(held.ids)):
         points = torch.as_tensor(held.surface[index][:encoder_points], dtype=torch.float32)
@@ -180,6 +187,9 @@ def evaluate_vae(
                 points[None].to(device), normals[None].to(device), colours[None].to(device)
             ).mode()
             field = vae.decode(latents)[0]
+            if held.coloured[index]:
+                predicted = field.colour(held.surface[index])
+                colour_errors.append(float(np.abs(predicted - held.colours[index]).mean()))
             try:
                 mesh = extract_hierarchical(field, resolution).mesh
             except FieldError:
@@ -200,7 +210,8 @@ def evaluate_vae(
             )
         if progress is not None:
             progress("vae", index + 1, len(held.ids))
-    return _mean(rows) | {"shapes": len(rows)}
+    colour_l1 = float(np.mean(colour_errors)) if colour_errors else None
+    return _mean(rows) | {"colour_l1": colour_l1, "shapes": len(rows)}
 
 
 @dataclass

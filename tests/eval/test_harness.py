@@ -112,3 +112,51 @@ def test_eval_command_writes_a_report(
     assert data["vae"]["shapes"] == 2 and data["image"]["shapes"] == 1
     code, err = run_cli("eval", "--data", str(held_out_data), "--parts", "vae,colour")
     assert code == 2 and "--parts takes" in err
+
+
+class _OracleVAE:
+    """Decodes every shape to a fixed field: how the colour score is checked by hand."""
+
+    def __init__(self, field) -> None:
+        import torch
+
+        self.field, self.anchor = field, torch.zeros(1)
+
+    def parameters(self):
+        return iter([self.anchor])
+
+    def encode(self, points, normals, colours=None):
+        return type("Posterior", (), {"mode": lambda _: points})()
+
+    def decode(self, latents):
+        return [self.field]
+
+
+class _Repainted:
+    """A procedural shape's exact SDF, painted one colour."""
+
+    def __init__(self, shape, rgb: tuple[float, float, float]) -> None:
+        self.shape, self.rgb = shape, np.asarray(rgb, dtype=np.float32)
+
+    def sdf(self, xyz):
+        return self.shape.sdf(xyz)
+
+    def colour(self, xyz):
+        return np.broadcast_to(self.rgb, (len(xyz), 3))
+
+    def query(self, xyz):
+        return self.sdf(xyz), self.colour(xyz)
+
+
+def test_vae_colour_error_is_zero_for_the_true_colours_and_measures_a_wrong_one(
+    held_out_data: Path,
+) -> None:
+    held = HeldOut.load(held_out_data, limit=1)
+    assert held.coloured[0]
+    exact = evaluate_vae(_OracleVAE(held.shapes[0]), held, resolution=48)
+    assert exact["colour_l1"] < 0.01 and exact["f@0.02"] > 0.9
+    grey = evaluate_vae(
+        _OracleVAE(_Repainted(held.shapes[0], (0.5, 0.5, 0.5))), held, resolution=48
+    )
+    assert grey["colour_l1"] == pytest.approx(np.abs(held.colours[0] - 0.5).mean(), rel=1e-4)
+    assert grey["colour_l1"] > 0.05

@@ -205,7 +205,7 @@ def test_validator_scores_an_exact_field_near_one_and_a_wrong_one_near_zero(load
             self.anchor = torch.nn.Parameter(torch.zeros(1))
             self.shape = shape
 
-        def encode(self, points, normals):
+        def encode(self, points, normals, colours=None):
             return type("Posterior", (), {"mode": lambda _: points})()
 
         def decode(self, latents):
