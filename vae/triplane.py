@@ -1,9 +1,10 @@
 """Triplane SDF VAE (Direct3D style): a shape as three axis-aligned latent feature planes.
 
-Encoder: surface points (and normals) are embedded per point and averaged into the cells of
-three planes (XY, XZ, YZ) at ``plane_resolution``; a CNN shared by the planes halves their
-resolution down to ``latent_resolution``, and attention over the tokens of all three planes
-lets each plane see the others before a diagonal Gaussian posterior of C channels.
+Encoder: surface points (with normals, and colours if ``use_colours``) are embedded per
+point and averaged into the cells of three planes (XY, XZ, YZ) at ``plane_resolution``; a
+CNN shared by the planes halves their resolution down to ``latent_resolution``, and
+attention over the tokens of all three planes lets each plane see the others before a
+diagonal Gaussian posterior of C channels.
 Decoder: the sampled latent planes go through attention layers, then upsampling convolutions
 to ``output_resolution`` feature planes; a query point's features are bilinearly sampled from
 each plane and summed, and an MLP predicts its SDF and RGB.

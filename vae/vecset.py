@@ -1,12 +1,12 @@
 """Vecset SDF VAE (3DShape2VecSet / TripoSG style): a shape as a set of latent tokens.
 
-Encoder: surface points (and normals) are Fourier-embedded; M of them, chosen by farthest
-point sampling (or M learned queries), cross-attend to all points and become M tokens of a
-diagonal Gaussian posterior with C channels. Decoder: the sampled latents go through
-self-attention layers; a query point, Fourier-embedded, cross-attends to the tokens and an
-MLP head predicts its SDF and RGB.
+Encoder: surface points (with normals, and colours if ``use_colours``) are
+Fourier-embedded; M of them, chosen by farthest point sampling (or M learned queries),
+cross-attend to all points and become M tokens of a diagonal Gaussian posterior with C
+channels. Decoder: the sampled latents go through self-attention layers; a query point,
+Fourier-embedded, cross-attends to the tokens and an MLP head predicts its SDF and RGB.
 
-Shapes: points ``(B, N, 3)``, normals ``(B, N, 3)``, latents ``(B, M, C)``, decoded tokens
+Shapes: points, normals and colours ``(B, N, 3)``, latents ``(B, M, C)``, decoded tokens
 ``(B, M, width)``, queries ``(B, Q, 3)`` -> sdf ``(B, Q)``, rgb ``(B, Q, 3)``.
 """
 
