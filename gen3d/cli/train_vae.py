@@ -139,6 +139,9 @@ def train_vae_command(
             train_config = dataclasses.replace(train_config, init_from=str(init_from))
     except (ValueError, OSError) as error:
         raise TrainError(f"{config}: {error}") from error
+    start = train_config.init_from
+    if start and not (Path(start) / "config.json").is_file():
+        raise TrainError(f"init_from {start} is not a saved VAE (no config.json)")
     dataset = ShapeDataset(data, split="train", n_surface=surface, n_near=near, n_volume=volume)
     if len(dataset) == 0:
         raise TrainError(f"{data} has no training shapes")

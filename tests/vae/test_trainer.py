@@ -152,6 +152,21 @@ def test_cli_trains_from_a_config_and_validates(tmp_path: Path, loader) -> None:
         ["train-vae", "--config", str(bad), "--data", str(data_root), "--out", str(tmp_path / "x")],
     )
     assert result.exit_code != 0 and "unknown config keys" in str(result.exception)
+    result = CliRunner().invoke(
+        app,
+        [
+            "train-vae",
+            "--config",
+            str(config_path),
+            "--data",
+            str(data_root),
+            "--out",
+            str(tmp_path / "y"),
+            "--init-from",
+            str(tmp_path),
+        ],
+    )
+    assert result.exit_code != 0 and "is not a saved VAE" in str(result.exception)
 
 
 def test_trainer_trains_a_triplane_vae_from_the_same_loop(tmp_path: Path, loader) -> None:
