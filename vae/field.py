@@ -147,6 +147,18 @@ class ShapeAutoencoder:
     ``colours``, so callers always pass what they have.
     """
 
+    def _encoder_features(
+        self, points: torch.Tensor, normals: torch.Tensor | None, colours: torch.Tensor | None
+    ) -> torch.Tensor:
+        """``encoder_inputs`` for this model: its ``fourier`` embedding and config flags."""
+        return encoder_inputs(
+            self.fourier(points),  # type: ignore[attr-defined]
+            normals,
+            colours,
+            use_normals=self.config.use_normals,  # type: ignore[attr-defined]
+            use_colours=self.config.use_colours,  # type: ignore[attr-defined]
+        )
+
     def forward(
         self,
         points: torch.Tensor,

@@ -27,7 +27,7 @@ from diffusers.configuration_utils import register_to_config
 from diffusers.models.attention import BasicTransformerBlock
 from torch import nn
 
-from .field import DecodedField, DiagonalGaussian, ShapeAutoencoder, encoder_inputs
+from .field import DecodedField, DiagonalGaussian, ShapeAutoencoder
 from .vecset import FourierEmbedding
 
 #: coordinate pairs spanning each plane: XY, XZ, YZ
@@ -242,13 +242,7 @@ class TriplaneVAE(ShapeAutoencoder, ModelMixin, ConfigMixin):
     ) -> DiagonalGaussian:
         """Surface points ``(B, N, 3)`` (+ normals, + RGB colours in [0, 1]) -> posterior over
         ``(B, 3, C, R, R)``. ``colours`` is ignored unless built with ``use_colours``."""
-        features = encoder_inputs(
-            self.fourier(points),
-            normals,
-            colours,
-            use_normals=self.config.use_normals,
-            use_colours=self.config.use_colours,
-        )
+        features = self._encoder_features(points, normals, colours)
         embedded = self.point_embed(features)
         planes = scatter_to_planes(points, embedded, self.config.plane_resolution)
         planes = self.encoder_attention(_per_plane(self.encoder_conv, planes))

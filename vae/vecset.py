@@ -20,7 +20,7 @@ from diffusers.configuration_utils import register_to_config
 from diffusers.models.attention import BasicTransformerBlock
 from torch import nn
 
-from .field import DecodedField, DiagonalGaussian, ShapeAutoencoder, encoder_inputs
+from .field import DecodedField, DiagonalGaussian, ShapeAutoencoder
 
 QUERY_MODES = ("fps", "learned")
 
@@ -137,13 +137,7 @@ class VecSetVAE(ShapeAutoencoder, ModelMixin, ConfigMixin):
     ) -> DiagonalGaussian:
         """Surface points ``(B, N, 3)`` (+ normals, + RGB colours in [0, 1]) -> posterior over
         latents ``(B, M, C)``. ``colours`` is ignored unless built with ``use_colours``."""
-        features = encoder_inputs(
-            self.fourier(points),
-            normals,
-            colours,
-            use_normals=self.config.use_normals,
-            use_colours=self.config.use_colours,
-        )
+        features = self._encoder_features(points, normals, colours)
         context = self.point_embed(features)
         if self.config.query_mode == "fps":
             index = farthest_point_sample(points.detach(), self.config.num_latents)

@@ -117,14 +117,11 @@ def test_cli_trains_from_a_config_and_validates(tmp_path: Path, loader) -> None:
         )
     )
     data_root = Path(loader.dataset.root)
+    tiny_run = ["train-vae", "--config", str(config_path), "--data", str(data_root)]
     result = CliRunner().invoke(
         app,
         [
-            "train-vae",
-            "--config",
-            str(config_path),
-            "--data",
-            str(data_root),
+            *tiny_run,
             "--out",
             str(tmp_path / "run"),
             "--batch-size",
@@ -153,18 +150,7 @@ def test_cli_trains_from_a_config_and_validates(tmp_path: Path, loader) -> None:
     )
     assert result.exit_code != 0 and "unknown config keys" in str(result.exception)
     result = CliRunner().invoke(
-        app,
-        [
-            "train-vae",
-            "--config",
-            str(config_path),
-            "--data",
-            str(data_root),
-            "--out",
-            str(tmp_path / "y"),
-            "--init-from",
-            str(tmp_path),
-        ],
+        app, [*tiny_run, "--out", str(tmp_path / "y"), "--init-from", str(tmp_path)]
     )
     assert result.exit_code != 0 and "is not a saved VAE" in str(result.exception)
 
