@@ -170,13 +170,17 @@ def evaluate_vae(
     """Mean reconstruction scores of ``vae`` over the held-out shapes.
 
     Besides the geometry scores, ``colour_l1``: the mean absolute RGB error (0-1 scale) of
-    the decoded field's colour at the true surface points of coloured shapes (None if none).
+    the decoded field's colour at the true surface points of coloured shapes (None if none);
+    and ``colour_accuracy``: over coloured shapes whose caption names a colour, the share
+    whose reconstruction shows that colour, by text-to-3D's rule. Generation decodes through
+    the same VAE, so this bounds text-to-3D's colour accuracy: it tells whether the VAE or
+    the DiT holds colour back.
     """
     import torch
 
-    from gen3d.mesh import FieldError, extract_hierarchical
+    from gen3d.mesh import FieldError, extract_hierarchical, vertex_colours
 
-    rows, colour_errors = [], []
+    rows, colour_errors, colour_hits = [], [], []
     device = next(vae.parameters()).device
     for index in range(len(held.ids)):
         points = torch.as_tensor(held.surface[index][:encoder_points], dtype=torch.float32)
@@ -194,6 +198,10 @@ def evaluate_vae(
                 mesh = extract_hierarchical(field, resolution).mesh
             except FieldError:
                 mesh = None
+        word = named_colour(held.captions[index]) if held.coloured[index] else None
+        if word is not None:
+            shown = mesh is not None and len(mesh.faces) > 0 and vertex_colours(field, mesh)
+            colour_hits.append(bool(shown) and word in shown_colours(mesh))
         if mesh is None or len(mesh.faces) == 0:
             rows.append(
                 {
@@ -211,7 +219,12 @@ def evaluate_vae(
         if progress is not None:
             progress("vae", index + 1, len(held.ids))
     colour_l1 = float(np.mean(colour_errors)) if colour_errors else None
-    return _mean(rows) | {"colour_l1": colour_l1, "shapes": len(rows)}
+    colour_accuracy = float(np.mean(colour_hits)) if colour_hits else None
+    return _mean(rows) | {
+        "colour_l1": colour_l1,
+        "colour_accuracy": colour_accuracy,
+        "shapes": len(rows),
+    }
 
 
 @dataclass

@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 
 from gen3d.data import BuildSpec, SamplingConfig, build_dataset
+from gen3d.data.procedural.palette import COLOURS
 from gen3d.eval.classifier import train_classifier
+from gen3d.eval.colour import shown_colours
 from gen3d.eval.harness import HeldOut, evaluate_image, evaluate_text, evaluate_vae, shape_scores
-from gen3d.mesh import extract_hierarchical
+from gen3d.mesh import extract_hierarchical, vertex_colours
 
 CATEGORIES = ("mug", "table")
 
@@ -160,3 +162,20 @@ def test_vae_colour_error_is_zero_for_the_true_colours_and_measures_a_wrong_one(
     )
     assert grey["colour_l1"] == pytest.approx(np.abs(held.colours[0] - 0.5).mean(), rel=1e-4)
     assert grey["colour_l1"] > 0.05
+
+
+def test_vae_colour_accuracy_asks_whether_the_named_colour_survives(held_out_data: Path) -> None:
+    held = HeldOut.load(held_out_data, limit=1)
+    truth = extract_hierarchical(held.shapes[0], 64).mesh
+    assert vertex_colours(held.shapes[0], truth)
+    word = shown_colours(truth)[0]
+    held.captions[0] = f"a {word} mug"
+    exact = evaluate_vae(_OracleVAE(held.shapes[0]), held, resolution=48)
+    assert exact["colour_accuracy"] == 1.0
+
+    other = next(name for name in COLOURS if name not in shown_colours(truth))
+    repainted = _OracleVAE(_Repainted(held.shapes[0], COLOURS[other]))
+    assert evaluate_vae(repainted, held, resolution=48)["colour_accuracy"] == 0.0
+
+    held.captions[0] = "a mug"  # names no colour: nothing to count
+    assert evaluate_vae(repainted, held, resolution=48)["colour_accuracy"] is None
