@@ -61,6 +61,10 @@ def category_prompts(default_pipeline) -> list[tuple[str, str, object]]:
     return out
 
 
+# One generation per category: about 3 minutes on 2 cores, so `slow` (run it with
+# `scripts/test -m slow tests/test_default_model.py` whenever the default model is re-shipped).
+# The quicker checks of the shipped model below stay in the default run.
+@pytest.mark.slow
 def test_every_category_is_recognisable(category_prompts, classifier) -> None:
     misses = []
     for category, prompt, mesh in category_prompts:
@@ -76,6 +80,7 @@ def test_every_category_is_recognisable(category_prompts, classifier) -> None:
 # took colours). The colour VAE and DiT were fine-tuned briefly (1000 and 1500 steps);
 # decoded colour is still off by 0.16 (L1) on held-out shapes. Strict: once colour reaches
 # the target this passes and must be turned back into a plain test.
+@pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason="colour accuracy is 0.51 of the 0.7 target")
 def test_every_category_comes_in_the_named_colour(category_prompts) -> None:
     from gen3d.eval.colour import named_colour, shown_colours
