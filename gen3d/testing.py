@@ -27,6 +27,20 @@ from vae.vecset import VecSetVAE
 
 TINY_LATENT_SHAPE = (8, 4)
 TINY_DEFAULTS = {"steps": 4, "resolution": 48, "face_count": 2000, "texture_size": 64}
+#: Options of each VAE kind (``vae.build_vae(kind, **options)``) that build and train a
+#: step in milliseconds: for tests of the VAE machinery, not of what a VAE learns.
+TINY_VAE_OPTIONS: dict[str, dict[str, int]] = {
+    "vecset": {"num_latents": 16, "latent_channels": 4, "width": 32, "decoder_layers": 1},
+    "triplane": {
+        "plane_resolution": 16,
+        "latent_resolution": 4,
+        "output_resolution": 16,
+        "latent_channels": 4,
+        "width": 32,
+        "feature_channels": 8,
+        "decoder_layers": 1,
+    },
+}
 
 
 def sphere_vae(steps: int = 300, seed: int = 0) -> VecSetVAE:

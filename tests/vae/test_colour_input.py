@@ -12,28 +12,16 @@ from pathlib import Path
 import pytest
 import torch
 
+from gen3d.testing import TINY_VAE_OPTIONS
 from vae.field import UNCOLOURED, surface_colours_or_grey
 from vae.registry import build_vae
 from vae.trainer import VAETrainConfig, prepare_training
 from vae.warm_start import warm_start, warm_start_from_model
 
-TINY = {
-    "vecset": {"num_latents": 16, "latent_channels": 4, "width": 32, "decoder_layers": 1},
-    "triplane": {
-        "plane_resolution": 16,
-        "latent_resolution": 4,
-        "output_resolution": 16,
-        "latent_channels": 4,
-        "width": 32,
-        "feature_channels": 8,
-        "decoder_layers": 1,
-    },
-}
-
 
 def tiny(kind: str, **overrides) -> torch.nn.Module:
     torch.manual_seed(0)
-    return build_vae(kind, **{**TINY[kind], **overrides})
+    return build_vae(kind, **{**TINY_VAE_OPTIONS[kind], **overrides})
 
 
 def sphere(n: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
@@ -129,7 +117,7 @@ def test_trainer_init_from_starts_from_the_saved_weights(tmp_path: Path) -> None
     base = tiny("vecset")
     base.save_pretrained(tmp_path / "base")
     config = VAETrainConfig(
-        model={**TINY["vecset"], "use_colours": True}, init_from=str(tmp_path / "base")
+        model={**TINY_VAE_OPTIONS["vecset"], "use_colours": True}, init_from=str(tmp_path / "base")
     )
     _, model, _, _ = prepare_training(config)
     assert torch.equal(model.decoder[0].attn1.to_q.weight, base.decoder[0].attn1.to_q.weight)

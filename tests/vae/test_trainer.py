@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from gen3d.data import BuildSpec, SamplingConfig, ShapeDataset, build_dataset
+from gen3d.testing import TINY_VAE_OPTIONS
 from vae.trainer import VAETrainConfig, train_vae
 from vae.vecset import VecSetVAE
 
@@ -158,17 +159,8 @@ def test_cli_trains_from_a_config_and_validates(tmp_path: Path, loader) -> None:
 def test_trainer_trains_a_triplane_vae_from_the_same_loop(tmp_path: Path, loader) -> None:
     from vae import TriplaneVAE, load_vae
 
-    tiny_triplane = {
-        "plane_resolution": 16,
-        "latent_resolution": 4,
-        "output_resolution": 16,
-        "latent_channels": 4,
-        "width": 32,
-        "feature_channels": 8,
-        "decoder_layers": 1,
-    }
     model = train_vae(
-        config(model_type="triplane", model=tiny_triplane, steps=3),
+        config(model_type="triplane", model=TINY_VAE_OPTIONS["triplane"], steps=3),
         loader,
         tmp_path,
         progress=False,
