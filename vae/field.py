@@ -147,6 +147,17 @@ class ShapeAutoencoder:
     ``colours``, so callers always pass what they have.
     """
 
+    #: the top-level submodules and parameters that make up the encoder (up to the posterior)
+    ENCODER_PARTS: tuple[str, ...] = ()
+
+    def encoder_parameters(self) -> list[torch.nn.Parameter]:
+        """The parameters that latents depend on: everything in ``ENCODER_PARTS``."""
+        return [
+            parameter
+            for name, parameter in self.named_parameters()  # type: ignore[attr-defined]
+            if name.split(".")[0] in self.ENCODER_PARTS
+        ]
+
     def _encoder_features(
         self, points: torch.Tensor, normals: torch.Tensor | None, colours: torch.Tensor | None
     ) -> torch.Tensor:

@@ -64,6 +64,9 @@ class VAETrainConfig:
     # A saved VAE (folder) whose weights start this run; see vae.warm_start. Relative paths
     # are from the working directory. A resumed run ignores it: the checkpoint wins.
     init_from: str | None = None
+    # Train the decoder only: the encoder keeps its (warm-started) weights, so every latent
+    # stays exactly what it was and a DiT trained on them stays valid.
+    freeze_encoder: bool = False
 
     def __post_init__(self) -> None:
         for name in ("steps", "checkpoint_every", "validate_every", "encoder_points"):
@@ -148,8 +151,15 @@ def prepare_training(config: VAETrainConfig) -> tuple[Accelerator, Any, Any, Any
             f"warm start from {config.init_from}: {len(report['copied'])} tensors copied, "
             f"widened {report['widened'] or 'none'}, fresh {report['fresh'] or 'none'}"
         )
+    if config.freeze_encoder:
+        if not config.init_from:
+            raise ValueError("freeze_encoder keeps a trained encoder: set init_from too")
+        for parameter in model.encoder_parameters():
+            parameter.requires_grad_(False)
     optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+        [p for p in model.parameters() if p.requires_grad],
+        lr=config.lr,
+        weight_decay=config.weight_decay,
     )
     scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.steps)
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)

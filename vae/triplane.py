@@ -155,6 +155,8 @@ def _check_power_of_two_multiple(name: str, size: int, latent_resolution: int) -
 class TriplaneVAE(ShapeAutoencoder, ModelMixin, ConfigMixin):
     """Triplane SDF + colour autoencoder; see the module docstring for the architecture."""
 
+    ENCODER_PARTS = ("point_embed", "encoder_conv", "encoder_attention", "to_posterior")
+
     @register_to_config
     def __init__(
         self,

@@ -76,6 +76,8 @@ def _block(width: int, heads: int, cross: bool) -> BasicTransformerBlock:
 class VecSetVAE(ShapeAutoencoder, ModelMixin, ConfigMixin):
     """Vecset SDF + colour autoencoder; see the module docstring for the architecture."""
 
+    ENCODER_PARTS = ("point_embed", "learned_queries", "encoder", "encoder_norm", "to_posterior")
+
     @register_to_config
     def __init__(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -209,3 +210,40 @@ def test_validator_scores_an_exact_field_near_one_and_a_wrong_one_near_zero(load
     assert right["val_f_0.02"] > 0.95 and right["val_f_0.01"] > 0.8, right
     wrong = validate(Oracle(generate_shape("rocket", 999)), 0)
     assert wrong["val_f_0.02"] < 0.5, wrong
+
+
+@pytest.mark.parametrize("kind", ["vecset", "triplane"])
+def test_a_frozen_encoder_keeps_every_latent_and_trains_the_decoder(
+    tmp_path: Path, loader, kind: str
+) -> None:
+    from vae import load_vae
+    from vae.registry import build_vae
+
+    torch.manual_seed(0)
+    options = {**TINY_VAE_OPTIONS[kind], "use_colours": True}
+    base = build_vae(kind, **options)
+    base.save_pretrained(tmp_path / "base")
+    run = config(model_type=kind, model=options, steps=3, init_from=str(tmp_path / "base"), lr=1e-2)
+    train_vae(
+        dataclasses.replace(run, freeze_encoder=True), loader, tmp_path / "run", progress=False
+    )
+    tuned = load_vae(tmp_path / "run" / "model")
+    batch = next(iter(loader))
+    inputs = (batch["surface_points"], batch["surface_normals"], batch["surface_colours"])
+    with torch.no_grad():
+        assert torch.equal(base.encode(*inputs).mean, tuned.encode(*inputs).mean)
+        assert torch.equal(base.encode(*inputs).logvar, tuned.encode(*inputs).logvar)
+    decoder_changed = [
+        name
+        for (name, before), after in zip(base.named_parameters(), tuned.parameters(), strict=True)
+        if not torch.equal(before, after)
+    ]
+    assert decoder_changed
+    assert not {name.split(".")[0] for name in decoder_changed} & set(base.ENCODER_PARTS)
+
+
+def test_freezing_the_encoder_needs_a_trained_one() -> None:
+    from vae.trainer import prepare_training
+
+    with pytest.raises(ValueError, match="init_from"):
+        prepare_training(config(freeze_encoder=True))
