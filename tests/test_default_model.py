@@ -61,10 +61,8 @@ def category_prompts(default_pipeline) -> list[tuple[str, str, object]]:
     return out
 
 
-# One generation per category: 1.5-3 minutes on 2 cores, so `slow` (run it with
-# `scripts/test -m slow tests/test_default_model.py` whenever the default model is re-shipped).
-# The quicker checks of the shipped model below stay in the default run.
-@pytest.mark.slow
+# The acceptance, in the default run: one generation per category, 1.5-3 minutes
+# on 2 cores, on top of a default run of about 6.5 min.
 def test_every_category_is_recognisable(category_prompts, classifier) -> None:
     misses = []
     for category, prompt, mesh in category_prompts:
@@ -76,7 +74,6 @@ def test_every_category_is_recognisable(category_prompts, classifier) -> None:
     assert 1 - len(misses) / len(category_prompts) >= 0.8, misses
 
 
-@pytest.mark.slow  # shares the one generation per category above
 def test_every_category_comes_in_the_named_colour(category_prompts) -> None:
     from gen3d.eval.colour import named_colour, shown_colours
 
