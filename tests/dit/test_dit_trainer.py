@@ -103,3 +103,15 @@ def test_init_from_starts_training_at_the_saved_weights(tmp_path: Path) -> None:
     wider = DiTTrainConfig(**{**config.to_dict(), "model": {**TINY, "width": 128}})
     with pytest.raises(ValueError, match=r"cannot start from .*start: its architecture differs"):
         train_dit(wider, toy_batches(8), uncond, tmp_path / "other", progress=False)
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted((Path(__file__).resolve().parents[2] / "scripts" / "configs").glob("dit-*.yaml")),
+    ids=lambda path: path.name,
+)
+def test_shipped_configs_are_valid(path: Path) -> None:
+    from dit.trainer import DiTTrainConfig
+
+    config = DiTTrainConfig.from_file(path)
+    assert config.steps > 0 and config.lr > 0

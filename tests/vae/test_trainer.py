@@ -174,13 +174,17 @@ def test_trainer_trains_a_triplane_vae_from_the_same_loop(tmp_path: Path, loader
         VAETrainConfig(model_type="octree")
 
 
+CONFIGS = Path(__file__).resolve().parents[2] / "scripts" / "configs"
+
+
 @pytest.mark.parametrize(
-    "name", ["vae-small.yaml", "triplane-small.yaml", "vae-default.yaml", "vae-colour.yaml"]
+    "name", sorted(p.name for p in [*CONFIGS.glob("vae-*.yaml"), *CONFIGS.glob("triplane-*.yaml")])
 )
 def test_shipped_configs_are_valid(name: str) -> None:
-    path = Path(__file__).resolve().parents[2] / "scripts" / "configs" / name
-    config = VAETrainConfig.from_file(path)
+    config = VAETrainConfig.from_file(CONFIGS / name)
     assert config.model["width"] >= 64
+    # A frozen encoder must have a trained one to keep: such configs run with --init-from.
+    assert not config.freeze_encoder or "--init-from" in (CONFIGS / name).read_text()
 
 
 def test_validator_scores_an_exact_field_near_one_and_a_wrong_one_near_zero(loader) -> None:
