@@ -152,6 +152,8 @@ class ShapeAutoencoder:
 
     def encoder_parameters(self) -> list[torch.nn.Parameter]:
         """The parameters that latents depend on: everything in ``ENCODER_PARTS``."""
+        if not self.ENCODER_PARTS:  # else freezing "the encoder" would silently freeze nothing
+            raise NotImplementedError(f"{type(self).__name__} does not name its ENCODER_PARTS")
         return [
             parameter
             for name, parameter in self.named_parameters()  # type: ignore[attr-defined]
