@@ -89,6 +89,9 @@ class OptionRange:
     help: str
 
 
+#: the smallest texture worth baking (0 means vertex colours)
+MIN_TEXTURE_SIZE = 64
+
 #: every generation option with its allowed range (checked before any work starts)
 OPTION_RANGES = {
     "steps": OptionRange(1, 200, "sampling steps"),
@@ -122,8 +125,10 @@ class GenerationOptions:
                     f"{name}={value} is out of range: {limits.help} must be in "
                     f"{limits.low:g}..{limits.high:g}"
                 )
-        if 0 < self.texture_size < 64:
-            raise PipelineError(f"texture_size={self.texture_size}: use 0 or at least 64")
+        if 0 < self.texture_size < MIN_TEXTURE_SIZE:
+            raise PipelineError(
+                f"texture_size={self.texture_size}: use 0 or at least {MIN_TEXTURE_SIZE}"
+            )
         if 0 < self.face_count < 100:
             raise PipelineError(f"face_count={self.face_count}: use 0 or at least 100")
         self.steps, self.resolution = int(self.steps), int(self.resolution)

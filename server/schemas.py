@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from gen3d.pipeline import OPTION_RANGES, GenerationOptions, PipelineError
+from gen3d.pipeline import MIN_TEXTURE_SIZE, OPTION_RANGES, GenerationOptions, PipelineError
 
 
 def _option(name: str, kind: type) -> Any:
@@ -26,7 +26,25 @@ class _Options(BaseModel):
     guidance: float | None = _option("guidance", float)
     resolution: int | None = _option("resolution", int)
     face_count: int | None = _option("face_count", int)
-    texture_size: int | None = _option("texture_size", int)
+    # 1-63 is refused too (the pipeline's check below); the schema says so, so that a client
+    # generating requests from it (or a schema fuzzer) never builds one the API refuses.
+    texture_size: int | None = Field(
+        None,
+        ge=0,
+        le=int(OPTION_RANGES["texture_size"].high),
+        description=OPTION_RANGES["texture_size"].help + "; 0, or 64 and more",
+        json_schema_extra={
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "maximum": 0},
+                {
+                    "type": "integer",
+                    "minimum": MIN_TEXTURE_SIZE,
+                    "maximum": int(OPTION_RANGES["texture_size"].high),
+                },
+                {"type": "null"},
+            ]
+        },
+    )
     format: Literal["glb", "obj", "ply"] = "glb"
 
     @model_validator(mode="after")
