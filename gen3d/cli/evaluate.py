@@ -34,6 +34,9 @@ def eval_command(
         None, help="Category classifier folder (default: the one shipped with gen3d)."
     ),
     steps: int | None = typer.Option(None, min=1, max=200, help="Sampling steps."),
+    resolution: int | None = typer.Option(
+        None, min=32, max=512, help="Mesh grid resolution, every part; default generate's."
+    ),
     texture_size: int | None = typer.Option(
         None, min=0, max=4096, help="Texture side (0: vertex colours, faster); default the model's."
     ),
@@ -51,7 +54,7 @@ def eval_command(
 
     from gen3d.eval.classifier import PointCloudClassifier
     from gen3d.eval.harness import HeldOut, evaluate_image, evaluate_text, evaluate_vae
-    from gen3d.pipeline import Pipeline, resolve_model_path
+    from gen3d.pipeline import GenerationOptions, Pipeline, resolve_model_path
 
     chosen = [part.strip() for part in parts.split(",") if part.strip()]
     unknown = sorted(set(chosen) - set(PARTS))
@@ -66,7 +69,11 @@ def eval_command(
         raise EvalError(f"{data}: {error}") from None
     options = {
         name: value
-        for name, value in (("steps", steps), ("texture_size", texture_size))
+        for name, value in (
+            ("steps", steps),
+            ("texture_size", texture_size),
+            ("resolution", resolution),
+        )
         if value is not None
     }
 
@@ -77,10 +84,13 @@ def eval_command(
         "model": str(model or "default"),
         "data": str(data),
         "split": split,
+        "resolution": resolution or GenerationOptions.resolution,
     }
     torch.manual_seed(0)
     if "vae" in chosen:
-        report["vae"] = evaluate_vae(pipeline.vae, held.head(shapes), progress=progress)
+        report["vae"] = evaluate_vae(
+            pipeline.vae, held.head(shapes), resolution=resolution, progress=progress
+        )
     if "text" in chosen:
         path = classifier or DEFAULT_CLASSIFIER
         try:

@@ -3,7 +3,8 @@
 Three parts, each usable alone:
 
 - ``evaluate_vae``: reconstruction of held-out shapes (encode surface points, decode, mesh):
-  Chamfer-L1, F-score at 0.01 and 0.02, normal consistency. Precision uses the shape's exact
+  Chamfer-L1, F-score at 0.01, 0.02 and 0.05, normal consistency, meshed at generation's
+  default grid resolution. Precision uses the shape's exact
   SDF (procedural shapes are known exactly), recall the true surface points' distances to
   the decoded mesh, as in training's validation.
 - ``evaluate_text``: per category, prompts are the canonical captions of held-out shapes;
@@ -163,7 +164,7 @@ def evaluate_vae(
     vae: Any,
     held: HeldOut,
     *,
-    resolution: int = 128,
+    resolution: int | None = None,
     encoder_points: int = 2048,
     progress: Progress | None = None,
 ) -> dict[str, float]:
@@ -175,10 +176,16 @@ def evaluate_vae(
     whose reconstruction shows that colour, by text-to-3D's rule. Generation decodes through
     the same VAE, so this bounds text-to-3D's colour accuracy: it tells whether the VAE or
     the DiT holds colour back.
+
+    ``resolution`` is the marching-cubes grid; by default the one ``generate`` uses, so that
+    the score is what a user's meshes get (thin parts need the finer grid).
     """
     import torch
 
     from gen3d.mesh import FieldError, extract_hierarchical, vertex_colours
+    from gen3d.pipeline import GenerationOptions
+
+    resolution = resolution or GenerationOptions.resolution
 
     rows, colour_errors, colour_hits = [], [], []
     device = next(vae.parameters()).device

@@ -106,12 +106,15 @@ def test_eval_command_writes_a_report(
         "2",
         "--texture-size",
         "0",
+        "--resolution",
+        "48",
         "--out",
         str(report),
     )
     assert code == 0, err
     data = json.loads(report.read_text())
     assert data["vae"]["shapes"] == 2 and data["image"]["shapes"] == 1
+    assert data["resolution"] == 48  # every part meshed on the grid asked for
     code, err = run_cli("eval", "--data", str(held_out_data), "--parts", "vae,colour")
     assert code == 2 and "--parts takes" in err
 
