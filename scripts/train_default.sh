@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduce the default model from nothing: data, VAE and DiT on shape (text and image
-# conditioned), both fine-tuned in two rounds once the VAE encodes colour, the eval
-# classifier, eval.
+# conditioned), both fine-tuned in two rounds once the VAE encodes colour, a last round of
+# the VAE's decoder alone, the eval classifier, eval.
 #
 #   scripts/train_default.sh            # CPU or GPU; every step resumes where it stopped
 #   RUNS=runs/try2 DATA=data/shapes scripts/train_default.sh
@@ -69,9 +69,25 @@ step "dit-colour-2" "$RUNS/dit-colour-2/pipeline/pipeline.json" \
     "${gen3d[@]}" train-dit --config scripts/configs/dit-colour-2.yaml \
         --init-from "$RUNS/dit-colour/pipeline" --vae "$VAE2" --data "$DATA" \
         --out "$RUNS/dit-colour-2" --image-size 64
+# Last, the VAE's decoder alone (its encoder frozen: every latent, so the DiT, stays valid),
+# with colour at half weight: held-out F@0.02 0.894 -> 0.920. The final pipeline is the
+# round-2 pipeline with this VAE in it.
+VAE3="${VAE3:-$RUNS/vae-decoder-2/model}"
+step "vae-decoder-2" "$VAE3/config.json" \
+    "${gen3d[@]}" train-vae --config scripts/configs/vae-decoder-2.yaml --init-from "$VAE2" \
+        --data "$DATA" --out "$RUNS/vae-decoder-2" "${samples[@]}"
+with_vae() {  # with_vae PIPELINE VAE OUT: a copy of PIPELINE whose VAE is VAE
+    rm -rf "$3.partial"
+    cp -r "$1" "$3.partial"
+    rm -rf "$3.partial/vae"
+    cp -r "$2" "$3.partial/vae"
+    mv "$3.partial" "$3"
+}
+step "pipeline" "$RUNS/pipeline/pipeline.json" \
+    with_vae "$RUNS/dit-colour-2/pipeline" "$VAE3" "$RUNS/pipeline"
 # Vertex colours instead of baked textures: the same field colours (the bake samples them),
 # several times faster.
 step "eval" "$RUNS/eval.json" \
-    "${gen3d[@]}" eval --data "$DATA" --model "$RUNS/dit-colour-2/pipeline" \
+    "${gen3d[@]}" eval --data "$DATA" --model "$RUNS/pipeline" \
         --classifier "$RUNS/classifier" --texture-size 0 --out "$RUNS/eval.json"
-echo "pipeline: $RUNS/dit-colour-2/pipeline; eval: $RUNS/eval.json; times: $RUNS/times.log"
+echo "pipeline: $RUNS/pipeline; eval: $RUNS/eval.json; times: $RUNS/times.log"
