@@ -54,7 +54,7 @@ def eval_command(
 
     from gen3d.eval.classifier import PointCloudClassifier
     from gen3d.eval.harness import HeldOut, evaluate_image, evaluate_text, evaluate_vae
-    from gen3d.pipeline import GenerationOptions, Pipeline, resolve_model_path
+    from gen3d.pipeline import Pipeline, resolve_model_path
 
     chosen = [part.strip() for part in parts.split(",") if part.strip()]
     unknown = sorted(set(chosen) - set(PARTS))
@@ -80,16 +80,19 @@ def eval_command(
     def progress(part: str, done: int, total: int) -> None:
         console.print(f"{part}: {done}/{total}", end="\r", highlight=False)
 
+    # Text and image generate with the pipeline's defaults; the VAE part meshes on the same
+    # grid, so that the report has one resolution.
+    grid = resolution or pipeline.defaults.resolution
     report: dict[str, object] = {
         "model": str(model or "default"),
         "data": str(data),
         "split": split,
-        "resolution": resolution or GenerationOptions.resolution,
+        "resolution": grid,
     }
     torch.manual_seed(0)
     if "vae" in chosen:
         report["vae"] = evaluate_vae(
-            pipeline.vae, held.head(shapes), resolution=resolution, progress=progress
+            pipeline.vae, held.head(shapes), resolution=grid, progress=progress
         )
     if "text" in chosen:
         path = classifier or DEFAULT_CLASSIFIER

@@ -4,9 +4,9 @@ Three parts, each usable alone:
 
 - ``evaluate_vae``: reconstruction of held-out shapes (encode surface points, decode, mesh):
   Chamfer-L1, F-score at 0.01, 0.02 and 0.05, normal consistency, meshed at generation's
-  default grid resolution. Precision uses the shape's exact
-  SDF (procedural shapes are known exactly), recall the true surface points' distances to
-  the decoded mesh, as in training's validation.
+  default grid resolution. Precision uses the shape's exact SDF (procedural shapes are known
+  exactly), recall the true surface points' distances to the decoded mesh, as in training's
+  validation.
 - ``evaluate_text``: per category, prompts are the canonical captions of held-out shapes;
   category accuracy (the shipped point-cloud classifier), colour accuracy (the named colour
   covers at least a tenth of the surface), and COV / MMD / 1-NNA against the held-out shapes
