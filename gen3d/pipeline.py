@@ -212,13 +212,18 @@ class Pipeline:
         image_encoder: Any = None,
         config: PipelineConfig | None = None,
         dtype: torch.dtype = torch.float32,
+        field_dtype: torch.dtype | None = None,
     ) -> None:
+        """``dtype``: the compute precision of the DiT and the encoders (autocast on CUDA);
+        ``field_dtype`` (None: ``dtype``): the precision of the decoded field's mesh and
+        texture queries (``gen3d.device.resolve_field_dtype``)."""
         self.vae = vae.eval().requires_grad_(False)
         self.dit = dit.eval().requires_grad_(False)
         self.text_encoder = text_encoder
         self.image_encoder = image_encoder
         self.config = config or PipelineConfig()
         self.dtype = dtype
+        self.field_dtype = field_dtype or dtype
         if text_encoder is None and image_encoder is None:
             raise PipelineError("a pipeline needs a text encoder, an image encoder or both")
         for name, encoder in (("text", text_encoder), ("image", image_encoder)):
@@ -244,9 +249,9 @@ class Pipeline:
     ) -> Pipeline:
         """Load a pipeline folder (None: the default model packaged with gen3d);
         ``device``/``dtype`` as in gen3d's settings ("auto": CUDA with bf16 where supported,
-        else CPU float32)."""
+        else CPU float32, with field queries in bf16 on CPUs that compute it natively)."""
         from dit.registry import load_dit
-        from gen3d.device import resolve_device, resolve_dtype
+        from gen3d.device import resolve_device, resolve_dtype, resolve_field_dtype
         from vae.registry import load_vae
 
         folder = resolve_model_path(path)
@@ -273,6 +278,7 @@ class Pipeline:
             _load_image_encoder(config.image_encoder, folder, torch_device),
             config,
             dtype=resolve_dtype(dtype, torch_device),
+            field_dtype=resolve_field_dtype(dtype, torch_device),
         )
 
     def save_pretrained(self, path: str | Path) -> Path:
@@ -307,6 +313,7 @@ class Pipeline:
         return next(self.dit.parameters()).device
 
     def to(self, device: str | torch.device, dtype: torch.dtype | None = None) -> Pipeline:
+        """Move the models; a ``dtype`` sets both the compute and the field-query precision."""
         self.vae.to(device)
         self.dit.to(device)
         if self.text_encoder is not None:
@@ -314,7 +321,7 @@ class Pipeline:
         if self.image_encoder is not None:
             self.image_encoder.to(device)
         if dtype is not None:
-            self.dtype = dtype
+            self.dtype = self.field_dtype = dtype
         return self
 
     # -- generation -----------------------------------------------------------------------
@@ -393,6 +400,8 @@ class Pipeline:
         report("decode", 0.0)
         with torch.no_grad(), self._autocast():
             fields = self.vae.decode(latents)
+        if hasattr(fields, "query_dtype"):  # a DecodedField; others keep their own precision
+            fields.query_dtype = self.field_dtype
         timings["decode"] = time.perf_counter() - started
 
         assets = []

@@ -6,8 +6,13 @@
 For each field (an analytic sphere, cheap to query; a procedural chair, ~20 parts) and each
 resolution: field queries and seconds for dense and for hierarchical extraction, in the same
 run. Then marching cubes alone on the same 257^3 grid: PyMCubes (what gen3d uses) against
-scikit-image (if installed: `pip install scikit-image`). Prints a Markdown table and writes
-bench_results/bench_mesh.json. VAE fields join the table when the VAE issue lands.
+scikit-image (if installed: `pip install scikit-image`). Then a VAE's decoded field (the
+default model's reconstruction of procedural chair 3; `--model` for another pipeline):
+hierarchical extraction on generate's 192 grid with the query settings gen3d used before
+(chunks of 32768 points, float32) as the baseline, against cache-sized chunks in float32
+and in bfloat16 (what `GEN3D_DTYPE=auto` picks on CPUs with native bfloat16), with how far
+the bfloat16 surface lies from the float32 one. Prints Markdown tables and writes
+bench_results/bench_mesh.json.
 """
 
 from __future__ import annotations
@@ -47,9 +52,56 @@ def bench_marching_cubes(resolution: int = 256) -> dict:
     return result
 
 
+def bench_vae_field(model: str | None, resolution: int = 192, repeats: int = 2) -> list[dict]:
+    import torch
+
+    from gen3d import Pipeline
+    from gen3d.data import SamplingConfig, sample_sdf
+    from gen3d.device import cpu_has_native_bf16
+
+    # The VAE's reconstruction of procedural chair 3 (encoded from its surface samples).
+    vae = Pipeline.from_pretrained(model, device="cpu", dtype="float32").vae
+    samples = sample_sdf(generate_shape("chair", 3), SamplingConfig(n_surface=2048))
+    inputs = [
+        torch.as_tensor(array, dtype=torch.float32)[None]
+        for array in (samples.surface_points, samples.surface_normals, samples.surface_colours)
+    ]
+    with torch.no_grad():
+        latents = vae.encode(*inputs).mode()
+    settings = [("baseline: 32768-point chunks, float32", 32_768, torch.float32)]
+    settings.append(("8192-point chunks, float32", 8_192, torch.float32))
+    if cpu_has_native_bf16():
+        settings.append(("8192-point chunks, bfloat16", 8_192, torch.bfloat16))
+    rows, surface, reference = [], None, None
+    for name, chunk, dtype in settings:
+        with torch.no_grad():
+            field = vae.decode(latents, chunk=chunk)[0]
+        field.query_dtype = dtype
+        runs = [extract_hierarchical(field, resolution) for _ in range(repeats)]
+        best = min(runs, key=lambda run: run.seconds)
+        row = {
+            "setting": name,
+            "resolution": resolution,
+            "queries": best.queries,
+            "seconds": best.seconds,
+            "queries_per_s": best.queries / best.seconds,
+        }
+        # How far the surface moved: the change of the field's value at the baseline's
+        # surface (its mesh's vertices), against the baseline field there.
+        if reference is None:
+            surface = np.asarray(best.mesh.vertices, dtype=np.float32)
+            reference = field.sdf(surface)
+        else:
+            row["max_surface_shift"] = float(np.abs(field.sdf(surface) - reference).max())
+        rows.append(row)
+        print(f"VAE field, {name}: {best.seconds:.2f} s", flush=True)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-resolution", type=int, default=512)
+    parser.add_argument("--model", help="pipeline folder for the VAE rows (default: packaged)")
     args = parser.parse_args()
     resolutions = [r for r in (128, 256, 512) if r <= args.max_resolution]
     fields = {"sphere (analytic)": Sphere(0.6), "chair (procedural)": generate_shape("chair", 0)}
@@ -77,10 +129,12 @@ def main() -> None:
                 flush=True,
             )
     mc = bench_marching_cubes()
+    vae_rows = bench_vae_field(args.model)
     results = {
         "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores (CPU)",
         "extraction": rows,
         "marching_cubes": mc,
+        "vae_field": vae_rows,
     }
     out = ROOT / "bench_results"
     out.mkdir(exist_ok=True)
@@ -104,6 +158,15 @@ def main() -> None:
         f"\nmarching cubes on a {mc['resolution']}^3 grid: PyMCubes {mc['pymcubes_s']:.2f} s, "
         f"scikit-image {skimage}"
     )
+    baseline = vae_rows[0]["seconds"]
+    print("\n| VAE field, hierarchical 192^3 | queries | s | speed-up | max surface shift |")
+    print("| --- | --- | --- | --- | --- |")
+    for r in vae_rows:
+        shift = r.get("max_surface_shift")
+        print(
+            f"| {r['setting']} | {r['queries'] / 1e6:.2f}M | {r['seconds']:.2f} | "
+            f"{baseline / r['seconds']:.2f}x | {'-' if shift is None else f'{shift:.4f}'} |"
+        )
 
 
 if __name__ == "__main__":

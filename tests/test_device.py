@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from gen3d.device import DeviceError, resolve_device, resolve_dtype
+from gen3d import device as device_module
+from gen3d.device import DeviceError, resolve_device, resolve_dtype, resolve_field_dtype
 
 
 def test_auto_picks_cuda_only_when_available():
@@ -35,3 +36,16 @@ def test_cuda_auto_dtype_is_bf16_where_supported():
     assert device.type == "cuda"
     expected = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
     assert resolve_dtype("auto", device) == expected
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_cpu_field_queries_use_bf16_only_where_the_cpu_computes_it(monkeypatch, native):
+    monkeypatch.setattr(device_module, "cpu_has_native_bf16", lambda: native)
+    cpu = torch.device("cpu")
+    assert resolve_field_dtype("auto", cpu) == (torch.bfloat16 if native else torch.float32)
+    assert resolve_dtype("auto", cpu) == torch.float32  # the DiT and encoders stay float32
+    # An explicit dtype is taken as given: float32 keeps every query exact.
+    assert resolve_field_dtype("float32", cpu) == torch.float32
+    assert resolve_field_dtype("bfloat16", cpu) == torch.bfloat16
+    with pytest.raises(DeviceError, match="unknown dtype"):
+        resolve_field_dtype("int3", cpu)

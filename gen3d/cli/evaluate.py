@@ -88,11 +88,16 @@ def eval_command(
         "data": str(data),
         "split": split,
         "resolution": grid,
+        "field_dtype": str(pipeline.field_dtype).removeprefix("torch."),
     }
     torch.manual_seed(0)
     if "vae" in chosen:
         report["vae"] = evaluate_vae(
-            pipeline.vae, held.head(shapes), resolution=grid, progress=progress
+            pipeline.vae,
+            held.head(shapes),
+            resolution=grid,
+            query_dtype=pipeline.field_dtype,
+            progress=progress,
         )
     if "text" in chosen:
         path = classifier or DEFAULT_CLASSIFIER

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gen3d import __version__
-from gen3d.device import DeviceError, resolve_device, resolve_dtype
+from gen3d.device import DeviceError, resolve_device, resolve_dtype, resolve_field_dtype
 from gen3d.settings import Settings
 
 # Optional packages and what gen3d uses them for.
@@ -65,9 +65,11 @@ def collect_info(settings: Settings) -> dict[str, Any]:
         device = resolve_device(settings.device)
         report["device"] = str(device)
         report["dtype"] = str(resolve_dtype(settings.dtype, device)).removeprefix("torch.")
+        field_dtype = resolve_field_dtype(settings.dtype, device)
+        report["field_dtype"] = str(field_dtype).removeprefix("torch.")
     except DeviceError as error:
         report["device"] = f"unusable: {error}"
-        report["dtype"] = None
+        report["dtype"] = report["field_dtype"] = None
     report["settings"] = {
         "data_dir": str(settings.data_dir),
         "results_dir": str(settings.resolved_results_dir),
@@ -93,7 +95,7 @@ def info(
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
-    for key in ("gen3d", "python", "platform", "torch", "device", "dtype"):
+    for key in ("gen3d", "python", "platform", "torch", "device", "dtype", "field_dtype"):
         table.add_row(key, str(report[key]))
     table.add_row("cuda", ", ".join(report["cuda_devices"]) or "not available")
     for name, version in report["packages"].items():

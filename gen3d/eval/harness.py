@@ -166,6 +166,7 @@ def evaluate_vae(
     *,
     resolution: int | None = None,
     encoder_points: int = 2048,
+    query_dtype: Any = None,
     progress: Progress | None = None,
 ) -> dict[str, float]:
     """Mean reconstruction scores of ``vae`` over the held-out shapes.
@@ -178,7 +179,9 @@ def evaluate_vae(
     the DiT holds colour back.
 
     ``resolution`` is the marching-cubes grid; by default the one ``generate`` uses, so that
-    the score is what a user's meshes get (thin parts need the finer grid).
+    the score is what a user's meshes get (thin parts need the finer grid); likewise
+    ``query_dtype``, the precision of the field's queries (a pipeline's ``field_dtype``;
+    None: the VAE's own).
     """
     import torch
 
@@ -198,6 +201,8 @@ def evaluate_vae(
                 points[None].to(device), normals[None].to(device), colours[None].to(device)
             ).mode()
             field = vae.decode(latents)[0]
+            if query_dtype is not None and hasattr(field, "query_dtype"):
+                field.query_dtype = query_dtype
             if held.coloured[index]:
                 predicted = field.colour(held.surface[index])
                 colour_errors.append(float(np.abs(predicted - held.colours[index]).mean()))

@@ -74,6 +74,32 @@ def test_numpy_queries_are_chunked_and_match_torch_queries() -> None:
     assert field.features.shape == (1, 32, 64)
 
 
+def test_cpu_fields_query_in_cache_sized_chunks() -> None:
+    from vae.vecset import CPU_QUERY_CHUNK
+
+    model = tiny()
+    points, normals = cloud(batch=2)
+    field = model.decode(model.encode(points, normals).mode())
+    assert field.chunk == CPU_QUERY_CHUNK and field[1].chunk == CPU_QUERY_CHUNK
+
+
+def test_bfloat16_queries_stay_close_to_float32_and_follow_indexing() -> None:
+    model = tiny().eval()
+    points, normals = cloud(batch=2)
+    with torch.no_grad():
+        fields = model.decode(model.encode(points, normals).mode())
+    xyz = np.random.default_rng(0).uniform(-1, 1, (3000, 3)).astype(np.float32)
+    exact_sdf, exact_rgb = fields[1].query(xyz)
+    fields.query_dtype = torch.bfloat16
+    field = fields[1]  # indexing keeps the precision
+    assert field.query_dtype == torch.bfloat16
+    sdf, rgb = field.query(xyz)
+    assert sdf.dtype == np.float32 and rgb.dtype == np.float32  # numpy answers stay float32
+    assert not np.array_equal(sdf, exact_sdf)  # it really ran in bfloat16
+    np.testing.assert_allclose(sdf, exact_sdf, atol=0.02)
+    np.testing.assert_allclose(rgb, exact_rgb, atol=0.02)
+
+
 def test_field_batch_indexing_and_bad_queries() -> None:
     model = tiny()
     points, normals = cloud(batch=3)
