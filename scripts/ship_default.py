@@ -9,6 +9,10 @@ fp16 (they load into fp32 models; the check below measures what that costs) and 
 fp32 (its SDF feeds marching cubes, where small errors move the surface; it is small), a new
 classifier (if given) to gen3d/eval/weights/classifier, and writes MODEL_CARD.md from the
 eval report. Refuses to ship more than 40 MB.
+
+The fp16 cost can only be measured against an fp32 DiT. It is recorded in the shipped
+folder's shipping.json, so a pipeline assembled from a shipped one (a new VAE beside the
+shipped fp16 DiT) carries the first measurement forward instead of measuring 0.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from safetensors.torch import load_file, save_file
 ROOT = Path(__file__).resolve().parents[1]
 MAX_BYTES = 40 * 2**20
 HALF_FOLDERS = ("dit", "conditioning/image")
+SHIPPING_RECORD = "shipping.json"
 
 
 def halve(folder: Path) -> None:
@@ -52,6 +57,27 @@ def fp16_cost(original: Path, shipped: Path) -> float:
         )
         outputs.append(latents)
     return float((outputs[0] - outputs[1]).abs().max() / outputs[0].abs().max())
+
+
+def is_half(folder: Path) -> bool:
+    """Whether the weights in ``folder`` are already fp16 (a shipped model's DiT)."""
+    return any(
+        tensor.dtype == torch.float16
+        for path in folder.glob("*.safetensors")
+        for tensor in load_file(path).values()
+    )
+
+
+def recorded_fp16_cost(pipeline: Path) -> float:
+    """The fp16 cost a shipped pipeline recorded, for a pipeline whose DiT is already fp16."""
+    record = pipeline / SHIPPING_RECORD
+    if not record.is_file():
+        raise SystemExit(
+            f"{pipeline}/dit is already fp16, so the fp16 cost cannot be measured against it, "
+            f"and it has no {SHIPPING_RECORD} that recorded it: ship from the fp32 pipeline "
+            "(scripts/train_default.sh's runs/default/pipeline)"
+        )
+    return float(json.loads(record.read_text())["fp16_cost"])
 
 
 def folder_bytes(folder: Path) -> int:
@@ -131,12 +157,17 @@ def main() -> None:
     args = parser.parse_args()
 
     target = args.dest / "models" / "default"
+    inherited = recorded_fp16_cost(args.pipeline) if is_half(args.pipeline / "dit") else None
+    staging = target.with_name("default.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(args.pipeline, staging)  # the input may be the shipped folder itself
     shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(args.pipeline, target)
+    staging.rename(target)
     for name in HALF_FOLDERS:
         if (target / name).is_dir():
             halve(target / name)
-    cost = fp16_cost(args.pipeline, target)
+    cost = fp16_cost(args.pipeline, target) if inherited is None else inherited
+    (target / SHIPPING_RECORD).write_text(json.dumps({"fp16_cost": cost}, indent=2) + "\n")
     classifier = args.dest / "eval" / "weights" / "classifier"
     if args.classifier is not None and args.classifier.resolve() != classifier.resolve():
         shutil.rmtree(classifier, ignore_errors=True)

@@ -16,6 +16,13 @@ from gen3d.pipeline import Pipeline
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "ship_default.py"
 
 
+def ship(pipeline: Path, report: Path, package: Path, *extra: str):
+    command = [sys.executable, str(SCRIPT), "--pipeline", str(pipeline), "--eval", str(report)]
+    return subprocess.run(
+        [*command, "--dest", str(package), *extra], capture_output=True, text=True, timeout=300
+    )
+
+
 def test_ship_default_copies_halves_and_writes_a_card(tmp_path: Path, tiny_pipeline_path) -> None:
     classifier = PointCloudClassifier(["chair", "mug"], width=16).save_pretrained(tmp_path / "c")
     report = tmp_path / "eval.json"
@@ -28,23 +35,7 @@ def test_ship_default_copies_halves_and_writes_a_card(tmp_path: Path, tiny_pipel
         )
     )
     package = tmp_path / "gen3d"
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPT),
-            "--pipeline",
-            str(tiny_pipeline_path),
-            "--classifier",
-            str(classifier),
-            "--eval",
-            str(report),
-            "--dest",
-            str(package),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = ship(tiny_pipeline_path, report, package, "--classifier", str(classifier))
     assert result.returncode == 0, result.stderr[-2000:]
     shipped = package / "models" / "default"
     dit = load_file(next((shipped / "dit").glob("*.safetensors")))
@@ -57,3 +48,26 @@ def test_ship_default_copies_halves_and_writes_a_card(tmp_path: Path, tiny_pipel
     pipe = Pipeline.from_pretrained(shipped, device="cpu")  # fp16 files load as fp32 models
     assert next(pipe.dit.parameters()).dtype == torch.float32
     assert len(pipe(prompt="a chair", seed=0, steps=2, texture_size=0).mesh.faces) > 0
+
+
+def test_fp16_cost_is_carried_forward_from_a_shipped_dit(tmp_path: Path, tiny_pipeline_path):
+    report = tmp_path / "eval.json"
+    report.write_text(json.dumps({"vae": {"f@0.02": 0.9}}))
+    first = tmp_path / "first"
+    assert ship(tiny_pipeline_path, report, first).returncode == 0
+    record = first / "models/default/shipping.json"
+    assert json.loads(record.read_text())["fp16_cost"] >= 0  # measured against the fp32 DiT
+    measured = 1.23e-3  # stands in for a real model's (the tiny DiT's samples do not move)
+    record.write_text(json.dumps({"fp16_cost": measured}))
+    # A new VAE beside the shipped fp16 DiT (as train_default.sh's with_vae assembles it):
+    # the cost cannot be measured against an fp16 DiT, so the first measurement carries on.
+    result = ship(first / "models/default", report, tmp_path / "second")
+    assert result.returncode == 0, result.stderr[-2000:]
+    second = tmp_path / "second/models/default"
+    assert json.loads((second / "shipping.json").read_text())["fp16_cost"] == measured
+    assert f"{measured:.2e}" in (second / "MODEL_CARD.md").read_text()
+    # Without the record there is nothing to carry: a clear refusal, nothing shipped.
+    (first / "models/default/shipping.json").unlink()
+    result = ship(first / "models/default", report, tmp_path / "third")
+    assert result.returncode != 0 and "already fp16" in result.stderr
+    assert not (tmp_path / "third/models/default").exists()
