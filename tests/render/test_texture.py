@@ -59,6 +59,28 @@ def test_unwrap_keeps_the_surface_and_packs_the_unit_square(sphere, unwrapped) -
     assert 0.3 < area <= 1.0  # charts fill a good part of the square, without overlaps
 
 
+@pytest.mark.parametrize(
+    ("worker", "timeout", "message"),
+    [
+        ("import os, signal; os.kill(os.getpid(), signal.SIGSEGV)", 60, "crashed \\(SIGSEGV\\)"),
+        ("import time; time.sleep(30)", 1, "did not finish unwrapping .* in 1 s"),
+        ("raise ValueError('bad mesh for xatlas')", 60, "failed .*: ValueError: bad mesh"),
+    ],
+)
+def test_a_crashing_or_hanging_xatlas_costs_only_its_child_process(
+    sphere, tmp_path, monkeypatch, worker, timeout, message
+) -> None:
+    # xatlas segfaults on some meshes (a 6-times subdivided icosphere with xatlas 0.0.11);
+    # the caller, a server or a batch run, must get an error it can report, not die.
+    import render.uv
+
+    script = tmp_path / "worker.py"
+    script.write_text(worker + "\n")
+    monkeypatch.setattr(render.uv, "WORKER", script)
+    with pytest.raises(UnwrapError, match=message):
+        unwrap_uv(sphere.vertices, sphere.faces, texture_size=256, timeout=timeout)
+
+
 def test_unwrap_rejects_bad_meshes() -> None:
     with pytest.raises(UnwrapError, match="no faces"):
         unwrap_uv(np.zeros((3, 3)), np.zeros((0, 3), dtype=int))
