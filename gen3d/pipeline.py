@@ -28,6 +28,7 @@ import random
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -404,14 +405,39 @@ class Pipeline:
             fields.query_dtype = self.field_dtype
         timings["decode"] = time.perf_counter() - started
 
+        from gen3d.mesh import unwrap_for_texture
+
+        count = len(items)
+        item_timings = [dict(timings) for _ in items]
+        # xatlas unwraps in a child process, so one item's unwrap runs while the next item
+        # meshes; the stages still report in order (every mesh, then every texture).
+        unwrapper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gen3d-unwrap")
+        try:
+            meshes, unwraps = [], []
+            for index in range(count):
+                mesh = self._mesh(fields[index], opts, item_timings[index], report, index, count)
+                meshes.append(mesh)
+                unwraps.append(
+                    unwrapper.submit(unwrap_for_texture, mesh, opts.texture_size)
+                    if opts.texture_size
+                    else None
+                )
+            for index in range(count):
+                report("texture", index / count, {"item": index})
+                meshes[index] = self._texture(
+                    fields[index], meshes[index], unwraps[index], opts, item_timings[index]
+                )
+            report("texture", 1.0, {"item": count - 1})
+        finally:  # a cancel or an error: queued unwraps are dropped, a running one ends alone
+            unwrapper.shutdown(wait=False, cancel_futures=True)
+
         assets = []
         for index, item in enumerate(items):
-            item_timings = dict(timings)
-            mesh = self._mesh(fields[index], opts, item_timings, report, index, len(items))
+            mesh = meshes[index]
             if images is not None and opts.refine_steps:
                 started = time.perf_counter()
                 mesh = self._refine(mesh, item, opts, report)
-                item_timings["refine"] = time.perf_counter() - started
+                item_timings[index]["refine"] = time.perf_counter() - started
             source = {"prompt": item} if prompts is not None else {"image": _image_name(item)}
             metadata = {
                 **source,
@@ -419,7 +445,7 @@ class Pipeline:
                 **dataclasses.asdict(opts),
                 "batch_size": len(items),
             }
-            assets.append(Asset(mesh, metadata, item_timings))
+            assets.append(Asset(mesh, metadata, item_timings[index]))
         return (
             assets
             if isinstance(prompt, list | tuple) or isinstance(image, list | tuple)
@@ -494,13 +520,7 @@ class Pipeline:
         index: int,
         count: int,
     ) -> Any:
-        from gen3d.mesh import (
-            FieldError,
-            bake_field_texture,
-            clean_mesh,
-            extract_hierarchical,
-            vertex_colours,
-        )
+        from gen3d.mesh import FieldError, clean_mesh, extract_hierarchical
 
         started = time.perf_counter()
         report("mesh", index / count, {"item": index})
@@ -512,16 +532,29 @@ class Pipeline:
             ) from error
         mesh = clean_mesh(mesh, face_count=opts.face_count or None)
         timings["mesh"] = time.perf_counter() - started
+        return mesh
+
+    def _texture(
+        self,
+        field_: Any,
+        mesh: Any,
+        unwrap: Future | None,
+        opts: GenerationOptions,
+        timings: dict[str, float],
+    ) -> Any:
+        """Bake the field's colour into the texture ``unwrap`` charted (vertex colours when
+        there is none); ``timings["texture"]`` counts only the wait and the bake."""
+        from gen3d.mesh import bake_field_texture, vertex_colours
 
         started = time.perf_counter()
-        report("texture", index / count, {"item": index})
-        if opts.texture_size:
-            mesh = bake_field_texture(mesh, field_, texture_size=opts.texture_size)
+        if unwrap is not None:
+            unwrapped = unwrap.result()
+            mesh = bake_field_texture(
+                mesh, field_, texture_size=opts.texture_size, unwrapped=unwrapped
+            )
         else:
             vertex_colours(field_, mesh)
         timings["texture"] = time.perf_counter() - started
-        if index == count - 1:
-            report("texture", 1.0, {"item": index})
         return mesh
 
     def _refine(self, mesh: Any, image: Any, opts: GenerationOptions, report: _Reporter) -> Any:

@@ -10,7 +10,13 @@ import trimesh
 from PIL import Image
 
 from gen3d.images import ImageInputError
-from gen3d.pipeline import STAGES, GenerationCancelled, Pipeline, PipelineError
+from gen3d.pipeline import (
+    STAGES,
+    GenerationCancelled,
+    Pipeline,
+    PipelineError,
+    overall_progress,
+)
 
 
 def test_text_to_textured_glb(tiny_pipeline: Pipeline, tmp_path) -> None:
@@ -69,6 +75,36 @@ def test_progress_reports_every_stage_in_order_and_can_cancel(tiny_pipeline: Pip
 
     with pytest.raises(GenerationCancelled, match="step 2"):
         tiny_pipeline(prompt="a chair", seed=1, callback=cancel_at_second_step)
+
+
+def test_a_batch_reports_progress_that_never_goes_back(tiny_pipeline: Pipeline) -> None:
+    # Items mesh one after another while xatlas unwraps the previous one in a child process;
+    # the events still come stage by stage: every mesh, then every texture.
+    events: list[tuple[str, float]] = []
+    assets = tiny_pipeline(
+        prompt=["a mug", "a lamp", "a vase"],
+        seed=2,
+        steps=2,
+        callback=lambda stage, fraction, info: events.append((stage, fraction)),
+    )
+    assert all(asset.texture is not None for asset in assets)
+    overall = [overall_progress(stage, fraction) for stage, fraction in events]
+    assert overall == sorted(overall)
+    stages = [stage for stage, _ in events]
+    assert stages.count("mesh") == 3 and stages.count("texture") == 4  # + the final 1.0
+
+
+def test_a_crashing_unwrap_fails_the_run_with_a_clear_error(
+    tiny_pipeline: Pipeline, tmp_path, monkeypatch
+) -> None:
+    import render.uv
+    from gen3d.mesh import TextureError
+
+    crash = tmp_path / "crash.py"
+    crash.write_text("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n")
+    monkeypatch.setattr(render.uv, "WORKER", crash)
+    with pytest.raises(TextureError, match=r"cannot unwrap the mesh: xatlas crashed \(SIGSEGV\)"):
+        tiny_pipeline(prompt=["a mug", "a lamp"], seed=2, steps=2)
 
 
 def test_image_to_3d(tiny_pipeline: Pipeline, tmp_path) -> None:
