@@ -28,7 +28,6 @@ import random
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -405,31 +404,17 @@ class Pipeline:
             fields.query_dtype = self.field_dtype
         timings["decode"] = time.perf_counter() - started
 
-        from gen3d.mesh import unwrap_for_texture
-
         count = len(items)
         item_timings = [dict(timings) for _ in items]
-        # xatlas unwraps in a child process, so one item's unwrap runs while the next item
-        # meshes; the stages still report in order (every mesh, then every texture).
-        unwrapper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gen3d-unwrap")
-        try:
-            meshes, unwraps = [], []
-            for index in range(count):
-                mesh = self._mesh(fields[index], opts, item_timings[index], report, index, count)
-                meshes.append(mesh)
-                unwraps.append(
-                    unwrapper.submit(unwrap_for_texture, mesh, opts.texture_size)
-                    if opts.texture_size
-                    else None
-                )
-            for index in range(count):
-                report("texture", index / count, {"item": index})
-                meshes[index] = self._texture(
-                    fields[index], meshes[index], unwraps[index], opts, item_timings[index]
-                )
-            report("texture", 1.0, {"item": count - 1})
-        finally:  # a cancel or an error: queued unwraps are dropped, a running one ends alone
-            unwrapper.shutdown(wait=False, cancel_futures=True)
+        # Stage by stage (every mesh, then every texture), so that progress never goes back.
+        meshes = [
+            self._mesh(fields[index], opts, item_timings[index], report, index, count)
+            for index in range(count)
+        ]
+        for index in range(count):
+            report("texture", index / count, {"item": index})
+            meshes[index] = self._texture(fields[index], meshes[index], opts, item_timings[index])
+        report("texture", 1.0, {"item": count - 1})
 
         assets = []
         for index, item in enumerate(items):
@@ -535,23 +520,14 @@ class Pipeline:
         return mesh
 
     def _texture(
-        self,
-        field_: Any,
-        mesh: Any,
-        unwrap: Future | None,
-        opts: GenerationOptions,
-        timings: dict[str, float],
+        self, field_: Any, mesh: Any, opts: GenerationOptions, timings: dict[str, float]
     ) -> Any:
-        """Bake the field's colour into the texture ``unwrap`` charted (vertex colours when
-        there is none); ``timings["texture"]`` counts only the wait and the bake."""
+        """The field's colour baked into a UV texture, or vertex colours (texture_size 0)."""
         from gen3d.mesh import bake_field_texture, vertex_colours
 
         started = time.perf_counter()
-        if unwrap is not None:
-            unwrapped = unwrap.result()
-            mesh = bake_field_texture(
-                mesh, field_, texture_size=opts.texture_size, unwrapped=unwrapped
-            )
+        if opts.texture_size:
+            mesh = bake_field_texture(mesh, field_, texture_size=opts.texture_size)
         else:
             vertex_colours(field_, mesh)
         timings["texture"] = time.perf_counter() - started

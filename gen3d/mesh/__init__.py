@@ -5,7 +5,7 @@ from .cleanup import CleanupError, clean_mesh, decimate, repair, smooth
 from .export import ExportError, export_mesh
 from .extract import Extraction, extract_dense, extract_hierarchical, vertex_colours
 from .field import FieldAdapter, FieldError
-from .texture import TextureError, bake_field_texture, unwrap_for_texture
+from .texture import TextureError, bake_field_texture
 
 __all__ = [
     "CleanupError",
@@ -22,6 +22,5 @@ __all__ = [
     "extract_hierarchical",
     "repair",
     "smooth",
-    "unwrap_for_texture",
     "vertex_colours",
 ]

@@ -39,22 +39,6 @@ def textured_mesh(
     return trimesh.Trimesh(vertices, faces, visual=visual, process=False)
 
 
-def unwrap_for_texture(mesh: trimesh.Trimesh, texture_size: int = 1024) -> Any:
-    """xatlas charts for ``mesh`` packed for a ``texture_size`` texture (a
-    ``render.UnwrappedMesh``); a ``TextureError`` for a mesh that cannot be unwrapped. It
-    runs in a child process, so a thread may wait on it while the caller works on."""
-    from render import UnwrapError, unwrap_uv
-
-    if len(mesh.faces) == 0:
-        raise TextureError("cannot texture a mesh with no faces")
-    if not 16 <= texture_size <= 8192:
-        raise TextureError(f"texture_size must be in 16..8192, got {texture_size}")
-    try:
-        return unwrap_uv(mesh.vertices, mesh.faces, texture_size=texture_size)
-    except UnwrapError as error:
-        raise TextureError(f"cannot unwrap the mesh: {error}") from error
-
-
 def bake_field_texture(
     mesh: trimesh.Trimesh,
     field: Any,
@@ -62,7 +46,6 @@ def bake_field_texture(
     texture_size: int = 1024,
     sample_scale: float = 0.5,
     backend: str = "auto",
-    unwrapped: Any = None,
 ) -> trimesh.Trimesh:
     """A copy of ``mesh`` with xatlas UVs and ``field``'s colour baked into a texture.
 
@@ -73,10 +56,9 @@ def bake_field_texture(
     then upsampled bilinearly to ``texture_size``. Decoded colour fields are smooth: on a
     trained VAE, half-resolution sampling matched full sampling to 62 dB PSNR with 4x fewer
     field queries (2.8 s -> 0.7 s for a 1024^2 texture on 2 CPU cores). ``sample_scale=1``
-    samples every texel, for fields with sharp colour edges. ``unwrapped``: the mesh's
-    charts from ``unwrap_for_texture`` when the caller made them already.
+    samples every texel, for fields with sharp colour edges.
     """
-    from render import RenderError, bake_texture
+    from render import RenderError, UnwrapError, bake_texture, unwrap_uv
 
     if len(mesh.faces) == 0:
         raise TextureError("cannot texture a mesh with no faces")
@@ -88,8 +70,10 @@ def bake_field_texture(
     adapter = FieldAdapter(field)
     if adapter.colour(np.zeros((1, 3))) is None:
         raise TextureError(f"{type(field).__name__} has no colour to bake")
-    if unwrapped is None:
-        unwrapped = unwrap_for_texture(mesh, texture_size)
+    try:
+        unwrapped = unwrap_uv(mesh.vertices, mesh.faces, texture_size=texture_size)
+    except UnwrapError as error:
+        raise TextureError(f"cannot unwrap the mesh: {error}") from error
 
     def colour(points: torch.Tensor) -> torch.Tensor:
         rgb = adapter.colour(points.detach().cpu().numpy().astype(np.float64))

@@ -78,8 +78,8 @@ def test_progress_reports_every_stage_in_order_and_can_cancel(tiny_pipeline: Pip
 
 
 def test_a_batch_reports_progress_that_never_goes_back(tiny_pipeline: Pipeline) -> None:
-    # Items mesh one after another while xatlas unwraps the previous one in a child process;
-    # the events still come stage by stage: every mesh, then every texture.
+    # Stage by stage, every mesh and then every texture (per item, the overall progress
+    # went mesh, texture, mesh: backwards).
     events: list[tuple[str, float]] = []
     assets = tiny_pipeline(
         prompt=["a mug", "a lamp", "a vase"],
