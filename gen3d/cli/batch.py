@@ -15,8 +15,6 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from gen3d.mesh.export import SUPPORTED_EXPORTS
-
 
 def batch_command(
     ctx: typer.Context,
@@ -48,6 +46,7 @@ def batch_command(
     """
     from gen3d.batch import BatchError, Library, read_items, run_library
     from gen3d.gallery import write_gallery
+    from gen3d.mesh.export import SUPPORTED_EXPORTS
     from gen3d.pipeline import Pipeline, resolve_model_path
 
     suffix = f".{asset_format.lower().lstrip('.')}"

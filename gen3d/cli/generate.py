@@ -12,7 +12,6 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from gen3d.errors import Gen3DError
-from gen3d.mesh.export import SUPPORTED_EXPORTS
 
 STAGE_LABELS = {
     "encode": "encoding the input",
@@ -29,6 +28,8 @@ class GenerateError(Gen3DError):
 
 
 def check_output(out: Path) -> None:
+    from gen3d.mesh.export import SUPPORTED_EXPORTS
+
     if out.suffix.lower() not in SUPPORTED_EXPORTS:
         raise GenerateError(
             f"{out}: unsupported format {out.suffix or '(no suffix)'!r}; "

@@ -16,7 +16,6 @@ from rich.console import Console
 from rich.table import Table
 
 from gen3d import __version__
-from gen3d.device import DeviceError, resolve_device, resolve_dtype, resolve_field_dtype
 from gen3d.settings import Settings
 
 # Optional packages and what gen3d uses them for.
@@ -37,6 +36,8 @@ def _package_version(name: str) -> str | None:
 def collect_info(settings: Settings) -> dict[str, Any]:
     """Everything ``gen3d info`` reports, as plain JSON-ready data."""
     import torch
+
+    from gen3d.device import DeviceError, resolve_device, resolve_dtype, resolve_field_dtype
 
     report: dict[str, Any] = {
         "gen3d": __version__,
