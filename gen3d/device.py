@@ -57,24 +57,34 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
         raise DeviceError(f"unknown dtype {name!r}; expected auto, {', '.join(_DTYPES)}") from None
 
 
-def cpu_has_native_bf16() -> bool:
-    """Whether this CPU computes bfloat16 matrix products in hardware (AVX512-BF16 or AMX);
-    elsewhere bfloat16 is emulated and slower than float32."""
+def cpu_computes_natively(dtype: torch.dtype) -> bool:
+    """Whether this CPU computes ``dtype`` matrix products in hardware: bfloat16 with
+    AVX512-BF16 or AMX, float16 with AMX-FP16. Elsewhere they are emulated, and slow: float16
+    field queries took 20x as long as float32 on a CPU without AMX-FP16."""
+    probes = {
+        torch.float32: lambda: True,
+        torch.bfloat16: lambda: (
+            torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+        ),
+        torch.float16: lambda: torch.cpu._is_amx_fp16_supported(),
+    }
     try:
-        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-    except AttributeError:  # a torch without these probes: assume not
+        return bool(probes[dtype]())
+    except (AttributeError, KeyError):  # a torch without these probes, or another dtype
         return False
 
 
 def resolve_field_dtype(name: str, device: torch.device) -> torch.dtype:
     """The precision decoded fields answer mesh-extraction and texture-baking queries in.
 
-    "auto" is bfloat16 where the hardware computes it natively: CUDA GPUs that support it and
-    CPUs with AVX512-BF16 or AMX. There the default model's mesh extraction ran 2.1-2.7x
-    faster than in float32 on 2 CPU cores (``scripts/bench_mesh.py``), and its surface moved
-    by at most 0.003, a quarter of a cell of generate's 192 grid; elsewhere float32. An
-    explicit dtype is used as given ("float32" keeps every query exact).
+    On GPUs it is ``resolve_dtype``'s: "auto" is bfloat16 where supported. On CPUs "auto"
+    is bfloat16 where the CPU computes it natively (AVX512-BF16 or AMX): there the default
+    model's mesh extraction ran 2.1-2.7x faster than in float32 on 2 cores
+    (``scripts/bench_mesh.py``), and its surface moved by at most 0.003, a quarter of a cell
+    of generate's 192 grid. A lower precision named outright is used on a CPU only where it
+    computes it natively, else float32; "float32" keeps every query exact.
     """
-    if name == "auto" and device.type == "cpu" and cpu_has_native_bf16():
-        return torch.bfloat16
-    return resolve_dtype(name, device)
+    if device.type != "cpu":
+        return resolve_dtype(name, device)
+    dtype = resolve_dtype("bfloat16" if name == "auto" else name, device)
+    return dtype if cpu_computes_natively(dtype) else torch.float32

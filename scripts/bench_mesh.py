@@ -57,7 +57,7 @@ def bench_vae_field(model: str | None, resolution: int = 192, repeats: int = 2) 
 
     from gen3d import Pipeline
     from gen3d.data import SamplingConfig, sample_sdf
-    from gen3d.device import cpu_has_native_bf16
+    from gen3d.device import cpu_computes_natively
 
     # The VAE's reconstruction of procedural chair 3 (encoded from its surface samples).
     vae = Pipeline.from_pretrained(model, device="cpu", dtype="float32").vae
@@ -70,7 +70,7 @@ def bench_vae_field(model: str | None, resolution: int = 192, repeats: int = 2) 
         latents = vae.encode(*inputs).mode()
     settings = [("baseline: 32768-point chunks, float32", 32_768, torch.float32)]
     settings.append(("8192-point chunks, float32", 8_192, torch.float32))
-    if cpu_has_native_bf16():
+    if cpu_computes_natively(torch.bfloat16):
         settings.append(("8192-point chunks, bfloat16", 8_192, torch.bfloat16))
     rows, surface, reference = [], None, None
     for name, chunk, dtype in settings:

@@ -40,12 +40,22 @@ def test_cuda_auto_dtype_is_bf16_where_supported():
 
 @pytest.mark.parametrize("native", [True, False])
 def test_cpu_field_queries_use_bf16_only_where_the_cpu_computes_it(monkeypatch, native):
-    monkeypatch.setattr(device_module, "cpu_has_native_bf16", lambda: native)
+    monkeypatch.setattr(
+        device_module, "cpu_computes_natively", lambda dtype: dtype == torch.float32 or native
+    )
     cpu = torch.device("cpu")
-    assert resolve_field_dtype("auto", cpu) == (torch.bfloat16 if native else torch.float32)
+    expected = torch.bfloat16 if native else torch.float32
+    assert resolve_field_dtype("auto", cpu) == expected
     assert resolve_dtype("auto", cpu) == torch.float32  # the DiT and encoders stay float32
-    # An explicit dtype is taken as given: float32 keeps every query exact.
-    assert resolve_field_dtype("float32", cpu) == torch.float32
-    assert resolve_field_dtype("bfloat16", cpu) == torch.bfloat16
+    # A lower precision named outright is emulated, and slow, on a CPU without it.
+    assert resolve_field_dtype("bfloat16", cpu) == expected
+    assert resolve_field_dtype("float16", cpu) == (torch.float16 if native else torch.float32)
+    assert resolve_field_dtype("float32", cpu) == torch.float32  # every query exact
     with pytest.raises(DeviceError, match="unknown dtype"):
         resolve_field_dtype("int3", cpu)
+
+
+def test_the_native_precision_probe_answers_for_this_cpu():
+    assert device_module.cpu_computes_natively(torch.float32)
+    assert isinstance(device_module.cpu_computes_natively(torch.bfloat16), bool)
+    assert not device_module.cpu_computes_natively(torch.int8)  # not a float type we use
