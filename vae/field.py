@@ -197,14 +197,24 @@ class ShapeAutoencoder:
         sample_posterior: bool = True,
         generator: torch.Generator | None = None,
         colours: torch.Tensor | None = None,
+        latent_noise: float = 0.0,
     ) -> dict[str, Any]:
         """Encode, sample (or take the mean) and decode; query ``query_xyz`` if given.
+
+        ``latent_noise`` adds Gaussian noise of that many times the latents' standard
+        deviation (over the batch) before decoding: the decoder then learns the slightly
+        displaced latents a DiT samples, not only the encoder's.
 
         Returns ``posterior``, ``latents`` and ``field``, plus ``sdf`` and ``rgb`` at the
         query points. Training goes through here so that distributed wrappers see a forward.
         """
         posterior = self.encode(points, normals, colours)  # type: ignore[attr-defined]
         latents = posterior.sample(generator) if sample_posterior else posterior.mode()
+        if latent_noise:
+            noise = torch.randn(
+                latents.shape, generator=generator, device=latents.device, dtype=latents.dtype
+            )
+            latents = latents + latent_noise * latents.detach().std() * noise
         field = self.decode(latents)  # type: ignore[attr-defined]
         out: dict[str, Any] = {"posterior": posterior, "latents": latents, "field": field}
         if query_xyz is not None:

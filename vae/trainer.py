@@ -67,11 +67,16 @@ class VAETrainConfig:
     # Train the decoder only: the encoder keeps its (warm-started) weights, so every latent
     # stays exactly what it was and a DiT trained on them stays valid.
     freeze_encoder: bool = False
+    # Noise added to the latents before decoding, in units of their standard deviation: a
+    # decoder trained so answers the DiT's samples, which lie slightly off the encoder's.
+    latent_noise: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("steps", "checkpoint_every", "validate_every", "encoder_points"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, not {getattr(self, name)}")
+        if not 0.0 <= self.latent_noise <= 1.0:
+            raise ValueError(f"latent_noise must be in [0, 1], not {self.latent_noise}")
         if self.lr <= 0 or self.warmup_steps < 0 or self.grad_clip <= 0:
             raise ValueError("lr and grad_clip must be positive and warmup_steps >= 0")
         if self.mixed_precision not in ("auto", "no", "bf16", "fp16"):
@@ -185,6 +190,7 @@ def train_step(
             batch["surface_points"][:, encoder_in],
             batch["surface_normals"][:, encoder_in],
             sample_posterior=config.sample_posterior,
+            latent_noise=config.latent_noise,
             colours=surface_colours_or_grey(
                 batch["surface_colours"][:, encoder_in], batch["has_colour"]
             ),

@@ -251,3 +251,19 @@ def test_freezing_the_encoder_needs_a_trained_one() -> None:
 
     with pytest.raises(ValueError, match="init_from"):
         prepare_training(config(freeze_encoder=True))
+
+
+def test_latent_noise_displaces_the_decoded_latents_by_its_share_of_their_spread() -> None:
+    from vae.registry import build_vae
+
+    torch.manual_seed(0)
+    model = build_vae("vecset", **TINY_VAE_OPTIONS["vecset"]).eval()
+    normals = torch.nn.functional.normalize(torch.randn(4, 256, 3), dim=-1)
+    points = 0.5 * normals
+    with torch.no_grad():
+        clean = model(points, normals, sample_posterior=False)["latents"]
+        noisy = model(points, normals, sample_posterior=False, latent_noise=0.1)["latents"]
+    shift = (noisy - clean).std() / clean.std()
+    assert 0.08 < shift < 0.12  # 0.1 of the latents' standard deviation
+    with pytest.raises(ValueError, match="latent_noise"):
+        VAETrainConfig(latent_noise=2.0)
