@@ -12,12 +12,17 @@ Request (stdin, npz): ``vertices`` (V, 3) float32, ``faces`` (F, 3) uint32, ``op
 from __future__ import annotations
 
 import io
+import os
 import sys
 
 import numpy as np
 
 
 def main() -> None:
+    # The answer goes to the original stdout; anything xatlas itself prints goes to stderr,
+    # so that it cannot corrupt the answer.
+    answer_stream = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     import xatlas
 
     request = np.load(io.BytesIO(sys.stdin.buffer.read()))
@@ -32,7 +37,8 @@ def main() -> None:
     vertex_map, faces, uv = atlas[0]
     answer = io.BytesIO()
     np.savez(answer, vertex_map=vertex_map, faces=faces, uv=uv)
-    sys.stdout.buffer.write(answer.getvalue())
+    answer_stream.write(answer.getvalue())
+    answer_stream.flush()
 
 
 if __name__ == "__main__":

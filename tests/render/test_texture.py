@@ -81,6 +81,40 @@ def test_a_crashing_or_hanging_xatlas_costs_only_its_child_process(
         unwrap_uv(sphere.vertices, sphere.faces, texture_size=256, timeout=timeout)
 
 
+def test_what_xatlas_prints_cannot_corrupt_the_answer(
+    sphere, unwrapped, tmp_path, monkeypatch
+) -> None:
+    import render.uv
+
+    chatty = tmp_path / "chatty.py"
+    chatty.write_text(
+        f"""
+import runpy, sys, types
+import xatlas as real
+
+class Atlas:  # the real one, printing to stdout while it works
+    def __init__(self):
+        self.atlas = real.Atlas()
+    def add_mesh(self, *args):
+        self.atlas.add_mesh(*args)
+    def generate(self, *args):
+        print("xatlas: computing charts", flush=True)
+        self.atlas.generate(*args)
+    def __getitem__(self, index):
+        return self.atlas[index]
+
+fake = types.ModuleType("xatlas")
+fake.__dict__.update(real.__dict__)
+fake.Atlas = Atlas
+sys.modules["xatlas"] = fake
+runpy.run_path({str(render.uv.WORKER)!r}, run_name="__main__")
+"""
+    )
+    monkeypatch.setattr(render.uv, "WORKER", chatty)
+    again = unwrap_uv(sphere.vertices, sphere.faces, texture_size=256)
+    np.testing.assert_array_equal(again.uv, unwrapped.uv)
+
+
 def test_unwrap_rejects_bad_meshes() -> None:
     with pytest.raises(UnwrapError, match="no faces"):
         unwrap_uv(np.zeros((3, 3)), np.zeros((0, 3), dtype=int))
