@@ -10,8 +10,10 @@ Meshes: tori of about 10k and 200k faces filling most of the frame. Per backend 
 - the baseline, in the same run: embree ray casting of the same pixels through trimesh
   (first hit per pixel centre, i.e. coverage only), the usual CPU way to get a picture.
 Then ``refine``: seconds for 100 texture-refinement steps (4 views at 512^2, a 1024^2
-texture). Medians over ``--repeats`` after one warm-up. Prints a Markdown table and writes
-bench_results/bench_render.json.
+texture); and ``unwrap``: seconds to chart the 10k and 200k tori for a 1024^2 texture as
+gen3d does it, xatlas in a child process (``unwrap_uv``), against xatlas in this process
+(the baseline: what isolating a crash costs). Medians over ``--repeats`` after one
+warm-up. Prints a Markdown table and writes bench_results/bench_render.json.
 """
 
 from __future__ import annotations
@@ -134,6 +136,21 @@ def refine_row(device: str) -> dict:
     return {"device": device, "refine_100_steps_s": time.perf_counter() - start}
 
 
+def unwrap_rows(repeats: int) -> list[dict]:
+    from render.unwrap_worker import chart
+
+    rows = []
+    for name, sections in MESHES.items():
+        mesh = torus(*sections)
+        vertices = mesh.vertices.astype("float32")
+        faces = mesh.faces.astype("uint32")
+        isolated = timed(lambda v=vertices, f=faces: unwrap_uv(v, f), repeats, False)
+        in_process = timed(lambda v=vertices, f=faces: chart(v, f, 1024, 4), repeats, False)
+        rows.append({"mesh": name, "child_process_s": isolated, "in_process_s": in_process})
+        print(rows[-1], flush=True)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -143,6 +160,7 @@ def main() -> None:
     meshes = ["10k"] if args.quick else list(MESHES)
     rows = frame_rows(resolutions, meshes, args.repeats)
     refine = [refine_row("cpu")] + ([refine_row("cuda")] if torch.cuda.is_available() else [])
+    unwrap = unwrap_rows(max(1, args.repeats // 2))
 
     print(f"\nRendering ({platform.machine()}, {torch.get_num_threads()} threads)")
     print("| method | faces | resolution | rasterize (ms) | render (ms) |")
@@ -155,9 +173,14 @@ def main() -> None:
         )
     for row in refine:
         print(f"100 refinement steps ({row['device']}): {row['refine_100_steps_s']:.1f} s")
+    for row in unwrap:
+        print(
+            f"unwrap, {row['mesh']} torus: {row['child_process_s']:.2f} s in a child process, "
+            f"{row['in_process_s']:.2f} s in process"
+        )
     OUT.mkdir(exist_ok=True)
     path = OUT / "bench_render.json"
-    path.write_text(json.dumps({"frames": rows, "refine": refine}, indent=2))
+    path.write_text(json.dumps({"frames": rows, "refine": refine, "unwrap": unwrap}, indent=2))
     print(f"wrote {path}")
 
 
