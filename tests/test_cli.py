@@ -51,6 +51,13 @@ def test_info_json_reports_device_and_settings(clean_env, tmp_path):
     assert report["gen3d"] == __version__
     assert report["device"] == "cpu"
     assert report["dtype"] == "float32"
+    # Mesh and texture queries: bf16 only on a CPU that computes it natively.
+    import torch
+
+    from gen3d.device import cpu_computes_natively
+
+    native = cpu_computes_natively(torch.bfloat16)
+    assert report["field_dtype"] == ("bfloat16" if native else "float32")
     assert report["settings"]["data_dir"] == str(tmp_path)
     assert set(report["optional_backends"]) >= {"nvdiffrast", "celery"}
 

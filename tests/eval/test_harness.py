@@ -115,6 +115,7 @@ def test_eval_command_writes_a_report(
     data = json.loads(report.read_text())
     assert data["vae"]["shapes"] == 2 and data["image"]["shapes"] == 1
     assert data["resolution"] == 48  # every part meshed on the grid asked for
+    assert data["field_dtype"] in ("float32", "bfloat16")  # the precision of those queries
     code, err = run_cli("eval", "--data", str(held_out_data), "--parts", "vae,colour")
     assert code == 2 and "--parts takes" in err
 
