@@ -398,7 +398,9 @@ class Pipeline:
 
         started = time.perf_counter()
         report("decode", 0.0)
-        with torch.no_grad(), self._autocast():
+        # In float32, like the query head's weights (it costs next to nothing); the field's
+        # mesh and texture queries then run in field_dtype.
+        with torch.no_grad():
             fields = self.vae.decode(latents)
         if hasattr(fields, "query_dtype"):  # a DecodedField; others keep their own precision
             fields.query_dtype = self.field_dtype

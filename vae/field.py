@@ -99,7 +99,9 @@ class DecodedField:
             raise ValueError("numpy queries need a field of one shape; index the batch first")
         sdf, rgb = [], []
         dtype = self.query_dtype or self.dtype
-        lower = dtype != self.dtype and self.device.type in ("cpu", "cuda")
+        # Autocast whenever the answer is not computed in float32: features decoded under
+        # autocast come out bfloat16 while the query head's weights stay float32.
+        lower = dtype != torch.float32 and self.device.type in ("cpu", "cuda")
         precision = torch.autocast(self.device.type, dtype=dtype) if lower else nullcontext()
         with torch.no_grad(), precision:
             for start in range(0, len(points), self.chunk):

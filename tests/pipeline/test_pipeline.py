@@ -65,6 +65,28 @@ def test_field_precision_follows_the_dtype_setting(tiny_pipeline_path) -> None:
     assert abs(len(a.mesh.faces) - len(b.mesh.faces)) <= 0.02 * len(a.mesh.faces)
 
 
+def test_the_gpu_precision_path_runs_end_to_end(tiny_pipeline_path, monkeypatch) -> None:
+    # On a CUDA GPU, "auto" autocasts the encoders and the DiT to bfloat16 and queries the
+    # field in bfloat16. The same flow through CPU autocast: features that came out
+    # bfloat16 once met the query head's float32 weights outside autocast and crashed.
+    import torch
+
+    pipe = Pipeline.from_pretrained(tiny_pipeline_path, device="cpu", dtype="bfloat16")
+    pipe.field_dtype = torch.bfloat16
+    monkeypatch.setattr(
+        Pipeline, "_autocast", lambda self: torch.autocast("cpu", dtype=torch.bfloat16)
+    )
+    exact = Pipeline.from_pretrained(tiny_pipeline_path, device="cpu", dtype="float32")
+    image = Image.new("RGB", (64, 64), "white")
+    image.paste((200, 40, 40), (16, 16, 48, 48))
+    for inputs in ({"prompt": "a red sphere"}, {"image": image}):
+        asset = pipe(**inputs, seed=3, steps=3, texture_size=64)
+        reference = exact(**inputs, seed=3, steps=3, texture_size=64)
+        assert asset.texture is not None and len(asset.mesh.faces) > 0
+        radius = np.median(np.linalg.norm(asset.mesh.vertices, axis=1))
+        assert abs(radius - np.median(np.linalg.norm(reference.mesh.vertices, axis=1))) < 0.02
+
+
 def test_progress_reports_every_stage_in_order_and_can_cancel(tiny_pipeline: Pipeline) -> None:
     events: list[tuple[str, float]] = []
     tiny_pipeline(
