@@ -73,6 +73,11 @@ class DecodedField:
     def __len__(self) -> int:
         return self.batch_size
 
+    def float(self) -> DecodedField:
+        """The same field with float32 features (differentiably cast). accelerate calls this
+        on a bf16 or fp16 model's outputs, as on tensors: anything with a ``dtype``."""
+        return DecodedField(self._head, self.features.float(), self.chunk, self.query_dtype)
+
     def __getitem__(self, index: int) -> DecodedField:
         """The field of one shape of the batch."""
         if not -self.batch_size <= index < self.batch_size:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -267,3 +268,16 @@ def test_latent_noise_displaces_the_decoded_latents_by_its_share_of_their_spread
     assert 0.08 < shift < 0.12  # 0.1 of the latents' standard deviation
     with pytest.raises(ValueError, match="latent_noise"):
         VAETrainConfig(latent_noise=2.0)
+
+
+@pytest.mark.parametrize("kind", ["vecset", "triplane"])
+def test_bf16_mixed_precision_trains_as_on_a_gpu(tmp_path: Path, loader, kind: str) -> None:
+    # "auto" is bf16 on CUDA. accelerate converts a bf16 model's outputs to fp32, and took
+    # the decoded field (it has a dtype) for a tensor: the first step crashed. Through CPU
+    # autocast here, the same flow.
+    options = TINY_VAE_OPTIONS[kind]
+    run = config(model_type=kind, model=options, steps=3, mixed_precision="bf16")
+    train_vae(run, loader, tmp_path / "run", progress=False)
+    metrics = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    assert metrics[-1]["step"] == 3 and all(math.isfinite(m["total"]) for m in metrics)
+    assert (tmp_path / "run" / "model").is_dir()
