@@ -155,3 +155,21 @@ def test_train_dit_with_images_trains_the_image_encoder_too(prepared, tmp_path: 
 
     result = CliRunner().invoke(app, [*args[:-2], "--image-size", "24"])
     assert result.exit_code != 0 and "multiple of 16" in str(result.exception)
+
+
+def test_train_dit_in_bf16_as_on_a_gpu(prepared, tmp_path: Path) -> None:
+    # "auto" is bf16 on CUDA: the whole command (latents, image renders, training, validation
+    # samples meshed) through CPU bf16 autocast, the flow a GPU runs.
+    data, vae_path = prepared
+    config = tmp_path / "dit.json"
+    options = {"model": {"width": 32, "depth": 1, "heads": 4}, "steps": 2, "warmup_steps": 1}
+    options |= {"image_fraction": 0.5, "checkpoint_every": 2, "validate_every": 2}
+    config.write_text(json.dumps(options | {"mixed_precision": "bf16"}))
+    run = tmp_path / "run"
+    args = ["train-dit", "--config", str(config), "--vae", str(vae_path), "--data", str(data)]
+    args += ["--out", str(run), "--batch-size", "2", "--samples", "1", "--image-size", "16"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
+    record = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    assert record["step"] == 2 and 0 <= record["val_meshed"] <= 1
+    assert (run / "pipeline" / "pipeline.json").is_file()
