@@ -275,9 +275,13 @@ def test_bf16_mixed_precision_trains_as_on_a_gpu(tmp_path: Path, loader, kind: s
     # "auto" is bf16 on CUDA. accelerate converts a bf16 model's outputs to fp32, and took
     # the decoded field (it has a dtype) for a tensor: the first step crashed. Through CPU
     # autocast here, the same flow.
+    from gen3d.cli.train_vae import reconstruction_validator
+
     options = TINY_VAE_OPTIONS[kind]
     run = config(model_type=kind, model=options, steps=3, mixed_precision="bf16")
-    train_vae(run, loader, tmp_path / "run", progress=False)
+    validate = reconstruction_validator(Path(loader.dataset.root), shapes=1, resolution=32)
+    train_vae(run, loader, tmp_path / "run", validate=validate, progress=False)
     metrics = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
     assert metrics[-1]["step"] == 3 and all(math.isfinite(m["total"]) for m in metrics)
+    assert 0.0 <= metrics[-1]["val_f_0.02"] <= 1.0  # validation meshes decoded fields too
     assert (tmp_path / "run" / "model").is_dir()
