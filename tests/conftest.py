@@ -33,6 +33,17 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 
 
 @pytest.fixture
+def fresh_accelerate_state():
+    """accelerate keeps one mixed-precision setting per process: a test that trains in bf16
+    starts and ends with a fresh state, so that it and the fp32 tests can share a run."""
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(reset_partial_state=True)
+    yield
+    AcceleratorState._reset_state(reset_partial_state=True)
+
+
+@pytest.fixture
 def run_cli(capsys: pytest.CaptureFixture):
     """Run ``gen3d ARGS...`` as the console script does: ``(exit status, stderr)``."""
     from gen3d.cli import main

@@ -157,7 +157,7 @@ def test_train_dit_with_images_trains_the_image_encoder_too(prepared, tmp_path: 
     assert result.exit_code != 0 and "multiple of 16" in str(result.exception)
 
 
-def test_train_dit_in_bf16_as_on_a_gpu(prepared, tmp_path: Path) -> None:
+def test_train_dit_in_bf16_as_on_a_gpu(prepared, tmp_path: Path, fresh_accelerate_state) -> None:
     # "auto" is bf16 on CUDA: the whole command (latents, image renders, training, validation
     # samples meshed) through CPU bf16 autocast, the flow a GPU runs.
     data, vae_path = prepared

@@ -271,7 +271,9 @@ def test_latent_noise_displaces_the_decoded_latents_by_its_share_of_their_spread
 
 
 @pytest.mark.parametrize("kind", ["vecset", "triplane"])
-def test_bf16_mixed_precision_trains_as_on_a_gpu(tmp_path: Path, loader, kind: str) -> None:
+def test_bf16_mixed_precision_trains_as_on_a_gpu(
+    tmp_path: Path, loader, kind: str, fresh_accelerate_state
+) -> None:
     # "auto" is bf16 on CUDA. accelerate converts a bf16 model's outputs to fp32, and took
     # the decoded field (it has a dtype) for a tensor: the first step crashed. Through CPU
     # autocast here, the same flow.
