@@ -35,7 +35,19 @@ def chart(
     return atlas[0]
 
 
+def no_core_dumps() -> None:
+    """A crash of xatlas is expected now and then: it must not leave a core file (hundreds
+    of MB) in the working directory of the server or batch run that started this child."""
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ImportError, ValueError, OSError):  # not POSIX, or not allowed: nothing to do
+        pass
+
+
 def main() -> None:
+    no_core_dumps()
     # The answer goes to the original stdout; anything xatlas itself prints goes to stderr,
     # so that it cannot corrupt the answer.
     answer_stream = os.fdopen(os.dup(sys.stdout.fileno()), "wb")

@@ -62,7 +62,12 @@ def test_unwrap_keeps_the_surface_and_packs_the_unit_square(sphere, unwrapped) -
 @pytest.mark.parametrize(
     ("worker", "timeout", "message"),
     [
-        ("import os, signal; os.kill(os.getpid(), signal.SIGSEGV)", 60, "crashed \\(SIGSEGV\\)"),
+        (
+            "import os, resource, signal; resource.setrlimit(resource.RLIMIT_CORE, (0, 0)); "
+            "os.kill(os.getpid(), signal.SIGSEGV)",
+            60,
+            "crashed \\(SIGSEGV\\)",
+        ),
         ("import time; time.sleep(30)", 1, "did not finish unwrapping .* in 1 s"),
         ("raise ValueError('bad mesh for xatlas')", 60, "failed .*: ValueError: bad mesh"),
     ],
