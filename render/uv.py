@@ -92,7 +92,10 @@ def _run_xatlas(
     except subprocess.TimeoutExpired:
         raise UnwrapError(f"xatlas did not finish unwrapping {what} in {timeout:g} s") from None
     if done.returncode < 0:
-        name = signal.Signals(-done.returncode).name
+        try:
+            name = signal.Signals(-done.returncode).name
+        except ValueError:  # a signal without a name (a real-time one)
+            name = f"signal {-done.returncode}"
         raise UnwrapError(
             f"xatlas crashed ({name}) unwrapping {what}, a known xatlas failure on some "
             "meshes; decimating to another face count, or vertex colours instead of a "

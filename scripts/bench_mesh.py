@@ -58,6 +58,7 @@ def bench_vae_field(model: str | None, resolution: int = 192, repeats: int = 2) 
     from gen3d import Pipeline
     from gen3d.data import SamplingConfig, sample_sdf
     from gen3d.device import cpu_computes_natively
+    from vae.vecset import CPU_QUERY_CHUNK
 
     # The VAE's reconstruction of procedural chair 3 (encoded from its surface samples).
     vae = Pipeline.from_pretrained(model, device="cpu", dtype="float32").vae
@@ -68,10 +69,12 @@ def bench_vae_field(model: str | None, resolution: int = 192, repeats: int = 2) 
     ]
     with torch.no_grad():
         latents = vae.encode(*inputs).mode()
+    # The baseline is the chunk size gen3d used before CPU_QUERY_CHUNK, in float32.
     settings = [("baseline: 32768-point chunks, float32", 32_768, torch.float32)]
-    settings.append(("8192-point chunks, float32", 8_192, torch.float32))
+    settings.append((f"{CPU_QUERY_CHUNK}-point chunks, float32", CPU_QUERY_CHUNK, torch.float32))
     if cpu_computes_natively(torch.bfloat16):
-        settings.append(("8192-point chunks, bfloat16", 8_192, torch.bfloat16))
+        name = f"{CPU_QUERY_CHUNK}-point chunks, bfloat16"
+        settings.append((name, CPU_QUERY_CHUNK, torch.bfloat16))
     rows, surface, reference = [], None, None
     for name, chunk, dtype in settings:
         with torch.no_grad():
