@@ -1,28 +1,36 @@
-"""Asset libraries from prompt files: read items, generate in DiT batches, keep a manifest.
+"""Asset libraries from prompt files or image folders: read items, generate in DiT batches,
+keep a manifest.
 
-Input files:
+Inputs:
 
 - ``.txt``: one prompt per line (blank lines and lines starting with ``#`` are skipped);
-- ``.csv``: a header with ``prompt`` and optionally ``seed`` and any generation option
-  (``steps``, ``guidance``, ``resolution``, ``face_count``, ``texture_size``);
-- ``.jsonl``: one object per line with the same keys.
+- ``.csv``: a header with ``prompt`` or ``image`` (a path, relative to the file's folder) and
+  optionally ``seed`` and any generation option (``steps``, ``guidance``, ``resolution``,
+  ``face_count``, ``texture_size``, ``refine_steps``); each row has a prompt or an image;
+- ``.jsonl``: one object per line with the same keys;
+- a folder: an image-to-3D item per ``.png``, ``.jpg``, ``.jpeg`` or ``.webp`` in it, in
+  name order.
 
-Each item gets a stable id (its line number and a slug of the prompt) and a seed (its own,
-or one derived from the id), so a re-run reproduces the same assets. ``manifest.json`` in the
-library records every item's prompt, seed, options, status, files, timings and error, and is
-rewritten atomically after every item: re-running the same command skips finished items and
-redoes interrupted or failed ones. Items with the same options are sampled together in DiT
-batches of up to ``batch_size``; an item that fails is recorded and the rest go on.
+Options given for the whole run (``defaults``) apply where an item sets none of its own.
+Each item gets a stable id (its line number and a slug of the prompt or image name) and a
+seed (its own, or one derived from the id), so a re-run reproduces the same assets; an image
+item also records its file's SHA-256, so a re-run redoes an item whose image changed.
+``manifest.json`` in the library records every item's prompt or image, seed, options, status,
+files, timings and error, and is rewritten atomically after every item: re-running the same
+command skips finished items and redoes interrupted or failed ones. Items of one kind (prompt
+or image) with the same options are sampled together in DiT batches of up to ``batch_size``;
+an item that fails is recorded and the rest go on.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import re
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +40,10 @@ from gen3d.pipeline import OPTION_RANGES
 
 MANIFEST = "manifest.json"
 INPUT_SUFFIXES = (".txt", ".csv", ".jsonl")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 MAX_ITEMS = 100_000
+#: options that only an image input takes (a run-wide default skips prompt items)
+IMAGE_ONLY_OPTIONS = ("refine_steps",)
 
 
 class BatchError(Gen3DError):
@@ -42,9 +53,12 @@ class BatchError(Gen3DError):
 @dataclass
 class BatchItem:
     id: str
-    prompt: str
+    prompt: str  # empty for an image item
     seed: int
     options: dict[str, Any] = field(default_factory=dict)
+    image: str | None = None  # an image item's file (absolute path)
+    image_sha256: str | None = None  # its content when read, so a changed image is redone
+    input_thumbnail: str | None = None  # the input image, small, for the gallery
     status: str = "pending"  # pending | running | succeeded | failed
     files: list[str] = field(default_factory=list)  # relative to the library
     thumbnail: str | None = None
@@ -53,9 +67,14 @@ class BatchItem:
     job: str | None = None  # the service's job id (``--server`` runs)
     attempt: int = 0  # how many earlier runs failed this item
 
+    @property
+    def title(self) -> str:
+        """What the item is, for people: its prompt, or its image's file name."""
+        return self.prompt or (Path(self.image).name if self.image else "")
+
     def group_key(self) -> str:
-        """Items with equal keys can share a DiT batch."""
-        return json.dumps(self.options, sort_keys=True)
+        """Items with equal keys can share a DiT batch (prompts and images apart)."""
+        return json.dumps([self.image is not None, self.options], sort_keys=True)
 
 
 def _slug(text: str, length: int = 40) -> str:
@@ -75,12 +94,25 @@ def _number(value: Any, name: str, where: str) -> int | float:
     return int(number) if number.is_integer() and name != "guidance" else number
 
 
-def _make_item(index: int, record: dict[str, Any], where: str) -> BatchItem:
-    """One item from a parsed record; raises ValueError naming the line on bad values."""
+def _make_item(
+    index: int,
+    record: dict[str, Any],
+    where: str,
+    base: Path,
+    defaults: Mapping[str, Any] | None = None,
+) -> BatchItem:
+    """One item from a parsed record; raises ValueError naming the line on bad values.
+    ``base`` is the folder that relative image paths start from."""
     prompt = str(record.get("prompt") or "").strip()
-    if not prompt:
-        raise ValueError(f"{where}: the prompt is empty")
-    item_id = f"{index:05d}-{_slug(prompt)}"
+    image_value = str(record.get("image") or "").strip()
+    if prompt and image_value:
+        raise ValueError(f"{where}: give a prompt or an image, not both")
+    if not prompt and not image_value:
+        raise ValueError(f"{where}: the prompt is empty (give a prompt or an image)")
+    image = sha = None
+    if image_value:
+        image, sha = _read_image_file(image_value, base, where)
+    item_id = f"{index:05d}-{_slug(prompt or Path(image_value).stem)}"
     seed_value = record.get("seed")
     if seed_value in (None, ""):
         seed = zlib.crc32(item_id.encode()) % 2**31  # stable across re-runs
@@ -89,17 +121,50 @@ def _make_item(index: int, record: dict[str, Any], where: str) -> BatchItem:
         if not isinstance(seed, int) or seed < 0:
             raise ValueError(f"{where}: seed must be a non-negative integer, not {seed_value!r}")
     options = {
-        name: _number(record[name], name, where)
-        for name in OPTION_RANGES
-        if record.get(name) not in (None, "")
+        name: _number(value, name, where)
+        for name, value in (defaults or {}).items()
+        if value is not None and (image or name not in IMAGE_ONLY_OPTIONS)
     }
-    return BatchItem(id=item_id, prompt=prompt, seed=seed, options=options)
+    options.update(
+        {
+            name: _number(record[name], name, where)
+            for name in OPTION_RANGES
+            if record.get(name) not in (None, "")
+        }
+    )
+    if not image:
+        for name in IMAGE_ONLY_OPTIONS:
+            if options.get(name):
+                raise ValueError(f"{where}: {name} needs an image input to refine against")
+    return BatchItem(
+        id=item_id, prompt=prompt, seed=seed, options=options, image=image, image_sha256=sha
+    )
+
+
+def _read_image_file(value: str, base: Path, where: str) -> tuple[str, str]:
+    """The absolute path and SHA-256 of an item's image; ValueError naming what is wrong."""
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        path = base / path
+    path = path.resolve()
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise ValueError(f"{where}: image {value!r} is not {', '.join(IMAGE_SUFFIXES)}")
+    if not path.is_file():
+        raise ValueError(f"{where}: image {value!r} not found (looked for {path})")
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as data:
+            for block in iter(lambda: data.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as error:
+        raise ValueError(f"{where}: cannot read image {value!r} ({error.strerror})") from None
+    return str(path), digest.hexdigest()
 
 
 def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
     """(line number, record or None on a bad line, error) for every item line of the file."""
     suffix = path.suffix.lower()
-    known = {"prompt", "seed", *OPTION_RANGES}
+    known = {"prompt", "image", "seed", *OPTION_RANGES}
     text = path.read_text(encoding="utf-8-sig")
     if suffix == ".txt":
         for number, line in enumerate(text.splitlines(), start=1):
@@ -108,8 +173,10 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
     elif suffix == ".csv":
         reader = csv.DictReader(text.splitlines())
         columns = set(reader.fieldnames or [])
-        if "prompt" not in columns:
-            raise BatchError(f"{path}: a CSV needs a 'prompt' column (found {sorted(columns)})")
+        if not columns & {"prompt", "image"}:
+            raise BatchError(
+                f"{path}: a CSV needs a 'prompt' or an 'image' column (found {sorted(columns)})"
+            )
         unknown = sorted(columns - known)
         if unknown:
             raise BatchError(f"{path}: unknown columns {unknown}; known: {sorted(known)}")
@@ -134,34 +201,75 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
             yield number, record, ""
 
 
-def read_items(path: str | Path) -> list[BatchItem]:
-    """Every item of a prompt file. A bad line becomes a failed item (with the reason), so
-    one typo does not stop a library; a bad file raises ``BatchError``."""
+def _image_folder_records(folder: Path) -> list[tuple[int, dict[str, Any] | None, str]]:
+    images = sorted(
+        entry
+        for entry in folder.iterdir()
+        if entry.suffix.lower() in IMAGE_SUFFIXES
+        and not entry.name.startswith(".")
+        and entry.is_file()
+    )
+    if not images:
+        raise BatchError(f"{folder}: no images in the folder ({', '.join(IMAGE_SUFFIXES)})")
+    return [(number, {"image": entry.name}, "") for number, entry in enumerate(images, 1)]
+
+
+def _check_defaults(defaults: Mapping[str, Any]) -> None:
+    """Run-wide options are checked once, up front: a bad one would fail every item."""
+    unknown = sorted(set(defaults) - set(OPTION_RANGES))
+    if unknown:
+        raise BatchError(f"unknown options {unknown}; known: {sorted(OPTION_RANGES)}")
+    for name, value in defaults.items():
+        limits = OPTION_RANGES[name]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise BatchError(f"{name} must be a number, not {value!r}")
+        if not limits.low <= value <= limits.high:
+            raise BatchError(
+                f"{name}={value} is out of range: {limits.help} must be in "
+                f"{limits.low:g}..{limits.high:g}"
+            )
+
+
+def read_items(path: str | Path, defaults: Mapping[str, Any] | None = None) -> list[BatchItem]:
+    """Every item of a prompt file or image folder. A bad line becomes a failed item (with
+    the reason), so one typo does not stop a library; a bad input raises ``BatchError``.
+
+    ``defaults``: options for items that do not set them (``refine_steps`` for images only).
+    """
     path = Path(path)
-    if path.suffix.lower() not in INPUT_SUFFIXES:
-        raise BatchError(f"{path}: prompt files are {', '.join(INPUT_SUFFIXES)}")
-    if not path.is_file():
-        raise BatchError(f"{path}: no such file")
-    try:
-        records = list(_records(path))
-    except UnicodeDecodeError:
-        raise BatchError(f"{path}: not UTF-8 text") from None
+    _check_defaults(defaults or {})
+    if path.is_dir():
+        records, base, where = _image_folder_records(path), path, "image {}"
+    else:
+        if path.suffix.lower() not in INPUT_SUFFIXES:
+            raise BatchError(
+                f"{path}: prompt files are {', '.join(INPUT_SUFFIXES)}, or give a folder of images"
+            )
+        if not path.is_file():
+            raise BatchError(f"{path}: no such file or folder")
+        try:
+            records = list(_records(path))
+        except UnicodeDecodeError:
+            raise BatchError(f"{path}: not UTF-8 text") from None
+        base, where = path.parent, "line {}"
     if len(records) > MAX_ITEMS:
         raise BatchError(f"{path}: {len(records):,} items, over the limit of {MAX_ITEMS:,}")
     items = []
     for number, record, error in records:
-        where = f"line {number}"
         try:
             if record is None:
                 raise ValueError(error)
-            items.append(_make_item(number, record, where))
+            items.append(_make_item(number, record, where.format(number), base, defaults))
         except ValueError as bad:
-            text = str((record or {}).get("prompt") or "")
+            record = record or {}
+            text = str(record.get("prompt") or "").strip()
+            image = str(record.get("image") or "").strip() or None
             items.append(
                 BatchItem(
-                    id=f"{number:05d}-{_slug(text)}",
+                    id=f"{number:05d}-{_slug(text or Path(image or '').stem)}",
                     prompt=text,
                     seed=0,
+                    image=image,
                     status="failed",
                     error=str(bad),
                 )
@@ -201,6 +309,7 @@ class Library:
             old = previous.get(item.id)
             same = old is not None and old.get("prompt") == item.prompt
             same = same and old.get("seed") == item.seed and old.get("options") == item.options
+            same = same and old.get("image_sha256") == item.image_sha256
             if same and old.get("status") == "succeeded" and self._files_exist(old):
                 item = BatchItem(**old)
             elif same and old.get("status") == "running" and old.get("job"):
@@ -285,8 +394,11 @@ def run_library(
 
 
 def _generate(pipe: Any, chunk: list[BatchItem]) -> list[Any]:
-    options = chunk[0].options
-    assets = pipe(prompt=[i.prompt for i in chunk], seed=[i.seed for i in chunk], **options)
+    options, seeds = chunk[0].options, [item.seed for item in chunk]
+    if chunk[0].image is not None:
+        assets = pipe(image=[item.image for item in chunk], seed=seeds, **options)
+    else:
+        assets = pipe(prompt=[item.prompt for item in chunk], seed=seeds, **options)
     return list(assets)
 
 
@@ -298,7 +410,25 @@ def _store(library: Library, item: BatchItem, asset: Any, suffix: str, thumbnail
             thumbnail = library.root / "thumbnails" / f"{item.id}.png"
             asset.preview(thumbnail, views=1, resolution=256)
             item.thumbnail = str(thumbnail.relative_to(library.root))
+            store_input_thumbnail(library, item)
         item.timings = {stage: round(seconds, 3) for stage, seconds in asset.timings.items()}
         item.status = "succeeded"
     except Gen3DError as error:
         item.status, item.error = "failed", str(error)
+
+
+def store_input_thumbnail(library: Library, item: BatchItem, size: int = 256) -> None:
+    """A small copy of an image item's input beside its thumbnail, for the gallery (best
+    effort: the asset is what matters, and the image was readable a moment ago)."""
+    if item.image is None:
+        return
+    from PIL import Image, UnidentifiedImageError
+
+    target = library.root / "thumbnails" / f"{item.id}-input.png"
+    try:
+        with Image.open(item.image) as image:
+            image.thumbnail((size, size))
+            image.save(target)
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError):
+        return
+    item.input_thumbnail = str(target.relative_to(library.root))

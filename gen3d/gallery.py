@@ -26,25 +26,32 @@ h1 { font-size: 20px; } .summary { color: #666; margin-bottom: 16px; }
 .card img { width: 100%; aspect-ratio: 1; object-fit: contain; background: #fff; display: block; }
 .card .text { padding: 8px; font-size: 13px; } .card .meta { color: #888; font-size: 11px; }
 .failed { background: #fff4f4; } .failed .text { color: #a00; }
+.card .pictures { position: relative; }
+.card img.input { position: absolute; left: 6px; bottom: 6px; width: 30%; border: 1px solid #ccc;
+  border-radius: 4px; }
 a { color: inherit; text-decoration: none; }
 model-viewer { width: 100%; height: 80vh; background: #fff; }
 """
 
 
 def _card(item: BatchItem) -> str:
-    prompt = html.escape(item.prompt or "(no prompt)")
+    title = html.escape(item.title or "(no prompt)")
     if item.status != "succeeded":
         reason = html.escape(item.error or item.status)
-        return f'<div class="card failed"><div class="text">{prompt}<br>{reason}</div></div>'
-    image = (
-        f'<img src="{html.escape(item.thumbnail)}" alt="{prompt}" loading="lazy">'
-        if item.thumbnail
-        else ""
-    )
+        return f'<div class="card failed"><div class="text">{title}<br>{reason}</div></div>'
+    pictures = ""
+    if item.thumbnail:
+        pictures = f'<img src="{html.escape(item.thumbnail)}" alt="{title}" loading="lazy">'
+    if item.input_thumbnail:  # an image item: its input, inset in the corner
+        pictures += (
+            f'<img class="input" src="{html.escape(item.input_thumbnail)}" '
+            f'alt="input image" loading="lazy">'
+        )
     meta = f"seed {item.seed} &middot; {html.escape(Path(item.files[0]).suffix[1:].upper())}"
     return (
-        f'<a class="card" href="view/{html.escape(item.id)}.html">{image}'
-        f'<div class="text">{prompt}<div class="meta">{meta}</div></div></a>'
+        f'<a class="card" href="view/{html.escape(item.id)}.html">'
+        f'<div class="pictures">{pictures}</div>'
+        f'<div class="text">{title}<div class="meta">{meta}</div></div></a>'
     )
 
 
@@ -54,7 +61,7 @@ def _viewer_page(library: Library, item: BatchItem) -> str:
         source = "data:model/gltf-binary;base64," + base64.b64encode(model.read_bytes()).decode()
     else:
         source = f"../{item.files[0]}"
-    title = html.escape(item.prompt)
+    title = html.escape(item.title)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <script src="../viewer/{VIEWER_SCRIPT}"></script><style>{_STYLE}</style></head>

@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from gen3d.batch import BatchItem, Library
+from gen3d.batch import BatchItem, Library, store_input_thumbnail
 from gen3d.errors import Gen3DError
 
 FINAL = ("succeeded", "failed", "canceled")
@@ -106,8 +106,20 @@ class ServiceClient:
         if response.status_code != 200:
             raise ServiceError(f"{self.url} is not ready: {_detail(response)}")
 
-    def submit(self, body: dict[str, Any], key: str) -> dict[str, Any]:
-        response = self.request("POST", "/generate", json=body, headers={"Idempotency-Key": key})
+    def submit(self, body: dict[str, Any], key: str, image: Path | None = None) -> dict[str, Any]:
+        """Queue a job: JSON for a prompt; multipart, the options as form fields, with an
+        ``image`` file."""
+        headers = {"Idempotency-Key": key}
+        if image is None:
+            response = self.request("POST", "/generate", json=body, headers=headers)
+        else:
+            try:
+                data = image.read_bytes()
+            except OSError as error:
+                raise JobRejected(f"cannot read {image} ({error.strerror})") from None
+            fields = {name: str(value) for name, value in body.items()}
+            files = {"image": (image.name, data, _media_type(image))}
+            response = self.request("POST", "/generate", data=fields, files=files, headers=headers)
         if response.status_code == 401:
             raise ServiceError(f"{self.url}: {_detail(response)} (pass --api-key)")
         if response.status_code != 202:
@@ -141,14 +153,25 @@ def _detail(response: httpx.Response) -> str:
         return response.text[:300] or response.reason_phrase
 
 
+def _media_type(image: Path) -> str:
+    suffix = image.suffix.lower()
+    return {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}.get(
+        suffix, "image/png"
+    )
+
+
 def request_body(item: BatchItem, asset_format: str) -> dict[str, Any]:
-    return {"prompt": item.prompt, "seed": item.seed, **item.options, "format": asset_format}
+    """The job request of an item: a prompt item's JSON body, or an image item's form
+    fields (its file goes beside them)."""
+    source = {"prompt": item.prompt} if item.image is None else {}
+    return {**source, "seed": item.seed, **item.options, "format": asset_format}
 
 
 def idempotency_key(item: BatchItem, body: dict[str, Any]) -> str:
-    """The same item, request and attempt give the same key: a resubmission after an
+    """The same item, request, image and attempt give the same key: a resubmission after an
     interruption finds its job; a new attempt after a failure gets a new one."""
-    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+    request = {**body, "image_sha256": item.image_sha256}
+    digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:16]
     return f"gen3d-batch:{item.id}:{digest}:{item.attempt}"
 
 
@@ -179,7 +202,8 @@ def run_library_remote(
             if item.job is None:
                 body = request_body(item, asset_format)
                 try:
-                    job = client.submit(body, idempotency_key(item, body))
+                    image = Path(item.image) if item.image is not None else None
+                    job = client.submit(body, idempotency_key(item, body), image)
                 except JobRejected as error:
                     item.status, item.error = "failed", str(error)
                     finish(item)
@@ -227,5 +251,6 @@ def _store(
         thumbnail = f"thumbnails/{item.id}.png"
         client.download(links["preview.png"], library.root / thumbnail)
         item.thumbnail = thumbnail
+        store_input_thumbnail(library, item)
     item.timings = dict(job["result"].get("timings", {}))
     item.status, item.error = "succeeded", None

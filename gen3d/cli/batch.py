@@ -1,4 +1,5 @@
-"""``gen3d batch``: build an asset library from a prompt file (resumable, with a gallery)."""
+"""``gen3d batch``: build an asset library from a prompt file or a folder of images
+(resumable, with a gallery)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,16 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+_RUN = "Options for every item"
+
 
 def batch_command(
     ctx: typer.Context,
-    prompts: Path = typer.Argument(..., help="Prompt file: .txt, .csv or .jsonl."),
+    prompts: Path = typer.Argument(
+        ...,
+        metavar="INPUT",
+        help="Prompt file (.txt, .csv or .jsonl) or a folder of images (image to 3D).",
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="Library folder (created; resumable)."),
     model: Path | None = typer.Option(None, "--model", "-m", help="A pipeline folder."),
     batch_size: int = typer.Option(4, min=1, max=64, help="Prompts sampled per DiT batch."),
@@ -33,15 +40,36 @@ def batch_command(
     api_key: str | None = typer.Option(
         None, "--api-key", envvar="GEN3D_API_KEY", help="The service's API key (with --server)."
     ),
+    steps: int | None = typer.Option(None, help="Sampling steps (1-200).", rich_help_panel=_RUN),
+    guidance: float | None = typer.Option(
+        None, help="Guidance scale (0-30; 1 = none).", rich_help_panel=_RUN
+    ),
+    resolution: int | None = typer.Option(
+        None, help="Mesh grid resolution (32-512).", rich_help_panel=_RUN
+    ),
+    face_count: int | None = typer.Option(
+        None, help="Faces after decimation (0 = all).", rich_help_panel=_RUN
+    ),
+    texture_size: int | None = typer.Option(
+        None, help="Texture pixels (0 = vertex colours).", rich_help_panel=_RUN
+    ),
+    refine_steps: int | None = typer.Option(
+        None,
+        help="Image items: refine the texture against the image (0-1000).",
+        rich_help_panel=_RUN,
+    ),
 ) -> None:
-    """Generate an asset per prompt into OUT with manifest.json and an offline index.html.
+    """Generate an asset per prompt or image into OUT, with manifest.json and index.html.
 
     Re-running the same command skips finished items and redoes interrupted or failed ones.
+
+    The options for every item apply where an item sets none of its own (a CSV column).
 
     \b
     Examples:
       gen3d batch prompts.txt --out library/ --model my-pipeline
-      gen3d batch props.csv --out props/ --batch-size 8     # columns: prompt, seed, options
+      gen3d batch props.csv --out props/ --batch-size 8   # prompt or image, seed, options
+      gen3d batch photos/ --out scans/ --refine-steps 50  # an asset per image in photos/
       gen3d batch big.txt --out big/ --server http://gpu-farm:8000   # the service's workers
     """
     from gen3d.batch import BatchError, Library, read_items, run_library
@@ -54,14 +82,22 @@ def batch_command(
         raise BatchError(f"unknown format {asset_format!r}; use glb, obj or ply")
     if server is not None and model is not None:
         raise BatchError("--model picks a local model; with --server the service's model is used")
-    items = read_items(prompts)
+    defaults = {
+        "steps": steps,
+        "guidance": guidance,
+        "resolution": resolution,
+        "face_count": face_count,
+        "texture_size": texture_size,
+        "refine_steps": refine_steps,
+    }
+    items = read_items(prompts, {k: v for k, v in defaults.items() if v is not None})
     if out.exists() and not out.is_dir():
         raise BatchError(f"{out}: exists and is not a folder")
     library = Library(out)
     library.open(items, str(prompts))
     todo = library.todo()
     console = Console(stderr=True)
-    done = len(items) - len(todo)
+    done = library.counts().get("succeeded", 0)  # finished by earlier runs
     if todo and server is not None:
         _run_remote(server, api_key, library, suffix, thumbnails, len(todo), console)
     elif todo:

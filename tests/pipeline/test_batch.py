@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from gen3d.batch import BatchError, Library, batches, read_items, run_library
 
@@ -35,7 +37,7 @@ def test_prompt_files_of_every_kind(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "text", "message"),
     [
-        ("p.csv", "title,seed\nx,1\n", "needs a 'prompt' column"),
+        ("p.csv", "title,seed\nx,1\n", "needs a 'prompt' or an 'image' column"),
         ("p.csv", "prompt,colour\nx,red\n", "unknown columns"),
         ("p.txt", "# nothing\n\n", "no prompts found"),
         ("p.md", "a chair\n", "prompt files are"),
@@ -113,3 +115,87 @@ def test_library_manifest_gallery_resume_and_failures(
     glb.unlink()
     code, err = run_cli("batch", *args)
     assert "1 from earlier runs" in err and glb.is_file()
+
+
+def _photo(path: Path, colour: tuple[int, int, int], size: tuple[int, int] = (96, 128)) -> Path:
+    """A product shot: a coloured block on a white backdrop."""
+    canvas = np.full((*size, 3), 255, dtype=np.uint8)
+    canvas[size[0] // 4 : -size[0] // 4, size[1] // 4 : -size[1] // 4] = colour
+    Image.fromarray(canvas).save(path)
+    return path
+
+
+def test_image_items_from_a_folder_and_from_files(tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    _photo(photos / "b-mug.jpg", (20, 40, 200))
+    _photo(photos / "a-Red Chair.png", (200, 30, 30))
+    (photos / "notes.txt").write_text("not an image")
+    (photos / ".hidden.png").write_bytes(b"editor junk")
+    chair, mug = read_items(photos, {"refine_steps": 20, "texture_size": 256})
+    assert chair.id == "00001-a-red-chair" and chair.image == str(photos / "a-Red Chair.png")
+    assert chair.prompt == "" and chair.title == "a-Red Chair.png"
+    assert chair.options == {"refine_steps": 20, "texture_size": 256}
+    assert len(chair.image_sha256) == 64 and chair.image_sha256 != mug.image_sha256
+    assert chair.seed == read_items(photos)[0].seed  # stable across runs
+
+    jsonl = tmp_path / "mixed.jsonl"
+    jsonl.write_text(
+        '{"image": "photos/b-mug.jpg", "texture_size": 64}\n'
+        '{"prompt": "a lamp"}\n'
+        '{"prompt": "a vase", "image": "photos/b-mug.jpg"}\n'
+        '{"image": "photos/gone.png"}\n'
+        '{"image": "photos/notes.txt"}\n'
+        '{"prompt": "a cup", "refine_steps": 5}\n'
+    )
+    mug2, lamp, both, gone, text, cup = read_items(jsonl, {"refine_steps": 20})
+    assert mug2.options == {"refine_steps": 20, "texture_size": 64}  # its own value wins
+    assert mug2.image_sha256 == mug.image_sha256
+    assert lamp.options == {} and lamp.image is None  # refine_steps is for images only
+    assert "line 3: give a prompt or an image, not both" in both.error
+    assert gone.status == "failed" and "image 'photos/gone.png' not found" in gone.error
+    assert text.status == "failed" and "is not .png" in text.error
+    assert cup.status == "failed" and "refine_steps needs an image" in cup.error
+    assert [len(chunk) for chunk in batches([mug2, lamp], 4)] == [1, 1]  # kinds apart
+
+    csv = tmp_path / "images.csv"
+    csv.write_text("image,seed\nphotos/b-mug.jpg,5\n")
+    assert read_items(csv)[0].seed == 5
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(BatchError, match="no images in the folder"):
+        read_items(empty)
+    with pytest.raises(BatchError, match=r"steps=0 is out of range"):
+        read_items(photos, {"steps": 0})
+
+
+def test_an_image_folder_becomes_a_library(
+    clean_env, tmp_path: Path, run_cli, tiny_pipeline_path
+) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    _photo(photos / "crate.png", (150, 100, 40))
+    _photo(photos / "mug.webp", (20, 40, 200))
+    Image.new("RGB", (64, 64), "white").save(photos / "blank.png")  # shows no object
+    library = tmp_path / "scans"
+    args = [str(photos), "--out", str(library), "--model", str(tiny_pipeline_path)]
+    code, err = run_cli("batch", *args, "--texture-size", "64", "--refine-steps", "2")
+    assert code == 1 and "2 succeeded" in err and "1 failed" in err, err
+    manifest = json.loads((library / "manifest.json").read_text())
+    by_name = {Path(item["image"]).name: item for item in manifest["items"]}
+    assert "no object" in by_name["blank.png"]["error"]
+    crate = by_name["crate.png"]
+    assert crate["status"] == "succeeded" and "refine" in crate["timings"]
+    assert crate["options"] == {"texture_size": 64, "refine_steps": 2}
+    for relative in [*crate["files"], crate["thumbnail"], crate["input_thumbnail"]]:
+        assert (library / relative).is_file()
+    index = (library / "index.html").read_text()
+    assert "crate.png" in index and crate["input_thumbnail"] in index
+
+    # A re-run keeps finished items; a changed image is made again.
+    code, err = run_cli("batch", *args, "--texture-size", "64", "--refine-steps", "2")
+    assert "2 from earlier runs" in err
+    _photo(photos / "mug.webp", (30, 160, 40))
+    code, err = run_cli("batch", *args, "--texture-size", "64", "--refine-steps", "2")
+    assert "1 from earlier runs" in err and "2 succeeded" in err

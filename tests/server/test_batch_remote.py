@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
+from PIL import Image
 
 from gen3d.batch import BatchItem
 from gen3d.remote import ServiceClient, ServiceError, idempotency_key, request_body
@@ -123,3 +125,33 @@ def test_client_waits_out_429_and_retries_5xx() -> None:
     )
     with pytest.raises(Exception, match="steps"):
         refusing.submit({"prompt": "a chair", "steps": 0}, "key")
+
+
+def test_image_items_are_uploaded_once(clean_env, tmp_path, run_cli, live_server) -> None:
+    server = live_server().start()
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name, colour in (("crate.png", (150, 100, 40)), ("mug.jpg", (20, 40, 200))):
+        canvas = np.full((96, 128, 3), 255, dtype=np.uint8)
+        canvas[24:72, 32:96] = colour
+        Image.fromarray(canvas).save(photos / name)
+    library = tmp_path / "scans"
+    args = ["batch", str(photos), "--out", str(library), "--server", server.url]
+    code, err = run_cli(*args, "--texture-size", "0")
+    assert code == 0 and "2 succeeded" in err, err
+    data = json.loads((library / "manifest.json").read_text())
+    for item in data["items"]:
+        assert (library / item["files"][0]).read_bytes()[:4] == b"glTF"
+        assert (library / item["input_thumbnail"]).is_file()
+        job = httpx.get(f"{server.url}/jobs/{item['job']}").json()
+        assert job["request"]["texture_size"] == 0 and "prompt" not in job["request"]
+    assert _job_count(server.url) == 2
+
+    # Interrupted while the mug's job ran: the re-run finds that job by its key.
+    mug = next(item for item in data["items"] if item["image"].endswith("mug.jpg"))
+    mug["status"], mug["job"] = "running", None
+    (library / mug["files"][0]).unlink()
+    (library / "manifest.json").write_text(json.dumps(data))
+    code, err = run_cli(*args, "--texture-size", "0")
+    assert code == 0 and "1 from earlier runs" in err, err
+    assert _job_count(server.url) == 2  # the same upload replayed the same job
