@@ -7,6 +7,16 @@ the texture) and closeness to the starting, baked texture (so unseen texels stay
 
 The mesh and cameras do not move, so rasterization and the per-pixel UVs are computed once;
 each Adam step only samples the texture, which makes 100 steps cheap on CPU.
+
+What is optimised is a change to the texture at a coarser resolution, upsampled bilinearly.
+A texture usually has more texels than the views have pixels on them (a 1024^2 texture seen
+in a 384^2 image has 1.5-3 texels between neighbouring pixels): optimised texel by texel,
+only the texels next to pixel centres move, and the texture takes a dotted grid that shows
+from any other distance or angle. With each coarse texel at least two pixels across (chosen
+from the views' own texel spacing), every texel moves with its neighbours. Measured on
+1024^2 textures of a procedural mug and chair refined from one 384^2 view, against
+texel-by-texel refinement: renders at 1024^2 gained 5-18 dB PSNR, renders from a new angle
+3-16 dB, and the steps ran 8-15x faster (``scripts/bench_render.py --parts quality``).
 """
 
 from __future__ import annotations
@@ -34,10 +44,16 @@ class RefinementCancelled(RuntimeError):
 class RefineSettings:
     steps: int = 100
     lr: float = 0.03
-    tv_weight: float = 1e-3
-    anchor_weight: float = 1e-2  # closeness to the starting (baked) texture
+    tv_weight: float = 1e-3  # smoothness of the change to the texture
+    anchor_weight: float = 1e-2  # smallness of that change: closeness to the baked texture
     patience: int = 15  # steps without a relative improvement of ``tolerance`` before stopping
     tolerance: float = 1e-3
+    #: texels of the texture per texel of the optimised change (a power of two); None picks
+    #: it from the views, so that each optimised texel spans at least two pixels
+    coarsening: int | None = None
+    #: pixels this close to the edge of a reference mask are left out: they mix the object's
+    #: colour with the background's
+    edge_margin: int = 2
 
     def __post_init__(self) -> None:
         if not 1 <= self.steps <= 100_000:
@@ -46,6 +62,12 @@ class RefineSettings:
             raise RenderError("lr must be positive and the regulariser weights non-negative")
         if self.patience < 1 or self.tolerance < 0:
             raise RenderError("patience must be >= 1 and tolerance >= 0")
+        if self.edge_margin < 0:
+            raise RenderError(f"edge_margin must be >= 0, got {self.edge_margin}")
+        if self.coarsening is not None and (
+            self.coarsening < 1 or self.coarsening & (self.coarsening - 1)
+        ):
+            raise RenderError(f"coarsening must be a power of two, got {self.coarsening}")
 
 
 @dataclass
@@ -53,6 +75,7 @@ class RefineResult:
     texture: Tensor  # (H, W, 3) in [0, 1]
     losses: list[float] = field(default_factory=list)
     stopped_early: bool = False
+    coarsening: int = 1  # the one used
 
     @property
     def steps(self) -> int:
@@ -98,6 +121,20 @@ class TextureSampler:
     def __call__(self, texture: Tensor) -> Tensor:
         return self.backend.texture(texture[None], self.uv, "linear", "wrap")
 
+    def texel_spacing(self, texture_size: tuple[int, int]) -> float:
+        """Median distance, in texels of a ``texture_size`` texture, between the texture
+        coordinates of neighbouring covered pixels (jumps across UV seams are outliers)."""
+        scale = torch.tensor([texture_size[1], texture_size[0]], device=self.uv.device)
+        texels = self.uv * scale
+        steps = []
+        for axis in (1, 2):  # rows, columns
+            length = texels.shape[axis] - 1
+            both = self.covered.narrow(axis, 0, length) & self.covered.narrow(axis, 1, length)
+            step = texels.narrow(axis, 1, length) - texels.narrow(axis, 0, length)
+            steps.append(step.norm(dim=-1)[both])
+        distances = torch.cat(steps)
+        return float(distances.median()) if len(distances) else 1.0
+
     def sample(self, texture: Tensor, where: Tensor) -> Tensor:
         """Colours ``(N, 3)`` at the pixels of the mask ``where`` only: a refinement step
         then costs the covered pixels, not the whole frames."""
@@ -131,26 +168,33 @@ def refine_texture(
     sampler = TextureSampler(mesh, cameras, backend)
     weight = sampler.covered
     if masks is not None:
-        weight = weight & masks.to(weight.device).bool()
+        weight = weight & _erode(masks.to(weight.device).bool(), settings.edge_margin)
     if not bool(weight.any()):
         raise RenderError("no pixel is covered by both the mesh and the reference masks")
     targets = references.to(mesh.texture)[weight]
     anchor = mesh.texture.detach()
-    texture = anchor.clone().requires_grad_(True)
-    optimizer = torch.optim.Adam([texture], lr=settings.lr)
-    result = RefineResult(texture=anchor)
+    size = (anchor.shape[0], anchor.shape[1])
+    coarsening = settings.coarsening or auto_coarsening(sampler.texel_spacing(size), size)
+    change = anchor.new_zeros(
+        (-(-size[0] // coarsening), -(-size[1] // coarsening), 3), requires_grad=True
+    )
+    optimizer = torch.optim.Adam([change], lr=settings.lr)
+    result = RefineResult(texture=anchor, coarsening=coarsening)
+    # The texture is the anchor plus the upsampled change, and sampling is linear, so each
+    # step samples only the small change at the pixels' UVs (bilinear sampling of the coarse
+    # change is, to second order, sampling of its bilinear upsampling).
+    anchor_colours = sampler.sample(anchor, weight)
     best, since_best = math.inf, 0
     for step in range(settings.steps):
         optimizer.zero_grad(set_to_none=True)
+        colours = anchor_colours + sampler.sample(change, weight)
         loss = (
-            (sampler.sample(texture, weight) - targets).pow(2).mean()
-            + settings.tv_weight * total_variation(texture)
-            + settings.anchor_weight * (texture - anchor).pow(2).mean()
+            (colours - targets).pow(2).mean()
+            + settings.tv_weight * total_variation(change)
+            + settings.anchor_weight * change.pow(2).mean()
         )
         loss.backward()
         optimizer.step()
-        with torch.no_grad():
-            texture.clamp_(0.0, 1.0)
         value = loss.item()
         result.losses.append(value)
         if callback is not None and callback(step + 1, settings.steps, value) is False:
@@ -162,5 +206,33 @@ def refine_texture(
             if since_best >= settings.patience:
                 result.stopped_early = True
                 break
-    result.texture = texture.detach()
+    with torch.no_grad():
+        result.texture = (anchor + _upsample(change, size)).clamp(0.0, 1.0)
     return result
+
+
+def _erode(mask: Tensor, margin: int) -> Tensor:
+    """``mask (B, H, W)`` without the pixels within ``margin`` of a pixel outside it."""
+    if margin == 0:
+        return mask
+    outside = (~mask).float()[:, None]
+    near = torch.nn.functional.max_pool2d(outside, 2 * margin + 1, stride=1, padding=margin)
+    return mask & (near[:, 0] == 0)
+
+
+def auto_coarsening(texel_spacing: float, size: tuple[int, int]) -> int:
+    """The smallest power of two at least twice ``texel_spacing`` (each optimised texel then
+    spans two pixels or more), leaving at least 16 texels a side."""
+    coarsening = 1
+    while coarsening < 2.0 * texel_spacing and min(size) // (coarsening * 2) >= 16:
+        coarsening *= 2
+    return coarsening
+
+
+def _upsample(change: Tensor, size: tuple[int, int]) -> Tensor:
+    """``(h, w, 3)`` to ``(H, W, 3)``, bilinearly (the identity when the sizes agree)."""
+    if change.shape[:2] == size:
+        return change
+    image = change.permute(2, 0, 1)[None]
+    image = torch.nn.functional.interpolate(image, size=size, mode="bilinear", align_corners=False)
+    return image[0].permute(1, 2, 0)

@@ -10,10 +10,14 @@ Meshes: tori of about 10k and 200k faces filling most of the frame. Per backend 
 - the baseline, in the same run: embree ray casting of the same pixels through trimesh
   (first hit per pixel centre, i.e. coverage only), the usual CPU way to get a picture.
 Then ``refine``: seconds for 100 texture-refinement steps (4 views at 512^2, a 1024^2
-texture); and ``unwrap``: seconds to chart the 10k and 200k tori for a 1024^2 texture as
-gen3d does it, xatlas in a child process (``unwrap_uv``), against xatlas in this process
-(the baseline: what isolating a crash costs). Medians over ``--repeats`` after one
-warm-up. Prints a Markdown table and writes bench_results/bench_render.json.
+texture); ``quality``: what refinement from one 384^2 view (the pipeline's image-to-3D
+setting) does to a blurred, faded 1024^2 texture of a procedural mug and chair whose true
+texture is known: PSNR in the refined view itself, in that view at 1024^2 and from another
+angle, for the change optimised texel by texel (the baseline) and at gen3d's coarser,
+view-matched resolution; and ``unwrap``: seconds to chart the 10k and 200k tori for a
+1024^2 texture as gen3d does it, xatlas in a child process (``unwrap_uv``), against xatlas
+in this process (the baseline: what isolating a crash costs). Medians over ``--repeats``
+after one warm-up. Prints a Markdown table and writes bench_results/bench_render.json.
 """
 
 from __future__ import annotations
@@ -128,12 +132,73 @@ def refine_row(device: str) -> dict:
     ).to(device)
     cameras = Cameras.orbit([0.0, 90.0, 180.0, 270.0], 20.0, resolution=512)
     references = torch.rand(4, 512, 512, 3, device=device)
-    settings = RefineSettings(steps=100, patience=100)  # no early stop: time all 100 steps
-    start = time.perf_counter()
-    refine_texture(mesh, cameras, references, settings=settings)
-    if device == "cuda":
-        torch.cuda.synchronize()
-    return {"device": device, "refine_100_steps_s": time.perf_counter() - start}
+    row: dict = {"device": device}
+    for name, coarsening in (("texel_by_texel", 1), ("gen3d", None)):
+        # no early stop: time all 100 steps
+        settings = RefineSettings(steps=100, patience=100, coarsening=coarsening)
+        start = time.perf_counter()
+        refine_texture(mesh, cameras, references, settings=settings)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        row[f"{name}_100_steps_s"] = time.perf_counter() - start
+    return row
+
+
+def _detail(points: torch.Tensor, frequency: float) -> torch.Tensor:
+    """A colour pattern with detail, as a function of position (the known true texture)."""
+    wave = torch.sin(frequency * points)
+    return 0.5 + 0.4 * torch.stack([wave[:, 0] * wave[:, 1], wave[:, 2], wave[:, 0]], dim=-1)
+
+
+def quality_rows() -> list[dict]:
+    from gen3d.data.procedural import generate_shape
+    from gen3d.mesh import clean_mesh, extract_hierarchical
+    from gen3d.pipeline import reference_cameras
+    from render.bake import bake_texture
+    from render.refine import TextureSampler, psnr
+
+    rows = []
+    for category, frequency in (("mug", 60.0), ("chair", 40.0)):
+        shape = generate_shape(category, 3)
+        surface = clean_mesh(extract_hierarchical(shape, 128).mesh, face_count=20_000)
+        unwrapped = unwrap_uv(surface.vertices, surface.faces, texture_size=1024)
+        vertices, faces, uv = (
+            torch.from_numpy(a) for a in (unwrapped.vertices, unwrapped.faces, unwrapped.uv)
+        )
+        truth, _ = bake_texture(vertices, faces, uv, lambda p, f=frequency: _detail(p, f), 1024)
+        blurred = torch.nn.functional.avg_pool2d(
+            truth.permute(2, 0, 1)[None], 31, stride=1, padding=15, count_include_pad=False
+        )[0].permute(1, 2, 0)
+        mesh = RenderMesh(vertices.float(), faces, uv=uv.float(), texture=blurred * 0.8 + 0.1)
+        views = {
+            "fit": ((30.0, 20.0), 384),
+            "1024": ((30.0, 20.0), 1024),
+            "new_angle": ((45.0, 25.0), 512),
+        }
+        samplers = {
+            name: TextureSampler(mesh, reference_cameras(mesh.vertices, view, size))
+            for name, (view, size) in views.items()
+        }
+        cameras = reference_cameras(mesh.vertices, *views["fit"])
+        reference = samplers["fit"](truth)
+        for steps in (30, 100):
+            for coarsening in (1, None):
+                settings = RefineSettings(steps=steps, patience=steps, coarsening=coarsening)
+                start = time.perf_counter()
+                result = refine_texture(mesh, cameras, reference, settings=settings)
+                row = {
+                    "mesh": category,
+                    "steps": steps,
+                    "coarsening": result.coarsening,
+                    "seconds": time.perf_counter() - start,
+                }
+                for name, sampler in samplers.items():
+                    row[f"psnr_{name}"] = psnr(
+                        sampler(result.texture), sampler(truth), sampler.covered
+                    )
+                rows.append(row)
+                print(rows[-1], flush=True)
+    return rows
 
 
 def unwrap_rows(repeats: int) -> list[dict]:
@@ -155,12 +220,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="512^2 and the 10k mesh only")
+    parser.add_argument(
+        "--parts",
+        default="frames,refine,quality,unwrap",
+        help="comma-separated: frames, refine, quality, unwrap (default: all)",
+    )
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     resolutions = [512] if args.quick else [512, 1024]
     meshes = ["10k"] if args.quick else list(MESHES)
-    rows = frame_rows(resolutions, meshes, args.repeats)
-    refine = [refine_row("cpu")] + ([refine_row("cuda")] if torch.cuda.is_available() else [])
-    unwrap = unwrap_rows(max(1, args.repeats // 2))
+    rows = frame_rows(resolutions, meshes, args.repeats) if "frames" in parts else []
+    refine = []
+    if "refine" in parts:
+        refine = [refine_row("cpu")] + ([refine_row("cuda")] if torch.cuda.is_available() else [])
+    quality = quality_rows() if "quality" in parts else []
+    unwrap = unwrap_rows(max(1, args.repeats // 2)) if "unwrap" in parts else []
 
     print(f"\nRendering ({platform.machine()}, {torch.get_num_threads()} threads)")
     print("| method | faces | resolution | rasterize (ms) | render (ms) |")
@@ -172,7 +246,19 @@ def main() -> None:
             f"| {row['rasterize_ms']:.0f} | {render} |"
         )
     for row in refine:
-        print(f"100 refinement steps ({row['device']}): {row['refine_100_steps_s']:.1f} s")
+        print(
+            f"100 refinement steps ({row['device']}): {row['gen3d_100_steps_s']:.1f} s; "
+            f"texel by texel (baseline) {row['texel_by_texel_100_steps_s']:.1f} s"
+        )
+    if quality:
+        print("\n| mesh | steps | coarsening | PSNR fit / at 1024^2 / new angle (dB) | s |")
+        print("| --- | ---: | ---: | --- | ---: |")
+    for row in quality:
+        print(
+            f"| {row['mesh']} | {row['steps']} | {row['coarsening']} | "
+            f"{row['psnr_fit']:.1f} / {row['psnr_1024']:.1f} / {row['psnr_new_angle']:.1f} | "
+            f"{row['seconds']:.1f} |"
+        )
     for row in unwrap:
         print(
             f"unwrap, {row['mesh']} torus: {row['child_process_s']:.2f} s in a child process, "
@@ -180,7 +266,8 @@ def main() -> None:
         )
     OUT.mkdir(exist_ok=True)
     path = OUT / "bench_render.json"
-    path.write_text(json.dumps({"frames": rows, "refine": refine, "unwrap": unwrap}, indent=2))
+    results = {"frames": rows, "refine": refine, "quality": quality, "unwrap": unwrap}
+    path.write_text(json.dumps(results, indent=2))
     print(f"wrote {path}")
 
 

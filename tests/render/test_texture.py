@@ -173,11 +173,11 @@ def test_baked_texture_renders_like_the_colour_function(unwrapped) -> None:
     assert error.mean() < 0.01 and error.max() < 0.1
 
 
-def _textured_sphere(unwrapped, colour) -> tuple[RenderMesh, torch.Tensor]:
+def _textured_sphere(unwrapped, colour, size: int = 128) -> tuple[RenderMesh, torch.Tensor]:
     vertices = torch.from_numpy(unwrapped.vertices)
     faces = torch.from_numpy(unwrapped.faces)
     uv = torch.from_numpy(unwrapped.uv)
-    texture, _ = bake_texture(vertices, faces, uv, colour, 128)
+    texture, _ = bake_texture(vertices, faces, uv, colour, size)
     return RenderMesh(vertices, faces, uv=uv, texture=texture), texture
 
 
@@ -204,6 +204,26 @@ def test_refinement_recovers_a_blurred_texture(unwrapped) -> None:
     assert after - before >= 3.0, f"PSNR {before:.2f} -> {after:.2f} dB"
     assert seen == list(range(1, result.steps + 1))
     assert result.losses[-1] < result.losses[0]
+
+
+def test_refinement_leaves_no_texel_grid(unwrapped) -> None:
+    """A 512^2 texture refined from a 96^2 view has 2-3 texels between neighbouring
+    pixels; the refined texture must look as right from closer up as in the view it was
+    fitted to, not move only the texels next to pixel centres (a dotted grid)."""
+    mesh, truth = _textured_sphere(unwrapped, _pattern, size=512)
+    start = torch.nn.functional.avg_pool2d(
+        truth.permute(2, 0, 1)[None], 31, stride=1, padding=15, count_include_pad=False
+    )[0].permute(1, 2, 0)
+    mesh = mesh.with_texture(start * 0.8 + 0.1)
+    fitted = Cameras.orbit([30.0], 20.0, resolution=96)
+    closer = TextureSampler(mesh, Cameras.orbit([30.0], 20.0, resolution=384))
+    sampler = TextureSampler(mesh, fitted)
+    result = refine_texture(mesh, fitted, sampler(truth), settings=RefineSettings(steps=30))
+    assert result.coarsening > 1  # picked from the views
+    fit = psnr(sampler(result.texture), sampler(truth), sampler.covered)
+    close = psnr(closer(result.texture), closer(truth), closer.covered)
+    before = psnr(closer(mesh.texture), closer(truth), closer.covered)
+    assert close > before + 10.0 and close > fit - 3.0, f"{before:.1f} -> {fit:.1f} / {close:.1f}"
 
 
 def test_refinement_stops_early_and_can_be_cancelled(unwrapped) -> None:
