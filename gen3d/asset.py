@@ -32,7 +32,7 @@ class Asset:
         return image if isinstance(image, Image.Image) else None
 
     def save(self, path: str | Path) -> list[Path]:
-        """Write the asset as .glb, .obj (+ .mtl, .png) or .ply, by the suffix of ``path``;
+        """Write the asset as .glb, .obj (+ .mtl, .png), .ply or .usdz, by the suffix of ``path``;
         returns every file written."""
         timings = {stage: round(seconds, 4) for stage, seconds in self.timings.items()}
         return export_mesh(self.mesh, path, metadata={**self.metadata, "timings": timings})

@@ -43,6 +43,7 @@ CONTENT_TYPES = {
     ".obj": "model/obj",
     ".mtl": "model/mtl",
     ".ply": "application/octet-stream",
+    ".usdz": "model/vnd.usdz+zip",
     ".png": "image/png",
 }
 POLL_SECONDS = 1

@@ -45,7 +45,7 @@ class _Options(BaseModel):
             ]
         },
     )
-    format: Literal["glb", "obj", "ply"] = "glb"
+    format: Literal["glb", "obj", "ply", "usdz"] = "glb"
 
     @model_validator(mode="after")
     def _pipeline_accepts_the_options(self) -> _Options:

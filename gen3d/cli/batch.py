@@ -29,7 +29,9 @@ def batch_command(
     out: Path = typer.Option(..., "--out", "-o", help="Library folder (created; resumable)."),
     model: Path | None = typer.Option(None, "--model", "-m", help="A pipeline folder."),
     batch_size: int = typer.Option(4, min=1, max=64, help="Prompts sampled per DiT batch."),
-    asset_format: str = typer.Option("glb", "--format", help="Asset format: glb, obj or ply."),
+    asset_format: str = typer.Option(
+        "glb", "--format", help="Asset format: glb, obj, ply or usdz."
+    ),
     thumbnails: bool = typer.Option(True, help="A PNG thumbnail per asset (for the gallery)."),
     server: str | None = typer.Option(
         None,
@@ -79,7 +81,7 @@ def batch_command(
 
     suffix = f".{asset_format.lower().lstrip('.')}"
     if suffix not in SUPPORTED_EXPORTS:
-        raise BatchError(f"unknown format {asset_format!r}; use glb, obj or ply")
+        raise BatchError(f"unknown format {asset_format!r}; use glb, obj, ply or usdz")
     if server is not None and model is not None:
         raise BatchError("--model picks a local model; with --server the service's model is used")
     defaults = {

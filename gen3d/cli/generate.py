@@ -44,7 +44,7 @@ def check_output(out: Path) -> None:
 def generate_command(
     ctx: typer.Context,
     prompt: str | None = typer.Argument(None, help="What to make, e.g. 'a red wooden chair'."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output file: .glb, .obj or .ply."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output file: .glb, .obj, .ply or .usdz."),
     image: Path | None = typer.Option(None, "--image", "-i", help="Image-to-3D: a photo/render."),
     model: Path | None = typer.Option(None, "--model", "-m", help="A pipeline folder."),
     seed: int | None = typer.Option(None, min=0, help="Seed; the same seed gives the same asset."),

@@ -1,9 +1,10 @@
-"""Write meshes as GLB, OBJ (+ MTL + PNG) or PLY, following glTF's conventions.
+"""Write meshes as GLB, OBJ (+ MTL + PNG), PLY or USDZ, following glTF's conventions.
 
 Meshes are +Y up, in metres, facing +Z, which is what glTF asks and what Blender, three.js
 and game engines expect on import. A GLB carries a metallic-roughness PBR material whose
 base colour is the mesh's texture when it has one, else white multiplying the vertex
 colours; the generator and any metadata (prompt, seed, options) go in ``asset.extras``.
+USDZ (for AR Quick Look on iOS and macOS, and USD tools) is written by ``gen3d.mesh.usd``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import trimesh
 from gen3d import __version__
 from gen3d.errors import Gen3DError
 
-SUPPORTED_EXPORTS = (".glb", ".obj", ".ply")
+SUPPORTED_EXPORTS = (".glb", ".obj", ".ply", ".usdz")
 GENERATOR = f"gen3d {__version__}"
 
 # Vertex-coloured meshes: white base colour (glTF multiplies COLOR_0 by it), not metallic,
@@ -98,7 +99,8 @@ def export_mesh(
     """Write ``mesh`` in the format of ``path``'s suffix; returns every file written.
 
     ``metadata`` (JSON-able; other values become strings) is stored in a GLB's
-    ``asset.extras``. An OBJ of a textured mesh also writes its ``.mtl`` and texture PNG.
+    ``asset.extras`` and a USDZ's ``customLayerData``. An OBJ of a textured mesh also writes
+    its ``.mtl`` and texture PNG.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -118,6 +120,10 @@ def export_mesh(
             return _export_glb(mesh, path, _json_safe(metadata))
         if suffix == ".obj":
             return _export_obj(mesh, path)
+        if suffix == ".usdz":
+            from gen3d.mesh.usd import export_usdz
+
+            return export_usdz(mesh, path, _json_safe(metadata), GENERATOR)
         path.write_bytes(trimesh.exchange.ply.export_ply(mesh, encoding="binary"))
         return [path]
     except PermissionError as error:

@@ -122,6 +122,62 @@ def test_ply_keeps_vertex_colours(tmp_path, coloured_chair):
     np.testing.assert_array_equal(loaded.visual.vertex_colors, coloured_chair.visual.vertex_colors)
 
 
+def _usd_problems(stage) -> list[str]:
+    """Every validator USD ships (stage metadata, packaging, references, shading, ...)."""
+    from pxr import UsdValidation
+
+    registry = UsdValidation.ValidationRegistry()
+    context = UsdValidation.ValidationContext(registry.GetOrLoadAllValidators())
+    return [error.GetMessage() for error in context.Validate(stage)]
+
+
+def test_usdz_with_a_texture_is_a_valid_package(tmp_path):
+    import zipfile
+
+    from pxr import Usd, UsdGeom, UsdShade
+
+    box = textured_box()
+    (path,) = export_mesh(box, tmp_path / "box.usdz", metadata={"prompt": "a box", "seed": 4})
+    stage = Usd.Stage.Open(str(path))
+    assert _usd_problems(stage) == []
+    assert UsdGeom.GetStageUpAxis(stage) == "Y" and UsdGeom.GetStageMetersPerUnit(stage) == 1
+    mesh = UsdGeom.Mesh(stage.GetPrimAtPath("/asset/mesh"))
+    np.testing.assert_allclose(np.array(mesh.GetPointsAttr().Get()), box.vertices, atol=1e-6)
+    np.testing.assert_array_equal(
+        np.array(mesh.GetFaceVertexIndicesAttr().Get()).reshape(-1, 3), box.faces
+    )
+    assert mesh.GetSubdivisionSchemeAttr().Get() == "none"  # not smoothed as a subdivision surface
+    st = UsdGeom.PrimvarsAPI(mesh).GetPrimvar("st")
+    np.testing.assert_allclose(np.array(st.Get()), box.visual.uv, atol=1e-6)
+    material, _ = UsdShade.MaterialBindingAPI(mesh.GetPrim()).ComputeBoundMaterial()
+    shader = UsdShade.Shader(stage.GetPrimAtPath(material.GetPath().AppendChild("base_color")))
+    texture_file = shader.GetInput("file").Get().path
+    with zipfile.ZipFile(path) as package:
+        names = package.namelist()
+        assert names[0].endswith(".usdc") and texture_file in names  # the ARKit layout
+        image = Image.open(package.open(texture_file))
+        assert image.size == (16, 16)
+    layer_data = stage.GetRootLayer().customLayerData["gen3d"]
+    assert layer_data["prompt"] == "a box" and layer_data["generator"] == GENERATOR
+
+
+def test_usdz_with_vertex_colours_shows_them(tmp_path, coloured_chair):
+    from pxr import Usd, UsdGeom
+
+    (path,) = export_mesh(coloured_chair, tmp_path / "chair.usdz", metadata={"tags": [1, 2]})
+    stage = Usd.Stage.Open(str(path))
+    assert _usd_problems(stage) == []
+    mesh = UsdGeom.Mesh(stage.GetPrimAtPath("/asset/mesh"))
+    colours = np.array(mesh.GetDisplayColorPrimvar().Get())
+    assert colours.shape == (len(coloured_chair.vertices), 3)
+    # displayColor is linear: the sRGB-encoded vertex colours come back after encoding
+    encoded = np.where(
+        colours <= 0.0031308, colours * 12.92, 1.055 * np.power(colours, 1 / 2.4) - 0.055
+    )
+    np.testing.assert_allclose(encoded * 255, coloured_chair.visual.vertex_colors[:, :3], atol=0.6)
+    assert stage.GetRootLayer().customLayerData["gen3d"]["tags"] == "[1, 2]"
+
+
 def test_bad_exports_are_refused(tmp_path, coloured_chair):
     with pytest.raises(ExportError, match=r"unsupported format '\.fbx'"):
         export_mesh(coloured_chair, tmp_path / "chair.fbx")

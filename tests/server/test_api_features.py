@@ -217,7 +217,7 @@ def test_openapi_documents_both_bodies_and_problem_errors(client: TestClient) ->
     assert "rate_limited" in spec["info"]["description"]
 
 
-def test_obj_results_download_with_their_types(client: TestClient) -> None:
+def test_obj_and_usdz_results_download_with_their_types(client: TestClient) -> None:
     job = client.post("/generate", json={"prompt": "a crate", "format": "obj"}).json()
     done = _wait(client, job["id"])
     assert done["status"] == "succeeded", done
@@ -228,6 +228,13 @@ def test_obj_results_download_with_their_types(client: TestClient) -> None:
         ("#", "mtllib", "v ")
     )
     assert client.get(done["links"]["asset.mtl"]).headers["content-type"] == "model/mtl"
+
+    job = client.post("/generate", json={"prompt": "a crate", "format": "usdz"}).json()
+    done = _wait(client, job["id"])
+    assert done["status"] == "succeeded", done
+    usdz = client.get(done["links"]["asset.usdz"])
+    assert usdz.headers["content-type"] == "model/vnd.usdz+zip"
+    assert usdz.content[:2] == b"PK"  # a zip package
 
 
 @pytest.mark.parametrize(
