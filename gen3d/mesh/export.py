@@ -3,8 +3,9 @@
 Meshes are +Y up, in metres, facing +Z, which is what glTF asks and what Blender, three.js
 and game engines expect on import. A GLB carries a metallic-roughness PBR material whose
 base colour is the mesh's texture when it has one, else white multiplying the vertex
-colours; the generator and any metadata (prompt, seed, options) go in ``asset.extras``.
-USDZ (for AR Quick Look on iOS and macOS, and USD tools) is written by ``gen3d.mesh.usd``.
+colours (written linear, as glTF's ``COLOR_0`` is; ours are sRGB-encoded like a texture's);
+the generator and any metadata (prompt, seed, options) go in ``asset.extras``. USDZ (for AR
+Quick Look on iOS and macOS, and USD tools) is written by ``gen3d.mesh.usd``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import trimesh
 
 from gen3d import __version__
 from gen3d.errors import Gen3DError
+from gen3d.mesh.colour_space import bytes_srgb_to_linear
 
 SUPPORTED_EXPORTS = (".glb", ".obj", ".ply", ".usdz")
 GENERATOR = f"gen3d {__version__}"
@@ -48,6 +50,9 @@ def _json_safe(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def _export_glb(mesh: trimesh.Trimesh, path: Path, metadata: dict[str, Any]) -> list[Path]:
     has_vertex_colours = mesh.visual.kind == "vertex"
+    if has_vertex_colours:  # glTF's COLOR_0 is linear; ours are sRGB-encoded, like textures
+        mesh = mesh.copy()
+        mesh.visual.vertex_colors = bytes_srgb_to_linear(mesh.visual.vertex_colors)
 
     def postprocess(tree: dict[str, Any]) -> None:
         tree["asset"]["generator"] = GENERATOR

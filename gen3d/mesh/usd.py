@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import trimesh
 
+from gen3d.mesh.colour_space import srgb_to_linear
+
 ROOT = "/asset"
 TEXTURE_NAME = "base_color.png"
 
@@ -94,7 +96,8 @@ def _define_mesh(stage: Any, mesh: trimesh.Trimesh) -> Any:
     elif mesh.visual.kind == "vertex":
         colours = np.asarray(mesh.visual.vertex_colors[:, :3], dtype=np.float32) / 255.0
         display = geometry.CreateDisplayColorPrimvar(UsdGeom.Tokens.vertex)
-        display.Set(Vt.Vec3fArray.FromNumpy(_srgb_to_linear(colours)))
+        linear = srgb_to_linear(colours).astype(np.float32)  # displayColor is linear
+        display.Set(Vt.Vec3fArray.FromNumpy(linear))
     return geometry
 
 
@@ -102,12 +105,6 @@ def _sdf_type(name: str) -> Any:
     from pxr import Sdf
 
     return getattr(Sdf.ValueTypeNames, name)
-
-
-def _srgb_to_linear(colours: np.ndarray) -> np.ndarray:
-    """displayColor is linear, and our colours are sRGB-encoded (the same numbers a texture
-    PNG holds), so decode them: a vertex-coloured asset then looks as its textured one does."""
-    return np.where(colours <= 0.04045, colours / 12.92, ((colours + 0.055) / 1.055) ** 2.4)
 
 
 def _texture_image(mesh: trimesh.Trimesh) -> Any:

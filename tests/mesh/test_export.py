@@ -93,6 +93,23 @@ def test_glb_with_vertex_colours_is_valid_and_carries_metadata(tmp_path, coloure
     np.testing.assert_allclose(loaded.bounds, coloured_chair.bounds, atol=1e-6)
 
 
+def test_glb_vertex_colours_are_linear_as_gltf_says(tmp_path):
+    """A viewer reads COLOR_0 as linear: sRGB grey 128 must be written as 55, or every
+    vertex-coloured asset shows lighter and greyer than its textured twin. gen3d's own
+    preview decodes it back."""
+    from gen3d.cli.preview import load_render_mesh
+
+    box = trimesh.creation.box()
+    box.visual.vertex_colors = np.tile([128, 64, 200, 255], (len(box.vertices), 1))
+    path = tmp_path / "box.glb"
+    export_mesh(box, path)
+    (stored,) = trimesh.load(path, process=False).geometry.values()
+    np.testing.assert_array_equal(stored.visual.vertex_attributes["color"][0], [55, 13, 147, 255])
+    assert box.visual.vertex_colors[0, 0] == 128  # the caller's mesh is left as it was
+    drawn = load_render_mesh(path).vertex_colors[0].numpy()
+    np.testing.assert_allclose(drawn * 255, [128, 64, 200], atol=2.5)
+
+
 def test_glb_with_a_texture_is_valid(tmp_path):
     path = tmp_path / "box.glb"
     export_mesh(textured_box(), path)
