@@ -121,12 +121,13 @@ def train_vae_command(
         help="A saved VAE whose weights start the run (overrides the config's init_from).",
     ),
 ) -> None:
-    """Train a vecset VAE (resumes from OUT/checkpoints/last if it exists).
+    """Train a shape VAE, vecset or triplane as the config's model_type says (resumes from
+    OUT/checkpoints/last if it exists).
 
     \b
     Example:
       gen3d dataset build --procedural 200 --out data/shapes
-      gen3d train-vae --config configs/vae-small.yaml --data data/shapes --out runs/vae
+      gen3d train-vae --config scripts/configs/vae-small.yaml --data data/shapes --out runs/vae
     """
     import torch
 
