@@ -57,6 +57,13 @@ def generate_command(
         None, help="With --image: refine the texture against it (0-1000 steps)."
     ),
     preview: Path | None = typer.Option(None, help="Also write a PNG of four views here."),
+    variations: int = typer.Option(
+        1,
+        min=1,
+        max=16,
+        help="Make this many candidates (seeds SEED, SEED+1, ...) in one batch: "
+        "OUT-1.glb, OUT-2.glb, ...",
+    ),
 ) -> None:
     """Generate one textured asset from a prompt or an image.
 
@@ -64,6 +71,7 @@ def generate_command(
     Examples:
       gen3d generate "a red wooden chair" -o chair.glb
       gen3d generate --image photo.png -o object.glb --seed 7
+      gen3d generate "a ceramic mug" -o mug.glb --variations 4 --preview mugs.png
     """
     from gen3d.pipeline import Pipeline, resolve_model_path
 
@@ -116,15 +124,31 @@ def generate_command(
                         progress.update(other, completed=1.0)
             progress.update(tasks[stage], completed=fraction)
 
-        asset = pipe(prompt=prompt, image=image, seed=seed, callback=on_progress, **options)
-    written = asset.save(out)
-    if preview is not None:
-        asset.preview(preview)
-        written.append(preview)
+        if variations == 1:
+            assets = [pipe(prompt=prompt, image=image, seed=seed, callback=on_progress, **options)]
+        else:  # one DiT batch; seeds seed, seed + 1, ... (random ones without --seed)
+            assets = pipe(
+                prompt=None if prompt is None else [prompt] * variations,
+                image=None if image is None else [image] * variations,
+                seed=seed,
+                callback=on_progress,
+                **options,
+            )
+    for index, asset in enumerate(assets, start=1):
+        target = out if variations == 1 else numbered(out, index)
+        written = asset.save(target)
+        if preview is not None:
+            views = preview if variations == 1 else numbered(preview, index)
+            asset.preview(views)
+            written.append(views)
+        console.print(f"[green]wrote[/] {', '.join(str(p) for p in written)}")
+        stage_times = ", ".join(f"{stage} {s:.1f} s" for stage, s in asset.timings.items())
+        console.print(
+            f"seed {asset.metadata['seed']}; model load {load_seconds:.1f} s; {stage_times}; "
+            f"{len(asset.mesh.faces):,} faces"
+        )
 
-    console.print(f"[green]wrote[/] {', '.join(str(p) for p in written)}")
-    stage_times = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in asset.timings.items())
-    console.print(
-        f"seed {asset.metadata['seed']}; model load {load_seconds:.1f} s; {stage_times}; "
-        f"{len(asset.mesh.faces):,} faces"
-    )
+
+def numbered(path: Path, index: int) -> Path:
+    """``chair.glb`` -> ``chair-2.glb``: the ``index``-th of several variations."""
+    return path.with_name(f"{path.stem}-{index}{path.suffix}")

@@ -30,6 +30,27 @@ def test_prompt_and_image_to_files(clean_env, tmp_path, run_cli, tiny_pipeline_p
     assert {p.name for p in tmp_path.glob("obj.*")} == {"obj.obj", "obj.mtl", "obj.png"}
 
 
+def test_variations_are_one_batch_of_numbered_files(
+    clean_env, tmp_path, run_cli, tiny_pipeline_path
+) -> None:
+    out = tmp_path / "mug.glb"
+    code, err = run_cli(
+        "generate", "a mug", "-o", str(out), "--model", str(tiny_pipeline_path),
+        "--seed", "9", "--variations", "3", "--texture-size", "0",
+        "--preview", str(tmp_path / "mug.png"),
+    )  # fmt: skip
+    assert code == 0, err
+    assert not out.exists()
+    for index, seed in ((1, 9), (2, 10), (3, 11)):
+        assert (tmp_path / f"mug-{index}.glb").is_file() and f"seed {seed};" in err
+        assert Image.open(tmp_path / f"mug-{index}.png").size == (1024, 256)
+    code, err = run_cli(
+        "generate", "a mug", "-o", str(out), "--model", str(tiny_pipeline_path),
+        "--variations", "17",
+    )  # fmt: skip
+    assert code != 0 and "less than or equal to 16" in err and "Traceback" not in err
+
+
 def test_without_weights_it_says_how_to_point_at_a_model(clean_env, tmp_path, run_cli) -> None:
     # An install whose packaged default weights are missing (a trimmed wheel, a broken copy).
     clean_env.setattr("gen3d.pipeline.DEFAULT_MODEL_DIR", tmp_path / "no-default-model")
