@@ -7,6 +7,7 @@ const $ = (id) => document.getElementById(id);
 const FINAL = new Set(["succeeded", "failed", "canceled"]);
 let following = null; // AbortController of the event stream being read
 let assetUrl = null; // object URL of the asset shown
+let previewUrl = null; // object URL of the preview image shown (assets the viewer cannot show)
 
 function headers(extra = {}) {
   const key = $("api-key").value.trim();
@@ -58,7 +59,17 @@ async function showResult(job) {
   download.download = `${job.id}-${asset}`;
   download.textContent = `Download ${asset.split(".").pop().toUpperCase()}`;
   download.hidden = false;
-  if (asset.endsWith(".glb")) $("viewer").src = assetUrl;
+  const viewable = asset.endsWith(".glb");
+  $("viewer").hidden = !viewable;
+  $("preview-image").hidden = viewable;
+  if (viewable) {
+    $("viewer").src = assetUrl;
+  } else if (files.includes("preview.png")) { // USDZ: the viewer takes glTF only
+    const image = await (await api(job.links["preview.png"])).blob();
+    if (previewUrl) URL.revokeObjectURL(previewUrl);
+    previewUrl = URL.createObjectURL(image);
+    $("preview-image").src = previewUrl;
+  }
   const timings = Object.entries(job.result.timings || {})
     .map(([stage, seconds]) => `${stage} ${seconds.toFixed(1)} s`);
   $("timings").textContent = timings.join(" · ");
@@ -115,6 +126,7 @@ async function submit(event) {
   for (const name of ["seed", "steps", "texture_size"]) {
     if ($(name).value !== "") options[name] = Number($(name).value);
   }
+  options.format = $("format").value;
   let request;
   if (mode === "prompt") {
     const prompt = $("prompt-input").value.trim();

@@ -22,6 +22,24 @@ def test_web_page_submits_a_prompt_and_shows_the_result(live_server, browser_pag
     assert errors == []
 
 
+def test_web_page_makes_usdz_and_shows_its_preview(live_server, browser_page) -> None:
+    server = live_server().start()
+    page, errors = browser_page.page, browser_page.errors
+    page.goto(server.url + "/")
+    page.fill("#prompt-input", "a green vase")
+    page.select_option("#texture_size", "0")
+    page.select_option("#format", "usdz")
+    page.click("#submit")
+    page.wait_for_selector("#status[data-status=succeeded]", timeout=60_000)
+    page.wait_for_function(
+        "() => { const img = document.querySelector('#preview-image');"
+        " return !img.hidden && img.complete && img.naturalWidth > 0; }"
+    )
+    assert page.locator("#viewer").is_hidden()  # model-viewer shows glTF only
+    assert page.locator("#download").inner_text() == "Download USDZ"
+    assert errors == []
+
+
 def test_web_page_with_api_keys(live_server, browser_page) -> None:
     key = new_api_key()
     server = live_server(api_keys=hash_api_key(key)).start()
