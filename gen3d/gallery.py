@@ -31,6 +31,7 @@ h1 { font-size: 20px; } .summary { color: #666; margin-bottom: 16px; }
   border-radius: 4px; }
 a { color: inherit; text-decoration: none; }
 model-viewer { width: 100%; height: 80vh; background: #fff; }
+img.still { max-width: 100%; max-height: 80vh; background: #fff; display: block; }
 """
 
 
@@ -57,17 +58,30 @@ def _card(item: BatchItem) -> str:
 
 def _viewer_page(library: Library, item: BatchItem) -> str:
     model = library.root / item.files[0]
-    if model.suffix.lower() == ".glb" and model.stat().st_size <= MAX_INLINE_BYTES:
-        source = "data:model/gltf-binary;base64," + base64.b64encode(model.read_bytes()).decode()
-    else:
-        source = f"../{item.files[0]}"
     title = html.escape(item.title)
+    suffix = model.suffix.lower()
+    if suffix == ".glb":
+        if model.stat().st_size <= MAX_INLINE_BYTES:
+            data = base64.b64encode(model.read_bytes()).decode()
+            source = "data:model/gltf-binary;base64," + data
+        else:
+            source = f"../{html.escape(item.files[0])}"
+        shown = f"""<model-viewer src="{source}" camera-controls auto-rotate shadow-intensity="0.6"
+  exposure="1.0" alt="{title}"></model-viewer>"""
+    else:  # model-viewer draws glTF only: show the thumbnail
+        picture = (
+            f'<img class="still" src="../{html.escape(item.thumbnail)}" alt="{title}">'
+            if item.thumbnail
+            else f"<p>{suffix[1:].upper()} asset</p>"
+        )
+        if suffix == ".usdz":  # Safari on iOS opens this link in AR Quick Look
+            picture = f'<a rel="ar" href="../{html.escape(item.files[0])}">{picture}</a>'
+        shown = picture
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <script src="../viewer/{VIEWER_SCRIPT}"></script><style>{_STYLE}</style></head>
 <body><p><a href="../index.html">&larr; library</a></p><h1>{title}</h1>
-<model-viewer src="{source}" camera-controls auto-rotate shadow-intensity="0.6"
-  exposure="1.0" alt="{title}"></model-viewer>
+{shown}
 <p class="summary">seed {item.seed} &middot; <a href="../{html.escape(item.files[0])}"
  download>download {html.escape(Path(item.files[0]).name)}</a></p></body></html>
 """

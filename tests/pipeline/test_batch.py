@@ -199,3 +199,22 @@ def test_an_image_folder_becomes_a_library(
     _photo(photos / "mug.webp", (30, 160, 40))
     code, err = run_cli("batch", *args, "--texture-size", "64", "--refine-steps", "2")
     assert "1 from earlier runs" in err and "2 succeeded" in err
+
+
+def test_a_usdz_library_pages_show_the_thumbnail_and_open_ar(
+    clean_env, tmp_path: Path, run_cli, tiny_pipeline_path
+) -> None:
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("a green vase\n")
+    library = tmp_path / "ar"
+    code, err = run_cli(
+        "batch", str(prompts), "--out", str(library), "--model", str(tiny_pipeline_path),
+        "--format", "usdz", "--texture-size", "0",
+    )  # fmt: skip
+    assert code == 0, err
+    (item,) = json.loads((library / "manifest.json").read_text())["items"]
+    assert item["files"][0].endswith(".usdz")
+    page = (library / "view" / f"{item['id']}.html").read_text()
+    assert "<model-viewer" not in page  # it draws glTF only
+    assert f'<a rel="ar" href="../{item["files"][0]}"><img' in page
+    assert f'src="../{item["thumbnail"]}"' in page
