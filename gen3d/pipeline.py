@@ -213,10 +213,13 @@ class Pipeline:
         config: PipelineConfig | None = None,
         dtype: torch.dtype = torch.float32,
         field_dtype: torch.dtype | None = None,
+        known_prompts: Any = None,
     ) -> None:
         """``dtype``: the compute precision of the DiT and the encoders (autocast on CUDA);
         ``field_dtype`` (None: ``dtype``): the precision of the decoded field's mesh and
-        texture queries (``gen3d.device.resolve_field_dtype``)."""
+        texture queries (``gen3d.device.resolve_field_dtype``); ``known_prompts``: the
+        training captions' embeddings (``gen3d.vocabulary.KnownPrompts``), to tell how
+        familiar a prompt is."""
         self.vae = vae.eval().requires_grad_(False)
         self.dit = dit.eval().requires_grad_(False)
         self.text_encoder = text_encoder
@@ -224,6 +227,7 @@ class Pipeline:
         self.config = config or PipelineConfig()
         self.dtype = dtype
         self.field_dtype = field_dtype or dtype
+        self.known_prompts = known_prompts if text_encoder is not None else None
         if text_encoder is None and image_encoder is None:
             raise PipelineError("a pipeline needs a text encoder, an image encoder or both")
         for name, encoder in (("text", text_encoder), ("image", image_encoder)):
@@ -252,6 +256,7 @@ class Pipeline:
         else CPU float32, with field queries in bf16 on CPUs that compute it natively)."""
         from dit.registry import load_dit
         from gen3d.device import resolve_device, resolve_dtype, resolve_field_dtype
+        from gen3d.vocabulary import KnownPrompts
         from vae.registry import load_vae
 
         folder = resolve_model_path(path)
@@ -279,6 +284,7 @@ class Pipeline:
             config,
             dtype=resolve_dtype(dtype, torch_device),
             field_dtype=resolve_field_dtype(dtype, torch_device),
+            known_prompts=KnownPrompts.load(folder / "conditioning"),
         )
 
     def save_pretrained(self, path: str | Path) -> Path:
@@ -304,6 +310,8 @@ class Pipeline:
             config.image_encoder = "small"
         elif self.image_encoder is not None:
             raise PipelineError("only the built-in SmallImageEncoder can be saved in a pipeline")
+        if self.known_prompts is not None:
+            self.known_prompts.save(folder / "conditioning")
         data = {"gen3d_version": __version__, **dataclasses.asdict(config)}
         (folder / PIPELINE_FILE).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         return folder
@@ -390,6 +398,7 @@ class Pipeline:
         started = time.perf_counter()
         report("encode", 0.0)
         cond, uncond = self._encode(prompts, images)
+        familiarity = self._familiarity(prompts, cond)
         timings["encode"] = time.perf_counter() - started
 
         started = time.perf_counter()
@@ -432,6 +441,8 @@ class Pipeline:
                 **dataclasses.asdict(opts),
                 "batch_size": len(items),
             }
+            if familiarity is not None:
+                metadata["familiarity"] = familiarity[index].as_metadata()
             assets.append(Asset(mesh, metadata, item_timings[index]))
         return (
             assets
@@ -444,6 +455,23 @@ class Pipeline:
     def _autocast(self) -> Any:
         enabled = self.device.type == "cuda" and self.dtype != torch.float32
         return torch.autocast(self.device.type, dtype=self.dtype, enabled=enabled)
+
+    def _familiarity(self, prompts: list[str] | None, cond: Any) -> list[Any] | None:
+        """How close each prompt is to the training captions (None without known prompts);
+        a prompt unlike all of them gets a warning: the shape will be one the model knows."""
+        if prompts is None or self.known_prompts is None:
+            return None
+        found = self.known_prompts.familiarity(cond.pooled)
+        for prompt, item in zip(prompts, found, strict=True):
+            if not item.familiar:
+                log.warning(
+                    "%r is unlike anything this model was trained on (similarity %.2f to the "
+                    "closest training caption, %r); expect a shape of a kind it knows",
+                    prompt,
+                    item.similarity,
+                    item.closest,
+                )
+        return found
 
     @staticmethod
     def _seeds(seed: int | Sequence[int] | None, count: int) -> list[int]:

@@ -142,3 +142,16 @@ def test_the_readme_python_example_runs(
     monkeypatch.chdir(tmp_path)
     exec(compile(code.replace("texture_size=1024", "texture_size=256"), "README.md", "exec"), {})
     assert (tmp_path / "chair.glb").stat().st_size > 0
+
+
+def test_it_says_which_prompts_it_does_not_know(default_pipeline) -> None:
+    """Held-out captions of every category count as familiar; things the model never saw get
+    a warning (recorded in the asset's metadata too)."""
+    known = default_pipeline.known_prompts
+    assert known is not None and len(known.captions) == 2048
+    held_out = [generate_shape(c, UNSEEN_SEED + 1).caption for c in list_categories()]
+    prompts = ["a red wooden chair", "a sofa", *held_out]
+    text = default_pipeline.text_encoder
+    assert all(found.familiar for found in known.familiarity(text.encode(prompts).pooled))
+    strangers = ["a horse", "a cat", "a dragon", "a guitar", "a bicycle", "a human head"]
+    assert not any(found.familiar for found in known.familiarity(text.encode(strangers).pooled))

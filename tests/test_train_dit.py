@@ -76,6 +76,17 @@ def test_train_dit_command_caches_trains_samples_and_resumes(prepared, tmp_path:
     pipeline = json.loads((run / "pipeline" / "pipeline.json").read_text())
     cache = json.loads((run / "latents" / "cache.json").read_text())
     assert pipeline["latent_std"] == cache["latent_std"] and pipeline["text_encoder"] == "default"
+    # with the training captions, to tell which prompts it knows
+    from gen3d.vocabulary import KnownPrompts
+
+    known = KnownPrompts.load(run / "pipeline" / "conditioning")
+    train_captions = {
+        caption
+        for entry in cache["entries"]
+        if entry["split"] == "train"
+        for caption in entry["captions"]
+    }
+    assert known is not None and set(known.captions) == train_captions
 
     # a longer run resumes, and reuses the cache instead of encoding again
     config.write_text(config.read_text().replace('"steps": 2', '"steps": 3'))

@@ -222,12 +222,22 @@ def assemble_pipeline(
 ) -> Path:
     """A generation pipeline folder from a trained VAE, the DiT's EMA weights, the text
     encoder the captions were embedded with, the image encoder trained with the DiT (if
-    any), and the latent statistics the DiT trained on."""
+    any), the latent statistics the DiT trained on, and the training captions (known
+    prompts, so that the pipeline can say when a prompt is unlike all of them)."""
     from dit import load_dit
     from gen3d.conditioning import SmallImageEncoder, TextEncoder
     from gen3d.pipeline import Pipeline, PipelineConfig
+    from gen3d.vocabulary import KnownPrompts
 
     config = PipelineConfig(latent_mean=meta["latent_mean"], latent_std=meta["latent_std"])
     images = SmallImageEncoder.from_pretrained(image_encoder) if image_encoder else None
-    pipeline = Pipeline(autoencoder, load_dit(dit_path), TextEncoder(text_encoder), images, config)
+    text = TextEncoder(text_encoder)
+    captions = [
+        caption
+        for entry in meta.get("entries", [])
+        if entry.get("split") == "train"
+        for caption in entry.get("captions") or []
+    ]
+    known = KnownPrompts.build(text, captions) if captions else None
+    pipeline = Pipeline(autoencoder, load_dit(dit_path), text, images, config, known_prompts=known)
     return pipeline.save_pretrained(out)
