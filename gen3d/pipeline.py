@@ -464,13 +464,7 @@ class Pipeline:
         found = self.known_prompts.familiarity(cond.pooled)
         for prompt, item in zip(prompts, found, strict=True):
             if not item.familiar:
-                log.warning(
-                    "%r is unlike anything this model was trained on (similarity %.2f to the "
-                    "closest training caption, %r); expect a shape of a kind it knows",
-                    prompt,
-                    item.similarity,
-                    item.closest,
-                )
+                log.warning("%s", item.warning(prompt))
         return found
 
     @staticmethod

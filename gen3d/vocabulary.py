@@ -40,7 +40,23 @@ class Familiarity:
     familiar: bool  # similarity >= the threshold
 
     def as_metadata(self) -> dict[str, Any]:
-        return {"similarity": round(self.similarity, 3), "closest_known_caption": self.closest}
+        return {
+            "similarity": round(self.similarity, 3),
+            "closest_known_caption": self.closest,
+            "familiar": self.familiar,
+        }
+
+    def warning(self, prompt: str) -> str:
+        return unfamiliar_warning(prompt, self.similarity, self.closest)
+
+
+def unfamiliar_warning(prompt: str, similarity: float, closest: str) -> str:
+    """What a user is told about a prompt unlike every training caption."""
+    return (
+        f"{prompt!r} is unlike anything this model was trained on (similarity "
+        f"{similarity:.2f} to the closest training caption, {closest!r}); expect a shape of "
+        "a kind it knows"
+    )
 
 
 class KnownPrompts:

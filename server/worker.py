@@ -24,6 +24,7 @@ from typing import Any
 
 from gen3d.errors import Gen3DError
 from gen3d.pipeline import OPTION_RANGES, GenerationCancelled, overall_progress
+from gen3d.vocabulary import unfamiliar_warning
 from server.metrics import ServiceMetrics
 from server.store import CANCELED, FAILED, SUCCEEDED, Job, JobStore
 from server.uploads import resolve_input
@@ -119,6 +120,17 @@ def _run_pipeline(
             "timings": {k: round(v, 3) for k, v in asset.timings.items()},
             "faces": len(asset.mesh.faces),
         }
+        familiarity = asset.metadata.get("familiarity")
+        if familiarity is not None:
+            result["familiarity"] = familiarity
+            if not familiarity["familiar"]:
+                result["warnings"] = [
+                    unfamiliar_warning(
+                        inputs["prompt"],
+                        familiarity["similarity"],
+                        familiarity["closest_known_caption"],
+                    )
+                ]
         state = SUCCEEDED
         store.finish(job.id, worker, state, result=result)
     except GenerationCancelled:

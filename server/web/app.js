@@ -73,6 +73,9 @@ async function showResult(job) {
   const timings = Object.entries(job.result.timings || {})
     .map(([stage, seconds]) => `${stage} ${seconds.toFixed(1)} s`);
   $("timings").textContent = timings.join(" · ");
+  const warnings = job.result.warnings || [];
+  $("warning").textContent = warnings.join(" ");
+  $("warning").hidden = warnings.length === 0;
 }
 
 // Read text/event-stream from a fetch body; calls onEvent(job) for each "job" event.
@@ -102,6 +105,7 @@ async function follow(jobId) {
   following = controller;
   $("download").hidden = true;
   $("timings").textContent = "";
+  $("warning").hidden = true;
   let last = null;
   try {
     await readEvents(jobId, (job) => { last = job; showJob(job); }, controller.signal);

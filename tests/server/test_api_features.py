@@ -255,3 +255,29 @@ def test_one_embedded_worker_per_gpu(monkeypatch, tmp_path, device, gpus, expect
     monkeypatch.setattr(torch.cuda, "is_available", lambda: gpus > 0)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
     assert embedded_devices(_settings(tmp_path, device=device)) == expected
+
+
+def test_a_prompt_the_model_does_not_know_comes_back_with_a_warning(tmp_path, tiny_pipeline):
+    from gen3d.vocabulary import KnownPrompts
+
+    captions = ["a tall red wooden chair with four legs", "a small blue ceramic mug"]
+    tiny_pipeline.known_prompts = KnownPrompts.build(tiny_pipeline.text_encoder, captions)
+    try:
+        app = create_app(_settings(tmp_path), load_pipeline=lambda: tiny_pipeline)
+        with TestClient(app) as client:
+            results = {}
+            for prompt in ("a wooden chair", "a horse"):
+                body = {"prompt": prompt, "texture_size": 0, "steps": 2}
+                done = _wait(client, client.post("/generate", json=body).json()["id"])
+                assert done["status"] == "succeeded", done
+                results[prompt] = done["result"]
+    finally:
+        tiny_pipeline.known_prompts = None
+    chair, horse = results["a wooden chair"], results["a horse"]
+    assert chair["familiarity"]["familiar"] and "warnings" not in chair
+    assert not horse["familiarity"]["familiar"]
+    assert horse["warnings"] == [
+        f"'a horse' is unlike anything this model was trained on (similarity "
+        f"{horse['familiarity']['similarity']:.2f} to the closest training caption, "
+        f"'{horse['familiarity']['closest_known_caption']}'); expect a shape of a kind it knows"
+    ]

@@ -81,3 +81,30 @@ def test_web_page_uploads_an_image(live_server, browser_page, tmp_path) -> None:
     page.wait_for_function("() => document.querySelector('model-viewer').loaded === true")
     page.wait_for_selector("#jobs li >> text=(image)")
     assert errors == []
+
+
+def test_web_page_shows_the_unknown_prompt_warning(
+    tmp_path, tiny_pipeline, live_server, browser_page
+) -> None:
+    from gen3d.vocabulary import KnownPrompts
+
+    captions = ["a tall red wooden chair with four legs", "a small blue ceramic mug"]
+    tiny_pipeline.known_prompts = KnownPrompts.build(tiny_pipeline.text_encoder, captions)
+    try:
+        model = tiny_pipeline.save_pretrained(tmp_path / "knowing")
+    finally:
+        tiny_pipeline.known_prompts = None
+    server = live_server(model_path=str(model)).start()  # GEN3D_MODEL_PATH
+    page, errors = browser_page.page, browser_page.errors
+    page.goto(server.url + "/")
+    page.fill("#prompt-input", "a horse")
+    page.select_option("#texture_size", "0")
+    page.click("#submit")
+    page.wait_for_selector("#status[data-status=succeeded]", timeout=60_000)
+    warning = page.locator("#warning")
+    warning.wait_for(state="visible")
+    assert "'a horse' is unlike anything this model was trained on" in warning.inner_text()
+    page.fill("#prompt-input", "a red wooden chair")
+    page.click("#submit")
+    page.wait_for_function("() => document.querySelector('#warning').hidden")
+    assert errors == []
