@@ -27,9 +27,14 @@ def load_render_mesh(path: Path):  # -> render.mesh.RenderMesh
 
     if not path.is_file():
         raise PreviewError(f"{path}: no such file")
+    from gen3d.mesh.usd import USD_SUFFIXES, load_usd
+
     try:
-        loaded = trimesh.load(path, process=False)
-        mesh = _single_mesh(loaded, gltf=path.suffix.lower() in (".glb", ".gltf"))
+        if path.suffix.lower() in USD_SUFFIXES:
+            mesh = load_usd(path)
+        else:
+            loaded = trimesh.load(path, process=False)
+            mesh = _single_mesh(loaded, gltf=path.suffix.lower() in (".glb", ".gltf"))
     except PreviewError:
         raise
     except Exception as error:  # trimesh raises many types for unreadable files

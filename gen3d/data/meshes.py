@@ -29,7 +29,10 @@ from .inside import CleanSurface, clean_surface, signed_distance
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_SUFFIXES = (".obj", ".ply", ".stl", ".off", ".glb", ".gltf")
+SUPPORTED_SUFFIXES = (
+    *(".obj", ".ply", ".stl", ".off", ".glb", ".gltf"),
+    *(".usdz", ".usd", ".usda", ".usdc"),  # read by gen3d.mesh.usd (USD's own library)
+)
 DEFAULT_MAX_FACES = 2_000_000
 #: Below this fraction of its bounding box inside, a mesh "encloses no volume".
 MIN_INSIDE_FRACTION = 1e-3
@@ -156,7 +159,11 @@ def _check_obj_text(path: Path, text: str) -> None:
 
 
 def _load_trimesh(path: Path) -> Any:
+    from gen3d.mesh.usd import USD_SUFFIXES, load_usd
+
     try:
+        if path.suffix.lower() in USD_SUFFIXES:  # trimesh does not read USD
+            return load_usd(path)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return trimesh.load(path, process=False)

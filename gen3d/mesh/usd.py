@@ -147,3 +147,108 @@ def _bind_material(stage: Any, geometry: Any, *, textured: bool) -> None:
         reader.CreateOutput("result", Sdf.ValueTypeNames.Float3)
         diffuse.ConnectToSource(reader.ConnectableAPI(), "result")
     UsdShade.MaterialBindingAPI.Apply(geometry.GetPrim()).Bind(material)
+
+
+USD_SUFFIXES = (".usdz", ".usd", ".usda", ".usdc")
+
+
+def load_usd(path: str | Path) -> trimesh.Trimesh:
+    """Every mesh of a USD file or USDZ package as one trimesh, in world space, +Y up.
+
+    Polygons are fanned into triangles. Colour comes along where it is simple to read: a
+    vertex-interpolated ``st`` with a bound ``UsdUVTexture`` (a texture image), or a vertex
+    ``displayColor`` (linear, encoded back to sRGB); else the mesh is plain. Raises
+    ``ValueError`` naming the problem for a file with no mesh.
+    """
+    from pxr import Usd, UsdGeom
+
+    stage = Usd.Stage.Open(str(path))
+    if stage is None:
+        raise ValueError(f"{path}: USD cannot open it")
+    up_is_z = UsdGeom.GetStageUpAxis(stage) == UsdGeom.Tokens.z
+    cache = UsdGeom.XformCache()
+    parts = []
+    for prim in stage.Traverse():
+        if not prim.IsA(UsdGeom.Mesh):
+            continue
+        mesh = UsdGeom.Mesh(prim)
+        points = mesh.GetPointsAttr().Get()
+        counts = mesh.GetFaceVertexCountsAttr().Get()
+        indices = mesh.GetFaceVertexIndicesAttr().Get()
+        if points is None or counts is None or indices is None or len(counts) == 0:
+            continue
+        vertices = np.asarray(points, dtype=np.float64)
+        world = np.asarray(cache.GetLocalToWorldTransform(prim), dtype=np.float64)
+        vertices = vertices @ world[:3, :3] + world[3, :3]  # USD matrices act on row vectors
+        part = trimesh.Trimesh(
+            vertices, _fan(np.asarray(counts), np.asarray(indices)), process=False
+        )
+        _read_colour(stage, prim, part)
+        parts.append(part)
+    if not parts:
+        raise ValueError(f"{path}: no meshes in it")
+    combined = parts[0] if len(parts) == 1 else trimesh.util.concatenate(parts)
+    if up_is_z:  # to +Y up, as gen3d's meshes are
+        combined.apply_transform(trimesh.transformations.rotation_matrix(-np.pi / 2, [1, 0, 0]))
+    return combined
+
+
+def _fan(counts: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """Triangles ``(F, 3)`` from polygons given as face sizes and flat corner indices."""
+    if np.all(counts == 3):
+        return indices.reshape(-1, 3)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    triangles = [
+        (indices[start], indices[start + k], indices[start + k + 1])
+        for start, count in zip(starts, counts, strict=True)
+        for k in range(1, int(count) - 1)
+    ]
+    return np.asarray(triangles, dtype=np.int64).reshape(-1, 3)
+
+
+def _read_colour(stage: Any, prim: Any, part: trimesh.Trimesh) -> None:
+    from pxr import UsdGeom
+
+    from gen3d.mesh.colour_space import linear_to_srgb
+
+    primvars = UsdGeom.PrimvarsAPI(prim)
+    st = primvars.GetPrimvar("st")
+    if st and st.GetInterpolation() == UsdGeom.Tokens.vertex and st.Get() is not None:
+        image = _bound_texture(stage, prim)
+        uv = np.asarray(st.Get(), dtype=np.float64)
+        if image is not None and len(uv) == len(part.vertices):
+            material = trimesh.visual.material.PBRMaterial(baseColorTexture=image)
+            part.visual = trimesh.visual.TextureVisuals(uv=uv, material=material)
+            return
+    colours = UsdGeom.Mesh(prim).GetDisplayColorPrimvar()
+    if colours and colours.GetInterpolation() == UsdGeom.Tokens.vertex and colours.Get():
+        rgb = np.asarray(colours.Get(), dtype=np.float64)
+        if len(rgb) == len(part.vertices):
+            encoded = np.round(linear_to_srgb(rgb) * 255).astype(np.uint8)
+            part.visual.vertex_colors = np.hstack([encoded, np.full((len(rgb), 1), 255, np.uint8)])
+
+
+def _bound_texture(stage: Any, prim: Any) -> Any:
+    """The image of the ``UsdUVTexture`` feeding the bound material's diffuse colour."""
+    import io
+
+    from PIL import Image
+    from pxr import Ar, Usd, UsdShade
+
+    material, _ = UsdShade.MaterialBindingAPI(prim).ComputeBoundMaterial()
+    if not material:
+        return None
+    for shader_prim in Usd.PrimRange(material.GetPrim()):
+        shader = UsdShade.Shader(shader_prim)
+        if not shader or shader.GetIdAttr().Get() != "UsdUVTexture":
+            continue
+        asset = shader.GetInput("file").Get() if shader.GetInput("file") else None
+        resolved = getattr(asset, "resolvedPath", "") if asset is not None else ""
+        if not resolved:
+            continue
+        opened = Ar.GetResolver().OpenAsset(Ar.ResolvedPath(resolved))
+        if opened is None:
+            continue
+        data = bytes(memoryview(opened.GetBuffer())[: opened.GetSize()])
+        return Image.open(io.BytesIO(data)).convert("RGB")
+    return None

@@ -202,3 +202,60 @@ def test_bad_exports_are_refused(tmp_path, coloured_chair):
         export_mesh(coloured_chair, tmp_path / "missing" / "chair.glb")
     with pytest.raises(ExportError, match="no faces"):
         export_mesh(trimesh.Trimesh(), tmp_path / "empty.glb")
+
+
+def test_usdz_reads_back_with_its_texture_and_colours(tmp_path, coloured_chair):
+    from gen3d.cli.preview import load_render_mesh
+    from gen3d.mesh.usd import load_usd
+
+    box = textured_box()
+    (path,) = export_mesh(box, tmp_path / "box.usdz")
+    loaded = load_usd(path)
+    np.testing.assert_allclose(loaded.vertices, box.vertices, atol=1e-6)
+    np.testing.assert_array_equal(loaded.faces, box.faces)
+    np.testing.assert_allclose(loaded.visual.uv, box.visual.uv, atol=1e-6)
+    texture = np.asarray(loaded.visual.material.baseColorTexture)
+    np.testing.assert_array_equal(texture, np.asarray(box.visual.material.baseColorTexture))
+    assert load_render_mesh(path).texture is not None  # gen3d preview draws it
+
+    (path,) = export_mesh(coloured_chair, tmp_path / "chair.usdz")
+    colours = load_usd(path).visual.vertex_colors
+    np.testing.assert_allclose(colours, coloured_chair.visual.vertex_colors, atol=1)
+
+
+def test_a_z_up_usd_of_quads_is_ingested_as_y_up_triangles(tmp_path):
+    from gen3d.data import load_mesh
+
+    path = tmp_path / "slab.usda"
+    path.write_text(
+        """#usda 1.0
+(
+    upAxis = "Z"
+    metersPerUnit = 1
+)
+def Xform "root"
+{
+    double3 xformOp:translate = (0, 0, 5)
+    uniform token[] xformOpOrder = ["xformOp:translate"]
+    def Mesh "slab"
+    {
+        point3f[] points = [(0,0,0), (2,0,0), (2,1,0), (0,1,0), (0,0,3), (2,0,3), (2,1,3), (0,1,3)]
+        int[] faceVertexCounts = [4, 4, 4, 4, 4, 4]
+        int[] faceVertexIndices = [0,3,2,1, 4,5,6,7, 0,1,5,4, 1,2,6,5, 2,3,7,6, 3,0,4,7]
+    }
+}
+"""
+    )
+    from gen3d.mesh.usd import load_usd
+
+    mesh = load_usd(path)
+    assert mesh.faces.shape == (12, 3)
+    # 3 tall along USD's Z (up) becomes 3 tall along Y; the translation moved it up by 5
+    np.testing.assert_allclose(mesh.bounds, [[0, 5, -1], [2, 8, 0]], atol=1e-9)
+    asset = load_mesh(path)  # the dataset builder's reader takes it too
+    assert len(asset.surface.faces) == 12
+
+    empty = tmp_path / "empty.usda"
+    empty.write_text('#usda 1.0\ndef Xform "nothing" {}\n')
+    with pytest.raises(Exception, match="no meshes"):
+        load_mesh(empty)
