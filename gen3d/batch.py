@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from gen3d.errors import Gen3DError
-from gen3d.pipeline import OPTION_RANGES
+from gen3d.pipeline import OPTION_RANGES, GenerationOptions, PipelineError
 
 MANIFEST = "manifest.json"
 INPUT_SUFFIXES = (".txt", ".csv", ".jsonl")
@@ -215,19 +215,15 @@ def _image_folder_records(folder: Path) -> list[tuple[int, dict[str, Any] | None
 
 
 def _check_defaults(defaults: Mapping[str, Any]) -> None:
-    """Run-wide options are checked once, up front: a bad one would fail every item."""
+    """Run-wide options are checked once, up front (by the pipeline's own rules): a bad one
+    would fail every item."""
     unknown = sorted(set(defaults) - set(OPTION_RANGES))
     if unknown:
         raise BatchError(f"unknown options {unknown}; known: {sorted(OPTION_RANGES)}")
-    for name, value in defaults.items():
-        limits = OPTION_RANGES[name]
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise BatchError(f"{name} must be a number, not {value!r}")
-        if not limits.low <= value <= limits.high:
-            raise BatchError(
-                f"{name}={value} is out of range: {limits.help} must be in "
-                f"{limits.low:g}..{limits.high:g}"
-            )
+    try:
+        GenerationOptions(**defaults)
+    except PipelineError as error:
+        raise BatchError(str(error)) from None
 
 
 def read_items(path: str | Path, defaults: Mapping[str, Any] | None = None) -> list[BatchItem]:
