@@ -127,7 +127,9 @@ async function submit(event) {
   showError("");
   const mode = document.querySelector("input[name=mode]:checked").value;
   const options = {};
-  for (const name of ["seed", "steps", "texture_size"]) {
+  const names = ["seed", "steps", "texture_size"];
+  if (mode === "image") names.push("refine_steps"); // refining needs an image to match
+  for (const name of names) {
     if ($(name).value !== "") options[name] = Number($(name).value);
   }
   options.format = $("format").value;
@@ -185,6 +187,7 @@ async function refreshJobs() {
 function setMode() {
   const image = document.querySelector("input[name=mode]:checked").value === "image";
   $("image-field").hidden = !image;
+  $("refine-field").hidden = !image;
   $("prompt-field").hidden = image;
 }
 

@@ -74,10 +74,13 @@ def test_web_page_uploads_an_image(live_server, browser_page, tmp_path) -> None:
     assert page.locator("#prompt-input").is_visible() and page.locator("#image-input").is_hidden()
     page.check("input[value=image]")
     assert page.locator("#image-input").is_visible() and page.locator("#prompt-input").is_hidden()
+    assert page.locator("#refine_steps").is_visible()  # refining needs an image
     page.set_input_files("#image-input", str(photo))
-    page.select_option("#texture_size", "0")
+    page.select_option("#texture_size", "512")
+    page.fill("#refine_steps", "2")
     page.click("#submit")
     page.wait_for_selector("#status[data-status=succeeded]", timeout=60_000)
+    assert "refine" in page.locator("#timings").inner_text()
     page.wait_for_function("() => document.querySelector('model-viewer').loaded === true")
     page.wait_for_selector("#jobs li >> text=(image)")
     assert errors == []
