@@ -162,9 +162,12 @@ def load_usd(path: str | Path) -> trimesh.Trimesh:
     """
     from pxr import Usd, UsdGeom
 
-    stage = Usd.Stage.Open(str(path))
+    try:
+        stage = Usd.Stage.Open(str(path))
+    except Exception as error:  # pxr raises Tf.ErrorException, with C++ locations in it
+        raise ValueError(f"USD cannot open it: {_usd_reason(error)}") from None
     if stage is None:
-        raise ValueError(f"{path}: USD cannot open it")
+        raise ValueError("USD cannot open it")
     up_is_z = UsdGeom.GetStageUpAxis(stage) == UsdGeom.Tokens.z
     cache = UsdGeom.XformCache()
     parts = []
@@ -186,11 +189,19 @@ def load_usd(path: str | Path) -> trimesh.Trimesh:
         _read_colour(stage, prim, part)
         parts.append(part)
     if not parts:
-        raise ValueError(f"{path}: no meshes in it")
+        raise ValueError("no meshes in it")
     combined = parts[0] if len(parts) == 1 else trimesh.util.concatenate(parts)
     if up_is_z:  # to +Y up, as gen3d's meshes are
         combined.apply_transform(trimesh.transformations.rotation_matrix(-np.pi / 2, [1, 0, 0]))
     return combined
+
+
+def _usd_reason(error: Exception) -> str:
+    """The first of USD's quoted messages in ``error``, without its C++ source locations."""
+    import re
+
+    messages = re.findall(r": '(.+)'\s*$", str(error), flags=re.MULTILINE)
+    return messages[0] if messages else type(error).__name__
 
 
 def _fan(counts: np.ndarray, indices: np.ndarray) -> np.ndarray:

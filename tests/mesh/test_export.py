@@ -259,3 +259,8 @@ def Xform "root"
     empty.write_text('#usda 1.0\ndef Xform "nothing" {}\n')
     with pytest.raises(Exception, match="no meshes"):
         load_mesh(empty)
+    broken = tmp_path / "broken.usdz"
+    broken.write_bytes(b"PK\x03\x04 not really a package")
+    with pytest.raises(ValueError, match=r"^USD cannot open it: Failed to open layer") as caught:
+        load_usd(broken)
+    assert "pxrInternal" not in str(caught.value)  # USD's message, not its C++ locations
