@@ -88,7 +88,7 @@ class RenderMesh:
         faces = torch.as_tensor(np.asarray(mesh.faces), dtype=torch.long)
         visual = mesh.visual
         if visual.kind == "texture" and getattr(visual, "uv", None) is not None:
-            image = _material_image(visual.material)
+            image = material_image(visual.material)
             if image is not None:
                 uv = torch.as_tensor(np.asarray(visual.uv), dtype=torch.float32)
                 return cls(vertices, faces, uv=uv, texture=_image_to_tensor(image))
@@ -101,7 +101,9 @@ class RenderMesh:
         return cls(vertices, faces)
 
 
-def _material_image(material: object) -> Image.Image | None:
+def material_image(material: object) -> Image.Image | None:
+    """A trimesh material's colour image: glTF PBR's base colour texture or a simple
+    material's image (None when it has neither)."""
     image = getattr(material, "baseColorTexture", None)
     if image is None:
         image = getattr(material, "image", None)

@@ -215,10 +215,10 @@ def main() -> None:
             f"{mc['pymcubes_s']:.2f} s, scikit-image {skimage}"
         )
     if vae_rows:
+        baseline = vae_rows[0]["seconds"]
         print("\n| VAE field, hierarchical 192^3 | queries | s | speed-up | max surface shift |")
         print("| --- | --- | --- | --- | --- |")
     for r in vae_rows:
-        baseline = vae_rows[0]["seconds"]
         shift = r.get("max_surface_shift")
         print(
             f"| {r['setting']} | {r['queries'] / 1e6:.2f}M | {r['seconds']:.2f} | "

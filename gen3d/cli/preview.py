@@ -35,8 +35,6 @@ def load_render_mesh(path: Path):  # -> render.mesh.RenderMesh
         else:
             loaded = trimesh.load(path, process=False)
             mesh = _single_mesh(loaded, gltf=path.suffix.lower() in (".glb", ".gltf"))
-    except PreviewError:
-        raise
     except Exception as error:  # trimesh raises many types for unreadable files
         raise PreviewError(f"{path}: cannot read it as a mesh ({error})") from error
     if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0:
@@ -56,6 +54,7 @@ def _single_mesh(loaded, *, gltf: bool):  # -> trimesh.Trimesh | None
     import trimesh
 
     from gen3d.mesh.colour_space import bytes_linear_to_srgb
+    from render.mesh import material_image
 
     if isinstance(loaded, trimesh.Trimesh):
         return loaded
@@ -68,7 +67,8 @@ def _single_mesh(loaded, *, gltf: bool):  # -> trimesh.Trimesh | None
         if not isinstance(geometry, trimesh.Trimesh):
             continue
         attributes = getattr(geometry.visual, "vertex_attributes", {})
-        colours = attributes.get("color") if _untextured(geometry.visual) else None
+        untextured = material_image(getattr(geometry.visual, "material", None)) is None
+        colours = attributes.get("color") if untextured else None
         part = geometry.copy()
         part.apply_transform(transform)
         if colours is not None and len(colours) == len(part.vertices):
@@ -78,12 +78,6 @@ def _single_mesh(loaded, *, gltf: bool):  # -> trimesh.Trimesh | None
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else trimesh.util.concatenate(parts)
-
-
-def _untextured(visual) -> bool:
-    material = getattr(visual, "material", None)
-    image = getattr(material, "baseColorTexture", None) or getattr(material, "image", None)
-    return image is None
 
 
 def _check_output(out: Path, suffixes: tuple[str, ...], what: str) -> None:

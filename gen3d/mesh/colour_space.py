@@ -20,13 +20,15 @@ def linear_to_srgb(colours: np.ndarray) -> np.ndarray:
 
 def bytes_srgb_to_linear(colours: np.ndarray) -> np.ndarray:
     """``uint8`` sRGB colours as ``uint8`` linear ones (alpha, a fourth column, unchanged)."""
-    out = np.array(colours, dtype=np.uint8, copy=True)
-    out[..., :3] = np.round(srgb_to_linear(out[..., :3] / 255.0) * 255.0).astype(np.uint8)
-    return out
+    return _convert_bytes(colours, srgb_to_linear)
 
 
 def bytes_linear_to_srgb(colours: np.ndarray) -> np.ndarray:
     """``uint8`` linear colours as ``uint8`` sRGB ones (alpha, a fourth column, unchanged)."""
+    return _convert_bytes(colours, linear_to_srgb)
+
+
+def _convert_bytes(colours: np.ndarray, convert) -> np.ndarray:
     out = np.array(colours, dtype=np.uint8, copy=True)
-    out[..., :3] = np.round(linear_to_srgb(out[..., :3] / 255.0) * 255.0).astype(np.uint8)
+    out[..., :3] = np.round(convert(out[..., :3] / 255.0) * 255.0).astype(np.uint8)
     return out

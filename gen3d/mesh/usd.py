@@ -108,8 +108,9 @@ def _sdf_type(name: str) -> Any:
 
 
 def _texture_image(mesh: trimesh.Trimesh) -> Any:
-    material = getattr(mesh.visual, "material", None)
-    image = getattr(material, "baseColorTexture", None) or getattr(material, "image", None)
+    from render.mesh import material_image
+
+    image = material_image(getattr(mesh.visual, "material", None))
     if image is None or getattr(mesh.visual, "uv", None) is None:
         return None
     return image.convert("RGB")
