@@ -27,6 +27,7 @@ def load_render_mesh(path: Path):  # -> render.mesh.RenderMesh
 
     if not path.is_file():
         raise PreviewError(f"{path}: no such file")
+    from gen3d.mesh.scene import GLTF_SUFFIXES, flatten_scene
     from gen3d.mesh.usd import USD_SUFFIXES, load_usd
 
     try:
@@ -34,7 +35,7 @@ def load_render_mesh(path: Path):  # -> render.mesh.RenderMesh
             mesh = load_usd(path)
         else:
             loaded = trimesh.load(path, process=False)
-            mesh = _single_mesh(loaded, gltf=path.suffix.lower() in (".glb", ".gltf"))
+            mesh = flatten_scene(loaded, gltf=path.suffix.lower() in GLTF_SUFFIXES)
     except Exception as error:  # trimesh raises many types for unreadable files
         raise PreviewError(f"{path}: cannot read it as a mesh ({error})") from error
     if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0:
@@ -44,40 +45,6 @@ def load_render_mesh(path: Path):  # -> render.mesh.RenderMesh
     if not np.isfinite(mesh.vertices).all():
         raise PreviewError(f"{path}: vertex positions contain NaN or infinity")
     return RenderMesh.from_trimesh(mesh).normalised()
-
-
-def _single_mesh(loaded, *, gltf: bool):  # -> trimesh.Trimesh | None
-    """One mesh from what trimesh loaded. A glTF primitive with a material keeps its vertex
-    colours (COLOR_0) only in ``vertex_attributes``, which trimesh drops when it flattens a
-    scene, so they are moved into colour visuals first (and encoded to sRGB from glTF's
-    linear values, as the renderer draws sRGB colours)."""
-    import trimesh
-
-    from gen3d.mesh.colour_space import bytes_linear_to_srgb
-    from render.mesh import material_image
-
-    if isinstance(loaded, trimesh.Trimesh):
-        return loaded
-    if not isinstance(loaded, trimesh.Scene):
-        return None
-    parts = []
-    for node in loaded.graph.nodes_geometry:
-        transform, name = loaded.graph[node]
-        geometry = loaded.geometry[name]
-        if not isinstance(geometry, trimesh.Trimesh):
-            continue
-        attributes = getattr(geometry.visual, "vertex_attributes", {})
-        untextured = material_image(getattr(geometry.visual, "material", None)) is None
-        colours = attributes.get("color") if untextured else None
-        part = geometry.copy()
-        part.apply_transform(transform)
-        if colours is not None and len(colours) == len(part.vertices):
-            colours = bytes_linear_to_srgb(colours) if gltf else colours
-            part.visual = trimesh.visual.ColorVisuals(part, vertex_colors=colours)
-        parts.append(part)
-    if not parts:
-        return None
-    return parts[0] if len(parts) == 1 else trimesh.util.concatenate(parts)
 
 
 def _check_output(out: Path, suffixes: tuple[str, ...], what: str) -> None:

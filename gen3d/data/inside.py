@@ -116,6 +116,8 @@ def signed_distance(
     """``(sdf (N,), closest face (N,), closest point (N, 3))``; the sdf is negative inside."""
     points = np.ascontiguousarray(points, dtype=np.float64)
     distance, face, bary = pcu.closest_points_on_mesh(points, surface.vertices, surface.faces)
+    # point-cloud-utils drops the leading axis for a single point
+    face, bary = np.reshape(face, -1), np.reshape(bary, (-1, 3))
     closest = np.einsum("nk,nkc->nc", bary, surface.vertices[surface.faces[face]])
     distance = np.linalg.norm(points - closest, axis=1)
     inside = winding_numbers(surface, points) > INSIDE_WINDING

@@ -24,6 +24,8 @@ import numpy as np
 import trimesh
 
 from gen3d.errors import Gen3DError
+from gen3d.mesh.scene import GLTF_SUFFIXES, flatten_scene
+from render.mesh import material_image
 
 from .inside import CleanSurface, clean_surface, signed_distance
 
@@ -173,14 +175,17 @@ def _load_trimesh(path: Path) -> Any:
 
 
 def _as_single_mesh(path: Path, loaded: Any) -> trimesh.Trimesh:
+    # flatten_scene keeps glTF vertex colours and untextured materials' base colours, which
+    # trimesh's own Scene.dump() drops.
+    gltf = path.suffix.lower() in GLTF_SUFFIXES
     if isinstance(loaded, trimesh.Scene):
-        meshes = [g for g in loaded.dump() if isinstance(g, trimesh.Trimesh) and len(g.faces)]
-        if not meshes:
+        mesh = flatten_scene(loaded, gltf=gltf)
+        if mesh is None:
             kinds = {type(g).__name__ for g in loaded.geometry.values()}
             if not kinds:
                 raise MeshError(path, "is empty (no geometry)")
             raise MeshError(path, f"has no triangle faces (only {', '.join(sorted(kinds))})")
-        return meshes[0] if len(meshes) == 1 else trimesh.util.concatenate(meshes)
+        return mesh
     if isinstance(loaded, trimesh.PointCloud):
         if len(loaded.vertices) == 0:
             raise MeshError(path, "is empty (no vertices or faces)")
@@ -189,7 +194,7 @@ def _as_single_mesh(path: Path, loaded: Any) -> trimesh.Trimesh:
         raise MeshError(path, "contains only lines (a wireframe), no faces")
     if not isinstance(loaded, trimesh.Trimesh):
         raise MeshError(path, f"holds a {type(loaded).__name__}, not a triangle mesh")
-    return loaded
+    return (flatten_scene(loaded, gltf=gltf) if len(loaded.faces) else None) or loaded
 
 
 # trimesh invents a flat grey texture (and packs several into an atlas with black padding)
@@ -215,7 +220,7 @@ def _colours_of(mesh: trimesh.Trimesh, triangles: np.ndarray) -> SurfaceColours 
         return SurfaceColours("face", triangles, face_rgb=rgb)
     if kind == "texture":
         material = visual.material
-        image = getattr(material, "baseColorTexture", None) or getattr(material, "image", None)
+        image = material_image(material)
         if image is None or visual.uv is None or len(visual.uv) != len(mesh.vertices):
             return None
         factor = getattr(material, "baseColorFactor", None)

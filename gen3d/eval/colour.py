@@ -22,6 +22,7 @@ import numpy as np
 import trimesh
 
 from gen3d.data.procedural.palette import COLOURS
+from render.mesh import material_image
 
 WORDS = tuple(COLOURS)
 _PALETTE = np.asarray([COLOURS[word] for word in WORDS])
@@ -42,7 +43,7 @@ def surface_colours(mesh: trimesh.Trimesh, count: int = 4096, seed: int = 0) -> 
         # trimesh samples textures of simple materials only: glTF's PBR keeps its image as
         # the base colour texture.
         material = visual.material
-        image = getattr(material, "image", None) or getattr(material, "baseColorTexture", None)
+        image = material_image(material)
         if image is not None:
             mesh = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
             mesh.visual = trimesh.visual.TextureVisuals(uv=visual.uv, image=image)

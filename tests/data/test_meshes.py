@@ -106,6 +106,37 @@ def test_colours_come_from_vertex_colours_and_textures(tmp_path: Path) -> None:
     assert load_mesh(MESHES / "real" / "suzanne.ply").colours is None
 
 
+def test_gltf_colours_survive_ingestion(tmp_path: Path) -> None:
+    """glTF vertex colours under a material (how gen3d's own GLBs store them) and untextured
+    materials' base colours both reach the dataset, as the sRGB values gen3d trains on;
+    trimesh's own scene flattening drops both."""
+    from gen3d.mesh import export_mesh
+
+    coloured = trimesh.creation.box(extents=(1.0, 2.0, 1.0))
+    coloured.visual.vertex_colors = np.tile([200, 30, 120, 255], (len(coloured.vertices), 1))
+    export_mesh(coloured, tmp_path / "ours.glb")  # COLOR_0, linear, under a white material
+    _, rgb = load_mesh(tmp_path / "ours.glb").query(np.array([[0.0, 0.0, 0.0]]))
+    np.testing.assert_allclose(rgb[0] * 255, [200, 30, 120], atol=2.0)
+
+    # Two parts, each with its own untextured material: a red seat over blue legs.
+    scene = trimesh.Scene()
+    for name, offset, linear_rgb in (("seat", 0.6, [0.8, 0.0, 0.0]), ("legs", -0.6, [0, 0, 0.5])):
+        part = trimesh.creation.box(extents=(1.0, 1.0, 1.0))
+        material = trimesh.visual.material.PBRMaterial(baseColorFactor=[*linear_rgb, 1.0])
+        part.visual = trimesh.visual.TextureVisuals(material=material)
+        scene.add_geometry(
+            part,
+            node_name=name,
+            transform=trimesh.transformations.translation_matrix([0, offset, 0]),
+        )
+    scene.export(tmp_path / "parts.glb")
+    asset = load_mesh(tmp_path / "parts.glb", margin=MARGIN)
+    assert asset.colours is not None
+    _, rgb = asset.query(np.array([[0.0, 0.5, 0.0], [0.0, -0.5, 0.0]]))
+    # linear 0.8 is sRGB 0.906 and linear 0.5 is sRGB 0.735
+    np.testing.assert_allclose(rgb, [[0.906, 0.0, 0.0], [0.0, 0.0, 0.735]], atol=0.01)
+
+
 @pytest.mark.parametrize(
     ("name", "content", "reason"),
     [

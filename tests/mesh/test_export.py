@@ -109,6 +109,12 @@ def test_glb_vertex_colours_are_linear_as_gltf_says(tmp_path):
     drawn = load_render_mesh(path).vertex_colors[0].numpy()
     np.testing.assert_allclose(drawn * 255, [128, 64, 200], atol=2.5)
 
+    # Another tool's GLB: COLOR_0 with no material at all is linear too.
+    box.visual.vertex_colors = np.tile([55, 13, 147, 255], (len(box.vertices), 1))
+    box.export(tmp_path / "plain.glb")
+    drawn = load_render_mesh(tmp_path / "plain.glb").vertex_colors[0].numpy()
+    np.testing.assert_allclose(drawn * 255, [128, 64, 200], atol=2.5)
+
 
 def test_glb_with_a_texture_is_valid(tmp_path):
     path = tmp_path / "box.glb"

@@ -1,0 +1,112 @@
+"""One mesh from a loaded file: a scene's parts in world space, with their colours kept.
+
+trimesh flattens scenes with ``Scene.dump()``, which loses two common kinds of glTF colour:
+a primitive with a material keeps its vertex colours (``COLOR_0``) only in
+``vertex_attributes``, and an untextured material's ``baseColorFactor`` does not survive
+concatenating parts with different materials. ``flatten_scene`` turns both into vertex
+colours first, sRGB-encoded as gen3d's colours are (glTF stores them linear).
+
+Example::
+
+    import trimesh
+    mesh = flatten_scene(trimesh.load("chair.glb", process=False), gltf=True)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import trimesh
+
+from .colour_space import linear_to_srgb
+
+GLTF_SUFFIXES = (".glb", ".gltf")
+_TRIMESH_GREY = (102, 102, 102)
+
+
+def flatten_scene(loaded: Any, *, gltf: bool) -> trimesh.Trimesh | None:
+    """The triangle parts of ``loaded`` (a ``Trimesh`` or a ``Scene``) as one mesh in world
+    space, or None when it has none. ``gltf`` says the colours are glTF's (linear)."""
+    if isinstance(loaded, trimesh.Trimesh):
+        placed = [(loaded, np.eye(4))]
+    elif isinstance(loaded, trimesh.Scene):
+        placed = [
+            (loaded.geometry.get(name), transform)
+            for transform, name in (loaded.graph[node] for node in loaded.graph.nodes_geometry)
+        ]
+    else:
+        return None
+    parts = []
+    for geometry, transform in placed:
+        if not isinstance(geometry, trimesh.Trimesh) or len(geometry.faces) == 0:
+            continue
+        colours = _untextured_colours(geometry, gltf=gltf)
+        if colours is None and geometry is loaded:
+            return loaded  # nothing to move or recolour: the caller's own mesh
+        part = geometry.copy()
+        part.apply_transform(transform)
+        if colours is not None:
+            part.visual = trimesh.visual.ColorVisuals(part, vertex_colors=colours)
+        parts.append(part)
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else trimesh.util.concatenate(parts)
+
+
+def _untextured_colours(mesh: trimesh.Trimesh, *, gltf: bool) -> np.ndarray | None:
+    """``uint8`` sRGB RGBA per vertex for a part without a colour texture: its vertex colours
+    times its material's base colour, or that base colour alone; None when it has a texture
+    or no colour at all."""
+    from render.mesh import material_image
+
+    visual = mesh.visual
+    material = getattr(visual, "material", None)
+    if material_image(material) is not None:
+        return None
+    colours = getattr(visual, "vertex_attributes", {}).get("color")
+    if colours is None and getattr(visual, "kind", None) == "vertex":
+        colours = visual.vertex_colors
+    factor = _base_colour(material)
+    if colours is None and factor is None:
+        return None
+    n = len(mesh.vertices)
+    rgba = np.ones((n, 4)) if colours is None else _unit_rgba(np.asarray(colours), n)
+    if rgba is None:
+        return None
+    if factor is not None:
+        rgba = rgba * factor
+    if gltf:  # glTF multiplies in linear space; gen3d's colours are sRGB-encoded
+        rgba[:, :3] = linear_to_srgb(rgba[:, :3])
+    return np.round(np.clip(rgba, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def _unit_rgba(colours: np.ndarray, n_vertices: int) -> np.ndarray | None:
+    if colours.ndim != 2 or len(colours) != n_vertices or colours.shape[1] not in (3, 4):
+        return None
+    scale = 255.0 if colours.dtype.kind in "ui" or colours.max() > 1.0 else 1.0
+    rgba = np.ones((n_vertices, 4))
+    rgba[:, : colours.shape[1]] = colours / scale
+    return rgba
+
+
+def _base_colour(material: Any) -> np.ndarray | None:
+    """A material's RGBA base colour in [0, 1] (glTF's ``baseColorFactor`` or an OBJ
+    material's diffuse ``Kd``), or None when it states none. trimesh fills a missing diffuse
+    with grey 102, which is no one's colour, so that grey counts as none."""
+    from trimesh.visual.material import PBRMaterial, SimpleMaterial
+
+    if isinstance(material, PBRMaterial):
+        colour = material.baseColorFactor
+    elif isinstance(material, SimpleMaterial):
+        colour = material.diffuse
+        if colour is not None and tuple(int(c) for c in np.ravel(colour)[:3]) == _TRIMESH_GREY:
+            return None
+    else:
+        return None
+    if colour is None:
+        return None
+    values = np.asarray(colour).ravel()[:4]
+    rgba = np.ones(4)
+    rgba[: len(values)] = values / 255.0 if values.dtype.kind in "ui" else values
+    return rgba
