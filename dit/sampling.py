@@ -62,17 +62,26 @@ def sample_latents(
     shift: float = 1.0,
     generator: torch.Generator | list[torch.Generator] | None = None,
     latents: torch.Tensor | None = None,
+    init_latents: torch.Tensor | None = None,
+    strength: float = 1.0,
     callback: StepCallback | None = None,
 ) -> torch.Tensor:
     """Latents ``(B, *latent_shape)`` for a batch of conditions.
 
     ``uncond`` (one item or a batch) enables guidance when ``guidance != 1``; ``latents``
     overrides the starting noise.
+
+    ``init_latents`` (clean latents, standardised like the model's) with ``strength`` in
+    (0, 1] starts part-way (SDEdit): they are noised to the flow time of the first of the
+    last ``round(steps * strength)`` steps, and only those steps run. Strength 1 ignores
+    them; small strengths stay close to them.
     """
     if steps < 1:
         raise ValueError(f"steps must be >= 1, not {steps}")
     if guidance < 0:
         raise ValueError(f"guidance must be >= 0, not {guidance}")
+    if not 0.0 < strength <= 1.0:
+        raise ValueError(f"strength must be in (0, 1], not {strength}")
     batch = len(cond)
     device = cond.tokens.device
     shape = (batch, *model.layout.shape)
@@ -84,7 +93,16 @@ def sample_latents(
     both = Conditioning.cat([uncond.expand(batch), cond]) if guided else cond
     scheduler = make_scheduler(shift)
     scheduler.set_timesteps(steps, device=device)
-    for index, timestep in enumerate(scheduler.timesteps):
+    start = 0
+    if init_latents is not None and strength < 1.0:
+        if tuple(init_latents.shape) != shape:
+            raise ValueError(f"init_latents must be {shape}, not {tuple(init_latents.shape)}")
+        start = steps - max(1, round(steps * strength))
+        sigma = scheduler.sigmas[start].to(latents.dtype)
+        latents = sigma * latents + (1 - sigma) * init_latents.to(latents)
+        scheduler.set_begin_index(start)
+    steps = steps - start
+    for index, timestep in enumerate(scheduler.timesteps[start:]):
         t = (timestep / TIME_SCALE).expand(batch)
         if guided:
             v_uncond, v_cond = model(

@@ -13,6 +13,10 @@ The stages, numbered as the progress callback reports them:
 6. ``refine`` (image input, ``refine_steps > 0``): the texture is optimised so that a render
    from the reference view matches the input image (see ``refine_from_image``).
 
+``shape=`` starts sampling from a mesh instead of noise (``gen3d.shape_input``): its latent is
+noised to ``strength`` and denoised under the prompt or image. ``keep_geometry=True`` then
+skips the mesh stage and paints the given mesh itself, in its own units.
+
 A pipeline folder (``save_pretrained`` / ``from_pretrained``) holds ``vae/``, ``dit/``,
 ``conditioning/`` (an image encoder's weights, or a copied text encoder) and
 ``pipeline.json`` (latent statistics, scheduler shift, which encoders, default options).
@@ -101,6 +105,10 @@ OPTION_RANGES = {
     "texture_size": OptionRange(0, 4096, "texture side in pixels (0 = vertex colours)"),
     "refine_steps": OptionRange(0, 1000, "texture refinement steps against the input image"),
 }
+#: how far sampling from a given shape goes back towards noise unless told (0 keeps the
+#: shape's own latent, 1 ignores the shape)
+DEFAULT_STRENGTH = 0.7
+
 #: pixels of the input image the texture is refined against, and its framing margin
 REFINE_RESOLUTION = 384
 PREPARE_MARGIN = 0.1
@@ -380,6 +388,9 @@ class Pipeline:
         *,
         seed: int | Sequence[int] | None = None,
         callback: ProgressCallback | None = None,
+        shape: Any = None,
+        strength: float | None = None,
+        keep_geometry: bool = False,
         **options: Any,
     ) -> Asset | list[Asset]:
         """Generate one asset (a prompt or an image) or a list (a list of either).
@@ -388,8 +399,15 @@ class Pipeline:
         ``OPTION_RANGES``); unset ones take the pipeline's defaults. ``seed`` (one, or one
         per item) makes results reproducible; without it a random seed is drawn and recorded
         in each asset's metadata.
+
+        ``shape`` (a mesh file, a ``trimesh.Trimesh`` or a ``gen3d.shape_input.ShapeInput``)
+        starts every item from that mesh's latent, noised to ``strength`` (0-1, default
+        ``DEFAULT_STRENGTH``). ``keep_geometry`` returns the mesh itself, painted with the
+        generated colour, in its own units (``resolution`` and ``face_count`` then do not
+        apply).
         """
         prompts, images, opts = self.check_inputs(prompt, image, options)
+        start_shape, strength = self.check_shape(shape, strength, keep_geometry)
         items = prompts if prompts is not None else images
         seeds = self._seeds(seed, len(items))
         report = _Reporter(callback)
@@ -399,10 +417,11 @@ class Pipeline:
         report("encode", 0.0)
         cond, uncond = self._encode(prompts, images)
         familiarity = self._familiarity(prompts, cond)
+        init = None if start_shape is None else self._encode_shape(start_shape)
         timings["encode"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        latents = self._sample(cond, uncond, seeds, opts, report)
+        latents = self._sample(cond, uncond, seeds, opts, report, init=init, strength=strength)
         timings["sample"] = time.perf_counter() - started
 
         started = time.perf_counter()
@@ -415,16 +434,27 @@ class Pipeline:
             fields.query_dtype = self.field_dtype
         timings["decode"] = time.perf_counter() - started
 
+        from gen3d.mesh.field import SurfaceColourField
+
         count = len(items)
         item_timings = [dict(timings) for _ in items]
         # Stage by stage (every mesh, then every texture), so that progress never goes back.
         meshes = [
-            self._mesh(fields[index], opts, item_timings[index], report, index, count)
+            self._given_mesh(start_shape, report, index, count)
+            if keep_geometry
+            else self._mesh(fields[index], opts, item_timings[index], report, index, count)
             for index in range(count)
         ]
         for index in range(count):
             report("texture", index / count, {"item": index})
-            meshes[index] = self._texture(fields[index], meshes[index], opts, item_timings[index])
+            paint = fields[index]
+            if keep_geometry:  # painting another surface: read colour on the field's own
+                if hasattr(paint, "query_dtype"):  # finite differences need float32's digits
+                    paint.query_dtype = torch.float32
+                paint = SurfaceColourField(paint)
+            meshes[index] = self._texture(paint, meshes[index], opts, item_timings[index])
+            if keep_geometry:  # back to the user's units and placement
+                meshes[index].vertices = start_shape.to_own_frame(meshes[index].vertices)
         report("texture", 1.0, {"item": count - 1})
 
         assets = []
@@ -441,6 +471,10 @@ class Pipeline:
                 **dataclasses.asdict(opts),
                 "batch_size": len(items),
             }
+            if start_shape is not None:
+                metadata.update(
+                    shape=start_shape.name, strength=strength, keep_geometry=keep_geometry
+                )
             if familiarity is not None:
                 metadata["familiarity"] = familiarity[index].as_metadata()
             assets.append(Asset(mesh, metadata, item_timings[index]))
@@ -493,17 +527,58 @@ class Pipeline:
                 cond = encoder.encode([prepare_image(image, size) for image in images])
             return cond.to(self.device), encoder.unconditional(len(cond)).to(self.device)
 
+    @staticmethod
+    def check_shape(
+        shape: Any = None, strength: float | None = None, keep_geometry: bool = False
+    ) -> tuple[Any, float]:
+        """The starting mesh (a ``ShapeInput``, loaded and checked; None without one) and the
+        strength, before any work; raises ``PipelineError`` or ``MeshError`` saying why."""
+        from gen3d.shape_input import load_shape
+
+        if shape is None:
+            if strength is not None or keep_geometry:
+                raise PipelineError("strength and keep_geometry need a starting shape (shape=)")
+            return None, 1.0
+        strength = DEFAULT_STRENGTH if strength is None else strength
+        if isinstance(strength, bool) or not isinstance(strength, int | float):
+            raise PipelineError(f"strength must be a number, not {strength!r}")
+        if not 0.0 <= strength <= 1.0:
+            raise PipelineError(
+                f"strength={strength} is out of range: 0 keeps the shape, 1 ignores it"
+            )
+        return load_shape(shape), float(strength)
+
+    def _encode_shape(self, shape: Any) -> torch.Tensor:
+        """The shape's latent, standardised as the DiT samples them."""
+        from gen3d.shape_input import encode_shape
+
+        latents = encode_shape(self.vae, shape)
+        return (latents - self.config.latent_mean) / self.config.latent_std
+
     def _sample(
-        self, cond: Any, uncond: Any, seeds: list[int], opts: GenerationOptions, report: _Reporter
+        self,
+        cond: Any,
+        uncond: Any,
+        seeds: list[int],
+        opts: GenerationOptions,
+        report: _Reporter,
+        init: torch.Tensor | None = None,
+        strength: float = 1.0,
     ) -> torch.Tensor:
         from dit.sampling import SamplingCancelled, sample_latents
 
+        if init is not None and strength == 0.0:  # the shape's own latent, nothing sampled
+            report("sample", 1.0, {"step": 0, "steps": 0})
+            latents = init.expand(len(seeds), *init.shape[1:])
+            return latents.float() * self.config.latent_std + self.config.latent_mean
         generators = [torch.Generator(device=self.device).manual_seed(s) for s in seeds]
 
         def on_step(step: int, steps: int, t: float, latents: torch.Tensor) -> bool:
             return report("sample", step / steps, {"step": step, "steps": steps})
 
-        report("sample", 0.0, {"step": 0, "steps": opts.steps})
+        # from a shape, only the last steps run (dit.sampling.sample_latents)
+        steps = opts.steps if init is None else max(1, round(opts.steps * strength))
+        report("sample", 0.0, {"step": 0, "steps": steps})
         try:
             with self._autocast():
                 latents = sample_latents(
@@ -514,6 +589,8 @@ class Pipeline:
                     guidance=opts.guidance,
                     shift=self.config.shift,
                     generator=generators,
+                    init_latents=None if init is None else init.expand(len(seeds), *init.shape[1:]),
+                    strength=strength,
                     callback=on_step,
                 )
         except SamplingCancelled as error:
@@ -542,6 +619,17 @@ class Pipeline:
         mesh = clean_mesh(mesh, face_count=opts.face_count or None)
         timings["mesh"] = time.perf_counter() - started
         return mesh
+
+    @staticmethod
+    def _given_mesh(shape: Any, report: _Reporter, index: int, count: int) -> Any:
+        """The starting mesh's geometry (no colours, UVs or normals of its own) in the
+        model's frame, to be painted."""
+        import trimesh
+
+        report("mesh", index / count, {"item": index})
+        return trimesh.Trimesh(
+            shape.to_model_frame(shape.mesh.vertices), shape.mesh.faces, process=False
+        )
 
     def _texture(
         self, field_: Any, mesh: Any, opts: GenerationOptions, timings: dict[str, float]

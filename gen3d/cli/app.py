@@ -20,6 +20,7 @@ from gen3d.cli import (
     info,
     preview,
     serve,
+    texture,
     train_dit,
     train_vae,
     worker,
@@ -66,6 +67,7 @@ def _root(
 
 app.command("info")(info.info)
 app.command("generate")(generate.generate_command)
+app.command("texture")(texture.texture_command)
 app.command("batch")(batch.batch_command)
 app.command("serve")(serve.serve_command)
 app.command("api-key")(serve.api_key_command)

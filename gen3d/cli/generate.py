@@ -64,6 +64,18 @@ def generate_command(
         help="Make this many candidates (seeds SEED, SEED+1, ...) in one batch: "
         "OUT-1.glb, OUT-2.glb, ...",
     ),
+    start: Path | None = typer.Option(
+        None,
+        "--from",
+        help="Start from this mesh instead of noise: a variation of it that follows the "
+        "prompt or image (see --strength).",
+    ),
+    strength: float | None = typer.Option(
+        None,
+        min=0.0,
+        max=1.0,
+        help="With --from: how far from the mesh to go (0 keeps it, 1 ignores it; default 0.7).",
+    ),
 ) -> None:
     """Generate one textured asset from a prompt or an image.
 
@@ -72,7 +84,37 @@ def generate_command(
       gen3d generate "a red wooden chair" -o chair.glb
       gen3d generate --image photo.png -o object.glb --seed 7
       gen3d generate "a ceramic mug" -o mug.glb --variations 4 --preview mugs.png
+      gen3d generate "a blue chair" --from chair.glb --strength 0.5 -o blue-chair.glb
     """
+    options = {
+        "steps": steps,
+        "guidance": guidance,
+        "resolution": resolution,
+        "face_count": face_count,
+        "texture_size": texture_size,
+        "refine_steps": refine_steps,
+    }
+    if strength is not None and start is None:
+        raise GenerateError("--strength goes with --from MESH (the mesh to start from)")
+    shape = {"shape": start, "strength": strength} if start is not None else {}
+    run_generation(ctx, prompt, image, out, model, seed, options, preview, variations, shape)
+
+
+def run_generation(
+    ctx: typer.Context,
+    prompt: str | None,
+    image: Path | None,
+    out: Path,
+    model: Path | None,
+    seed: int | None,
+    options: dict[str, Any],
+    preview: Path | None,
+    variations: int,
+    shape: dict[str, Any],
+) -> None:
+    """Load the pipeline, generate with a progress display and write each asset (shared by
+    ``gen3d generate`` and ``gen3d texture``); ``shape`` holds the pipeline's shape,
+    strength and keep_geometry arguments."""
     from gen3d.pipeline import Pipeline, resolve_model_path
 
     if (prompt is None) == (image is None):
@@ -87,14 +129,6 @@ def generate_command(
     settings = ctx.obj
     path = resolve_model_path(model, settings)
     console = Console(stderr=True)
-    options = {
-        "steps": steps,
-        "guidance": guidance,
-        "resolution": resolution,
-        "face_count": face_count,
-        "texture_size": texture_size,
-        "refine_steps": refine_steps,
-    }
     started = time.perf_counter()
     with console.status(f"loading the model from {path}"):
         pipe = Pipeline.from_pretrained(
@@ -102,8 +136,12 @@ def generate_command(
             device=settings.device if settings else "auto",
             dtype=settings.dtype if settings else "auto",
         )
-    # Options are checked before the progress display starts, so errors print cleanly.
+    # Options (and a starting mesh) are checked before the progress display starts, so
+    # errors print cleanly.
     pipe.check_inputs(prompt, image, options)
+    if shape:
+        with console.status(f"reading {shape['shape']}"):
+            shape = {**shape, "shape": pipe.check_shape(**shape)[0]}
     load_seconds = time.perf_counter() - started
 
     with Progress(
@@ -125,13 +163,23 @@ def generate_command(
             progress.update(tasks[stage], completed=fraction)
 
         if variations == 1:
-            assets = [pipe(prompt=prompt, image=image, seed=seed, callback=on_progress, **options)]
+            assets = [
+                pipe(
+                    prompt=prompt,
+                    image=image,
+                    seed=seed,
+                    callback=on_progress,
+                    **shape,
+                    **options,
+                )
+            ]
         else:  # one DiT batch; seeds seed, seed + 1, ... (random ones without --seed)
             assets = pipe(
                 prompt=None if prompt is None else [prompt] * variations,
                 image=None if image is None else [image] * variations,
                 seed=seed,
                 callback=on_progress,
+                **shape,
                 **options,
             )
     for index, asset in enumerate(assets, start=1):

@@ -240,6 +240,12 @@ def load_mesh(
     path: str | Path, *, margin: float = 0.1, max_faces: int = DEFAULT_MAX_FACES
 ) -> MeshAsset:
     """Load, check and normalise one mesh file; raises ``MeshError`` with the reason."""
+    return normalise_mesh(read_mesh(path), Path(path), margin=margin, max_faces=max_faces)
+
+
+def read_mesh(path: str | Path) -> trimesh.Trimesh:
+    """One mesh file as one triangle mesh in its own units (a scene's parts placed and
+    joined, colours kept); raises ``MeshError`` for anything that is not one."""
     path = Path(path)
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise MeshError(
@@ -261,7 +267,21 @@ def load_mesh(
         if text is not None and re.search(r"^\s*l\s", text, flags=re.MULTILINE):
             raise MeshError(path, "contains only lines (a wireframe), no faces")
         raise MeshError(path, f"is a point cloud ({len(loaded.vertices)} points), no faces")
-    mesh = loaded
+    if len(loaded.faces) == 0:
+        raise MeshError(path, "has no faces")
+    return loaded
+
+
+def normalise_mesh(
+    mesh: trimesh.Trimesh,
+    source: str | Path = "mesh",
+    *,
+    margin: float = 0.1,
+    max_faces: int = DEFAULT_MAX_FACES,
+) -> MeshAsset:
+    """Check a triangle mesh, clean it and normalise it into the unit cube (``source`` names
+    it in errors); raises ``MeshError`` with the reason."""
+    path = Path(source)
     if len(mesh.faces) == 0:
         raise MeshError(path, "has no faces")
     if len(mesh.faces) > max_faces:

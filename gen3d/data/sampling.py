@@ -144,22 +144,35 @@ def _mesh_surface(
     return points, normals, face
 
 
+def surface_samples(
+    source: Source, count: int, seed: int = 0, grid_resolution: int = 128
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``count`` points spread evenly over the surface of ``source``, with outward unit
+    normals and RGB colours (None for a colourless mesh): what a shape VAE encodes."""
+    if count < 1:
+        raise ValueError(f"count must be at least 1, not {count}")
+    rng = np.random.default_rng(seed)
+    return _surface(source, count, rng, grid_resolution)
+
+
+def _surface(
+    source: Source, count: int, rng: np.random.Generator, grid_resolution: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    if isinstance(source, ProceduralShape):
+        points, normals = _procedural_surface(source, count, rng, grid_resolution)
+        return points, normals, np.asarray(source.colour(points))
+    points, normals, face = _mesh_surface(source, count, rng)
+    colours = (
+        None if source.colours is None else source.colours.at(source.surface.origin[face], points)
+    )
+    return points, normals, colours
+
+
 def sample_sdf(source: Source, config: SamplingConfig | None = None, seed: int = 0) -> SdfSamples:
     """Draw surface, near-surface and volume samples of ``source`` (see the module doc)."""
     config = config or SamplingConfig()
     rng = np.random.default_rng(seed)
-    if isinstance(source, ProceduralShape):
-        surface, normals = _procedural_surface(
-            source, config.n_surface, rng, config.grid_resolution
-        )
-        colours = np.asarray(source.colour(surface))
-    else:
-        surface, normals, face = _mesh_surface(source, config.n_surface, rng)
-        colours = (
-            None
-            if source.colours is None
-            else source.colours.at(source.surface.origin[face], surface)
-        )
+    surface, normals, colours = _surface(source, config.n_surface, rng, config.grid_resolution)
 
     per_scale = np.array_split(np.arange(config.n_near), len(config.near_scales))
     near = np.empty((config.n_near, 3))

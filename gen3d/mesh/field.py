@@ -34,7 +34,6 @@ class FieldAdapter:
 
     def sdf(self, points: np.ndarray) -> np.ndarray:
         """Signed distances (N,) at points (N, 3); raises FieldError on NaN or a bad shape."""
-        self.queries += len(points)
         field = self.field
         if hasattr(field, "sdf"):
             values = field.sdf(points)
@@ -45,6 +44,10 @@ class FieldAdapter:
             values = field(points)
         else:
             raise FieldError(f"{type(field).__name__} is not a field: it has no sdf() or query()")
+        return self._checked_sdf(values, points)
+
+    def _checked_sdf(self, values: Any, points: np.ndarray) -> np.ndarray:
+        self.queries += len(points)
         values = _to_numpy(values).reshape(-1)
         if values.shape != (len(points),):
             raise FieldError(
@@ -58,6 +61,15 @@ class FieldAdapter:
             )
         return values
 
+    def query(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(sdf, rgb or None)`` at points, in one field query where the field answers both
+        at once (a decoded field computes both either way)."""
+        if hasattr(self.field, "query"):
+            result = self.field.query(points)
+            if isinstance(result, tuple) and len(result) > 1 and result[1] is not None:
+                return self._checked_sdf(result[0], points), _checked_rgb(result[1], points)
+        return self.sdf(points), self.colour(points)
+
     def colour(self, points: np.ndarray) -> np.ndarray | None:
         """RGB (N, 3) in [0, 1] at points, or None when the field has no colour."""
         field = self.field
@@ -68,7 +80,57 @@ class FieldAdapter:
             rgb = result[1] if isinstance(result, tuple) and len(result) > 1 else None
         else:
             rgb = None
-        if rgb is None:
-            return None
-        rgb = _to_numpy(rgb).reshape(len(points), 3)
-        return np.clip(np.nan_to_num(rgb, nan=0.5), 0.0, 1.0)
+        return None if rgb is None else _checked_rgb(rgb, points)
+
+
+def _checked_rgb(rgb: Any, points: np.ndarray) -> np.ndarray:
+    rgb = _to_numpy(rgb).reshape(len(points), 3)
+    return np.clip(np.nan_to_num(rgb, nan=0.5), 0.0, 1.0)
+
+
+class SurfaceColourField:
+    """A field whose colour is read on its own surface.
+
+    A decoded field's colour is trained at its surface only, so painting another surface
+    (a user's mesh that the field approximates) must not read it wherever that surface
+    happens to be: points farther than ``tolerance`` from the field's zero level are first
+    moved onto it by Newton steps along the SDF's gradient (central differences), then
+    coloured. Points already on the surface cost one query; only the others pay for the
+    projection.
+    """
+
+    def __init__(
+        self, field: Any, *, tolerance: float = 0.01, iterations: int = 3, step: float = 2e-3
+    ):
+        self.adapter = field if isinstance(field, FieldAdapter) else FieldAdapter(field)
+        self.tolerance, self.iterations, self.step = tolerance, iterations, step
+
+    def sdf(self, points: np.ndarray) -> np.ndarray:
+        return self.adapter.sdf(points)
+
+    def colour(self, points: np.ndarray) -> np.ndarray | None:
+        points = np.asarray(points, dtype=np.float64)
+        distance, rgb = self.adapter.query(points)
+        if rgb is None or len(points) == 0:
+            return rgb
+        far = np.abs(distance) > self.tolerance
+        if far.any():
+            rgb[far] = self.adapter.colour(self.project(points[far]))
+        return rgb
+
+    def project(self, points: np.ndarray) -> np.ndarray:
+        """``points`` moved onto (close to) the field's zero level."""
+        offsets = np.eye(3) * self.step
+        for _ in range(self.iterations):
+            distance = self.adapter.sdf(points)
+            gradient = np.stack(
+                [
+                    self.adapter.sdf(points + offset) - self.adapter.sdf(points - offset)
+                    for offset in offsets
+                ],
+                axis=1,
+            )
+            length = np.linalg.norm(gradient, axis=1, keepdims=True)
+            direction = gradient / np.maximum(length, 1e-12)
+            points = np.clip(points - distance[:, None] * direction, -1.0, 1.0)
+        return points

@@ -85,6 +85,54 @@ def test_seeds_callbacks_and_cancel() -> None:
         sample_latents(model, conditioning(1), steps=0)
 
 
+def test_sampling_from_given_latents_runs_the_last_steps_from_their_noise_level() -> None:
+    """SDEdit: strength s noises the given latents to the flow time of the last
+    round(steps * s) steps and runs only those; strength 1 is plain sampling."""
+    start = torch.randn(1, 4, 2, generator=torch.Generator().manual_seed(3))
+
+    class Still(torch.nn.Module):  # zero velocity: the result is the noised start itself
+        layout = type("Layout", (), {"shape": (4, 2)})()
+
+        def forward(self, x_t, t, tokens, pooled, mask=None):
+            return torch.zeros_like(x_t)
+
+    def sample(strength: float, model: torch.nn.Module = Still(), **kw):
+        seen: list[tuple[int, int]] = []
+        out = sample_latents(
+            model,
+            conditioning(1),
+            steps=10,
+            generator=torch.Generator().manual_seed(0),
+            init_latents=start,
+            strength=strength,
+            callback=lambda step, steps, *_: seen.append((step, steps)),
+            **kw,
+        )
+        return out, seen
+
+    noise = torch.randn(1, 4, 2, generator=torch.Generator().manual_seed(0))
+    out, seen = sample(0.3)
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+    # steps 8-10 of 10 start at flow time 0.223 (the scheduler's 8th sigma, shift 1)
+    torch.testing.assert_close(out, 0.223 * noise + 0.777 * start, atol=1e-5, rtol=0)
+    assert torch.equal(
+        sample(1.0)[0],
+        sample_latents(
+            Still(), conditioning(1), steps=10, generator=torch.Generator().manual_seed(0)
+        ),
+    )
+    # The partial schedule still integrates the flow exactly: a model that knows its target
+    # lands on it from the noised start.
+    target = torch.randn(1, 4, 2, generator=torch.Generator().manual_seed(5))
+    torch.testing.assert_close(
+        sample(0.5, ConstantFlow(target), shift=3.0)[0], target, atol=1e-4, rtol=0
+    )
+    with pytest.raises(ValueError, match="strength"):
+        sample(0.0)
+    with pytest.raises(ValueError, match="init_latents"):
+        sample_latents(Still(), conditioning(1), init_latents=torch.zeros(1, 3), strength=0.5)
+
+
 def test_condition_dropout() -> None:
     cond, uncond = conditioning(1000, 1.0), conditioning(1, -1.0)
     dropped = drop_conditions(cond, uncond, 0.3, torch.Generator().manual_seed(0))

@@ -1,0 +1,162 @@
+"""Generation from a user's mesh: painting it in place (``keep_geometry``, ``gen3d texture``)
+and variations of it (``shape=``, ``gen3d generate --from``), on the tiny pipeline, whose
+VAE decodes every latent to a sphere of radius 0.5 coloured by position."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import trimesh
+
+from gen3d.data.meshes import MeshError
+from gen3d.pipeline import Pipeline, PipelineError
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "meshes"
+
+
+def user_box() -> trimesh.Trimesh:
+    """A box far from the origin, in its own units (as a user's file would be)."""
+    box = trimesh.creation.box(extents=(4.0, 2.0, 2.0))
+    box.apply_translation([10.0, -3.0, 5.0])
+    return box
+
+
+def test_painting_keeps_every_vertex_and_reads_colour_on_the_field_surface(
+    tiny_pipeline: Pipeline,
+) -> None:
+    box = user_box()
+    asset = tiny_pipeline(
+        "a box", shape=box, strength=0.5, keep_geometry=True, texture_size=0, seed=1
+    )
+    np.testing.assert_allclose(asset.mesh.vertices, box.vertices, atol=1e-9)
+    np.testing.assert_array_equal(asset.mesh.faces, box.faces)
+    assert asset.metadata["keep_geometry"] is True and asset.metadata["strength"] == 0.5
+    # The box's corners lie far outside the decoded sphere; their colour is the sphere's
+    # at the closest point of its surface (0.5 * direction, coloured xyz * 0.5 + 0.5),
+    # not the field's untrained colour out at the corners.
+    model_frame = (box.vertices - box.bounds.mean(axis=0)) * (0.9 / 2.0)
+    on_sphere = 0.5 * model_frame / np.linalg.norm(model_frame, axis=1, keepdims=True)
+    expected = on_sphere * 0.5 + 0.5
+    rgb = asset.mesh.visual.vertex_colors[:, :3] / 255.0
+    assert np.abs(rgb - expected).max() < 0.1
+    assert np.abs(rgb - (model_frame * 0.5 + 0.5).clip(0, 1)).max() > 0.2  # not read in place
+
+
+def test_painted_texture_goes_back_to_the_users_units(
+    tiny_pipeline: Pipeline, tmp_path: Path
+) -> None:
+    box = user_box()
+    path = tmp_path / "box.obj"
+    box.export(path)
+    asset = tiny_pipeline("a box", shape=path, keep_geometry=True, seed=1)
+    assert asset.texture is not None and asset.texture.size == (64, 64)
+    assert asset.metadata["shape"] == "box.obj"
+    assert asset.metadata["strength"] == 0.7  # the default
+    (glb,) = asset.save(tmp_path / "painted.glb")
+    painted = trimesh.load(glb, force="mesh")
+    np.testing.assert_allclose(painted.bounds, box.bounds, atol=1e-5)
+    assert len(painted.faces) == len(box.faces)
+
+
+def test_a_variation_samples_only_the_last_steps(tiny_pipeline: Pipeline, tmp_path) -> None:
+    seen = []
+    asset = tiny_pipeline(
+        "a box",
+        shape=user_box(),
+        strength=0.5,
+        seed=2,
+        steps=8,
+        texture_size=0,
+        callback=lambda stage, fraction, info: seen.append((stage, info.get("steps"))),
+    )
+    assert ("sample", 4) in seen and ("sample", 8) not in seen
+    radius = np.linalg.norm(asset.mesh.vertices, axis=1)
+    assert abs(np.median(radius) - 0.5) < 0.05  # a new mesh from the field, not the box
+    # Strength 0 samples nothing: the mesh's own latent, decoded.
+    kept = tiny_pipeline("a box", shape=user_box(), strength=0.0, seed=2, texture_size=0)
+    assert kept.timings["sample"] < 0.5
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"strength": 0.5}, PipelineError, "need a starting shape"),
+        ({"keep_geometry": True}, PipelineError, "need a starting shape"),
+        ({"shape": "BOX", "strength": 1.5}, PipelineError, "0 keeps the shape, 1 ignores it"),
+        ({"shape": "BOX", "strength": "high"}, PipelineError, "strength must be a number"),
+        ({"shape": FIXTURES / "malformed" / "points_ascii.ply"}, MeshError, "point cloud"),
+        ({"shape": FIXTURES / "nowhere.obj"}, MeshError, "no such file"),
+        ({"shape": FIXTURES / "real" / "bunny.txt"}, MeshError, "unsupported format"),
+    ],
+)
+def test_bad_shapes_and_strengths_fail_before_any_work(
+    tiny_pipeline: Pipeline, kwargs, error, message
+) -> None:
+    if kwargs.get("shape") == "BOX":
+        kwargs = {**kwargs, "shape": user_box()}
+    with pytest.raises(error, match=message):
+        tiny_pipeline(
+            "a box",
+            callback=lambda *_: pytest.fail("work started before the inputs were checked"),
+            **kwargs,
+        )
+
+
+def test_texture_and_generate_from_on_the_command_line(
+    clean_env, tmp_path, run_cli, tiny_pipeline_path
+) -> None:
+    box = user_box()
+    box.export(tmp_path / "box.ply")
+    model = ["--model", str(tiny_pipeline_path)]
+    code, err = run_cli(
+        "texture",
+        str(tmp_path / "box.ply"),
+        "a red box",
+        "-o",
+        str(tmp_path / "red.glb"),
+        "--seed",
+        "3",
+        *model,
+    )
+    assert code == 0, err
+    painted = trimesh.load(tmp_path / "red.glb", force="mesh")
+    np.testing.assert_allclose(painted.bounds, box.bounds, atol=1e-5)
+    code, err = run_cli(
+        "generate",
+        "a box",
+        "--from",
+        str(tmp_path / "box.ply"),
+        "--strength",
+        "0.4",
+        "-o",
+        str(tmp_path / "var.glb"),
+        *model,
+    )
+    assert code == 0, err
+    assert (tmp_path / "var.glb").is_file()
+
+    for args, message in (
+        (
+            ["generate", "a box", "--strength", "0.4", "-o", str(tmp_path / "x.glb")],
+            "--strength goes with --from",
+        ),
+        (
+            ["texture", str(tmp_path / "missing.obj"), "a box", "-o", str(tmp_path / "x.glb")],
+            "no such mesh file",
+        ),
+        (
+            [
+                "texture",
+                str(FIXTURES / "malformed" / "soup.stl"),
+                "a box",
+                "-o",
+                str(tmp_path / "x.glb"),
+            ],
+            "triangle soup",
+        ),
+    ):
+        code, err = run_cli(*args, *model)
+        assert code != 0 and message in err and "Traceback" not in err, err
+        assert not (tmp_path / "x.glb").exists()
