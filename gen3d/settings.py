@@ -112,6 +112,12 @@ class Settings(BaseSettings):
         le=100_000_000,
         description="Most pixels an uploaded image may have (refused before decoding).",
     )
+    max_mesh_faces: int = Field(
+        default=1_000_000,
+        ge=100,
+        le=10_000_000,
+        description="Most faces an uploaded mesh (to paint or start from) may have.",
+    )
     lease_seconds: float = Field(
         default=60.0,
         ge=1.0,

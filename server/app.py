@@ -32,10 +32,10 @@ from server.limits import BodyLimitMiddleware, RateLimiter
 from server.metrics import HttpMetricsMiddleware, ServiceMetrics
 from server.openapi import build_openapi
 from server.problems import Problem, problem_response
-from server.schemas import GenerateRequest, ImageOptions, JobList, JobStatus, JobView
+from server.schemas import FormOptions, GenerateRequest, JobList, JobStatus, JobView
 from server.security import Authenticator
 from server.store import FINAL_STATES, IdempotencyConflict, Job, JobStore
-from server.uploads import accept_image
+from server.uploads import accept_image, accept_mesh
 from server.worker import EmbeddedWorker
 
 CONTENT_TYPES = {
@@ -90,6 +90,26 @@ def _dispatcher(settings: Settings) -> Any:
     from server.distributed import Dispatcher
 
     return Dispatcher(settings)
+
+
+#: the file parts of a multipart request
+FORM_FILES = ("image", "mesh")
+
+
+def _check_form(options: FormOptions, files: dict[str, UploadFile]) -> None:
+    """What one request may combine, before any upload is read: a prompt or an image (one),
+    refinement only for an image, strength and keep_geometry only with a mesh."""
+    if ("image" in files) == (options.prompt is not None):
+        raise _invalid(
+            [{"loc": ("image",), "msg": "send an image file or a prompt field (exactly one)"}]
+        )
+    if options.refine_steps and "image" not in files:
+        raise _invalid(
+            [{"loc": ("refine_steps",), "msg": "refine_steps needs an image to refine against"}]
+        )
+    for name in ("strength", "keep_geometry"):
+        if getattr(options, name) is not None and "mesh" not in files:
+            raise _invalid([{"loc": (name,), "msg": f"{name} goes with a mesh file"}])
 
 
 def _invalid(errors: list[dict[str, Any]]) -> Problem:
@@ -207,7 +227,8 @@ def create_app(
         return job
 
     async def read_generate_body(request: Request) -> dict[str, Any]:
-        """The job request from JSON (a prompt) or multipart/form-data (an image)."""
+        """The job request from JSON (a prompt) or multipart/form-data (an image or a prompt,
+        and optionally a mesh)."""
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media == "application/json" or media.endswith("+json"):
             try:
@@ -216,37 +237,52 @@ def create_app(
                 raise _invalid(list(error.errors())) from None
             return body.model_dump(exclude_none=True)
         if media == "multipart/form-data":
-            return await read_image_form(request)
+            return await read_form(request)
         raise Problem(
             415,
             "unsupported_media_type",
-            "send JSON with a prompt, or multipart/form-data with an image file",
+            "send JSON with a prompt, or multipart/form-data with an image file or a prompt",
         )
 
-    async def read_image_form(request: Request) -> dict[str, Any]:
-        form = await request.form(max_files=1, max_fields=16, max_part_size=MAX_FORM_FIELD_BYTES)
-        upload = form.get("image")
-        if not isinstance(upload, UploadFile):
-            raise _invalid([{"loc": ("image",), "msg": "a multipart request needs an image file"}])
+    async def read_form(request: Request) -> dict[str, Any]:
+        form = await request.form(max_files=2, max_fields=20, max_part_size=MAX_FORM_FIELD_BYTES)
+        files: dict[str, UploadFile] = {}
         fields: dict[str, Any] = {}
         for name, value in form.multi_items():
-            if name == "image":
-                continue
-            if not isinstance(value, str) or name in fields:
+            if name in files or name in fields:
+                raise _invalid([{"loc": (name,), "msg": "expected one value"}])
+            if name in FORM_FILES:
+                if not isinstance(value, UploadFile):
+                    raise _invalid([{"loc": (name,), "msg": "expected a file"}])
+                files[name] = value
+            elif isinstance(value, str):
+                fields[name] = value
+            else:
                 raise _invalid([{"loc": (name,), "msg": "expected one text value"}])
-            fields[name] = value
         try:
-            options = ImageOptions.model_validate(fields)
+            options = FormOptions.model_validate(fields)
         except ValidationError as error:
             raise _invalid(list(error.errors())) from None
-        data = await upload.read()
-        stored = await run_in_threadpool(
-            accept_image,
-            data,
-            max_pixels=settings.max_image_pixels,
-            results_dir=request.app.state.results,
-        )
-        return options.model_dump(exclude_none=True) | {"image": stored.relative_path}
+        _check_form(options, files)
+        payload = options.model_dump(exclude_none=True)
+        if "image" in files:
+            stored = await run_in_threadpool(
+                accept_image,
+                await files["image"].read(),
+                max_pixels=settings.max_image_pixels,
+                results_dir=request.app.state.results,
+            )
+            payload["image"] = stored.relative_path
+        if "mesh" in files:
+            stored = await run_in_threadpool(
+                accept_mesh,
+                await files["mesh"].read(),
+                files["mesh"].filename or "",
+                max_faces=settings.max_mesh_faces,
+                results_dir=request.app.state.results,
+            )
+            payload["mesh"] = stored.relative_path
+        return payload
 
     @app.post(
         "/generate",
@@ -262,8 +298,10 @@ def create_app(
         idempotency_key: str | None = Header(None, max_length=255),
     ) -> JobView:
         """Queue a generation job: JSON with a ``prompt``, or ``multipart/form-data`` with an
-        ``image`` file; both take the options. Answers 202 with the job and its ``Location``.
-        The same ``Idempotency-Key`` with the same body returns the same job."""
+        ``image`` file or a ``prompt`` field, and optionally a ``mesh`` file to start from
+        (``strength``) or to paint (``keep_geometry``); both take the options. Answers 202
+        with the job and its ``Location``. The same ``Idempotency-Key`` with the same body
+        returns the same job."""
         client = request.client.host if request.client else "unknown"
         limiter.take(owner if auth.enabled else f"addr:{client}")
         store = store_of(request)

@@ -1,9 +1,10 @@
 """The OpenAPI document: FastAPI's, plus what its decorators cannot say.
 
-``POST /generate`` reads its body by content type (JSON or a multipart form with an image),
-so both request bodies are written in here; every error response is declared as RFC 9457
-problem details (``application/problem+json``), the codes each operation can answer with are
-listed, and the stable error codes are documented in the description.
+``POST /generate`` reads its body by content type (JSON, or a multipart form with an image
+or a prompt, and optionally a mesh), so both request bodies are written in here; every error
+response is declared as RFC 9457 problem details (``application/problem+json``), the codes
+each operation can answer with are listed, and the stable error codes are documented in the
+description.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from server.problems import CODES, PROBLEM
-from server.schemas import GenerateRequest, ProblemDetails, image_form_schema
+from server.schemas import GenerateRequest, ProblemDetails, form_schema
 
 REF = "#/components/schemas/{model}"
 ERROR_DESCRIPTIONS = {
@@ -22,7 +23,7 @@ ERROR_DESCRIPTIONS = {
     "404": "No such job (or not the caller's).",
     "410": "The file was recorded but is no longer stored.",
     "413": "The body or the image is too large.",
-    "415": "Not JSON or multipart; or not a PNG, JPEG or WebP image.",
+    "415": "Not JSON or multipart; or not a PNG, JPEG or WebP image, or not a mesh file.",
     "422": "A field is missing, malformed or out of range.",
     "429": "Too many submissions or unfinished jobs; see Retry-After.",
     "503": "The store or the job queue is unreachable, or the model is loading.",
@@ -36,7 +37,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         return app.openapi_schema
     codes = "\n".join(f"- `{code}`: {meaning}" for code, meaning in CODES.items())
     description = (
-        "Jobs that turn a prompt or an image into a textured 3D asset. Submit with "
+        "Jobs that turn a prompt or an image into a textured 3D asset, or paint a mesh you "
+        "send. Submit with "
         "`POST /generate`, follow `GET /jobs/{id}` or its event stream, download the files "
         "its `links` name.\n\nErrors are `application/problem+json` with a stable `code`:\n" + codes
     )
@@ -52,7 +54,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         body = model.model_json_schema(ref_template=REF)
         components.update(body.pop("$defs", {}))
         components[model.__name__] = body
-    components["GenerateImageForm"] = image_form_schema()
+    components["GenerateForm"] = form_schema()
     # FastAPI's own validation error shapes are never sent: problem details are.
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
@@ -85,8 +87,11 @@ def _generate_bodies() -> dict[str, Any]:
         "content": {
             "application/json": {"schema": {"$ref": REF.format(model="GenerateRequest")}},
             "multipart/form-data": {
-                "schema": {"$ref": REF.format(model="GenerateImageForm")},
-                "encoding": {"image": {"contentType": "image/png, image/jpeg, image/webp"}},
+                "schema": {"$ref": REF.format(model="GenerateForm")},
+                "encoding": {
+                    "image": {"contentType": "image/png, image/jpeg, image/webp"},
+                    "mesh": {"contentType": "application/octet-stream, model/gltf-binary"},
+                },
             },
         },
     }

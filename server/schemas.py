@@ -73,19 +73,54 @@ class GenerateRequest(_Options):
         return value
 
 
-class ImageOptions(_Options):
-    """The form fields of ``POST /generate`` with ``multipart/form-data``, beside ``image``."""
+class FormOptions(_Options):
+    """The text fields of ``POST /generate`` with ``multipart/form-data``, beside its files:
+    an ``image`` file or a ``prompt`` field (one of them), and an optional ``mesh`` file to
+    start from or to paint."""
 
+    prompt: str | None = Field(
+        None,
+        min_length=1,
+        max_length=1000,
+        description="What to make, when no image is sent (with a mesh: how to paint it).",
+    )
     refine_steps: int | None = _option("refine_steps", int)
+    strength: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="With a mesh: how far from it sampling starts (0 keeps it, 1 ignores it; "
+        "default 0.7).",
+    )
+    keep_geometry: bool | None = Field(
+        None,
+        description="With a mesh: keep its geometry exactly and only paint it "
+        "(as `gen3d texture`).",
+    )
+
+    @field_validator("prompt")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("the prompt is empty: describe the object, e.g. 'a red chair'")
+        return value.strip() if value is not None else None
 
 
-def image_form_schema() -> dict[str, Any]:
-    """The OpenAPI schema of the multipart form: ``image`` (the file) and the options."""
-    schema = ImageOptions.model_json_schema(ref_template="#/components/schemas/{model}")
+def form_schema() -> dict[str, Any]:
+    """The OpenAPI schema of the multipart form: the files (``image``, ``mesh``) and the
+    text fields."""
+    schema = FormOptions.model_json_schema(ref_template="#/components/schemas/{model}")
     image = {
         "type": "string",
         "format": "binary",
-        "description": "PNG, JPEG or WebP of one object (alpha or a plain background).",
+        "description": "PNG, JPEG or WebP of one object (alpha or a plain background); "
+        "send this or a prompt.",
+    }
+    mesh = {
+        "type": "string",
+        "format": "binary",
+        "description": "Optional: a mesh (.glb, .obj, .ply, .stl, .off or .usdz, by its file "
+        "name) to start from, or to paint with keep_geometry.",
     }
     # A form field is text or absent, never JSON null: drop the null branch of optionals.
     for prop in schema["properties"].values():
@@ -94,9 +129,8 @@ def image_form_schema() -> dict[str, Any]:
             prop.update(branches[0])
         if prop.get("default", 0) is None:
             del prop["default"]
-    schema["properties"] = {"image": image, **schema["properties"]}
-    schema["required"] = ["image"]
-    schema["title"] = "GenerateImageForm"
+    schema["properties"] = {"image": image, "mesh": mesh, **schema["properties"]}
+    schema["title"] = "GenerateForm"
     return schema
 
 

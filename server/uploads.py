@@ -1,4 +1,4 @@
-"""Uploaded images: checked before any decoding work, stored content-addressed.
+"""Uploaded images and meshes: checked before any generation work, stored content-addressed.
 
 The checks run in the order of their cost: the byte size (the body limit has already bounded
 it), the format from the header (PNG, JPEG, WebP only), the pixel count from the header
@@ -7,6 +7,12 @@ or corrupt files), and last the object check the pipeline itself applies (an emp
 one-colour image). An accepted image is stored as PNG under ``results/inputs/<sha256>.png``:
 the results directory is the one volume the API and every worker share, and the hash makes
 a re-upload of the same image (a retried request) the same file.
+
+A mesh (to paint, or to start from) is accepted by its file suffix (self-contained formats
+only: a .gltf or .usda could point at files the server does not have), stored as
+``results/inputs/<sha256><suffix>`` and then read, checked and normalised exactly as the
+pipeline will (``gen3d.shape_input.load_shape``), so a mesh the API accepts never fails in
+the worker for being malformed.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from gen3d.images import ImageInputError, prepare_image
 from server.problems import Problem
 
 ALLOWED_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+#: mesh uploads: formats that hold everything in one file
+MESH_SUFFIXES = (".glb", ".obj", ".ply", ".stl", ".off", ".usdz")
 INPUTS_DIR = "inputs"
 
 
@@ -50,6 +58,40 @@ def accept_image(data: bytes, *, max_pixels: int, results_dir: Path) -> StoredIm
         partial = target.with_suffix(f".{os.getpid()}.part")
         image.save(partial, format="PNG")
         os.replace(partial, target)  # atomic: a worker never sees half a file
+    return StoredImage(sha256=sha, relative_path=relative)
+
+
+def accept_mesh(data: bytes, filename: str, *, max_faces: int, results_dir: Path) -> StoredImage:
+    """Check an uploaded mesh and store it; raises ``Problem`` naming what is wrong."""
+    from gen3d.data.meshes import MeshError, normalise_mesh, read_mesh
+
+    suffix = Path(filename or "").suffix.lower()
+    if suffix not in MESH_SUFFIXES:
+        raise Problem(
+            415,
+            "unsupported_mesh_type",
+            f"{filename or 'the mesh'!r} is not a mesh file gen3d takes; send one of "
+            f"{', '.join(MESH_SUFFIXES)} (by its file name)",
+        )
+    if not data:
+        raise Problem(422, "invalid_mesh", "the uploaded mesh is empty (0 bytes)")
+    sha = hashlib.sha256(data).hexdigest()
+    relative = f"{INPUTS_DIR}/{sha}{suffix}"
+    target = results_dir / relative
+    if target.exists():
+        return StoredImage(sha256=sha, relative_path=relative)  # checked when first stored
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f"{sha}.{os.getpid()}.part{suffix}")  # trimesh reads by suffix
+    partial.write_bytes(data)
+    try:
+        normalise_mesh(read_mesh(partial), filename, max_faces=max_faces)
+    except MeshError as error:
+        partial.unlink(missing_ok=True)
+        raise Problem(422, "invalid_mesh", f"{filename}: {error.problem}") from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    os.replace(partial, target)  # atomic: a worker never sees half a file
     return StoredImage(sha256=sha, relative_path=relative)
 
 
@@ -86,9 +128,11 @@ def _decode(data: bytes, max_pixels: int) -> Image.Image:
 
 
 def resolve_input(results_dir: Path, relative_path: str) -> Path:
-    """The stored image of a job request (only paths ``accept_image`` makes)."""
+    """The stored image or mesh of a job request (only paths ``accept_image`` and
+    ``accept_mesh`` make)."""
     folder, _, name = relative_path.partition("/")
-    stem = name.removesuffix(".png")
-    if folder != INPUTS_DIR or len(stem) != 64 or not all(c in "0123456789abcdef" for c in stem):
-        raise ImageInputError(f"not a stored input image: {relative_path!r}")
+    stem, suffix = Path(name).stem, Path(name).suffix
+    stored = suffix in (".png", *MESH_SUFFIXES) and len(stem) == 64
+    if folder != INPUTS_DIR or not stored or not all(c in "0123456789abcdef" for c in stem):
+        raise ImageInputError(f"not a stored input file: {relative_path!r}")
     return results_dir / relative_path

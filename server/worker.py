@@ -109,6 +109,10 @@ def _run_pipeline(
             inputs["image"] = resolve_input(results_dir, request["image"])
         else:
             inputs["prompt"] = request["prompt"]
+        if request.get("mesh"):  # start from it, or paint it (keep_geometry)
+            inputs["shape"] = resolve_input(results_dir, request["mesh"])
+            inputs["strength"] = request.get("strength")
+            inputs["keep_geometry"] = bool(request.get("keep_geometry"))
         asset = pipeline(seed=request.get("seed"), callback=on_progress, **inputs, **options)
         folder.mkdir(parents=True, exist_ok=True)
         written = asset.save(folder / f"asset.{request.get('format', 'glb')}")

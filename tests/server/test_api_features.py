@@ -7,7 +7,9 @@ import io
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw
@@ -17,6 +19,7 @@ from gen3d.settings import Settings
 from server.app import create_app
 
 FINAL = ("succeeded", "failed", "canceled")
+MALFORMED = Path(__file__).resolve().parents[1] / "fixtures" / "meshes" / "malformed"
 
 
 def _settings(tmp_path, **overrides) -> Settings:
@@ -73,6 +76,126 @@ def test_bad_uploads_answer_with_their_problem(client, files, data, status, code
     answer = client.post("/generate", files=files, data=data)
     assert (answer.status_code, answer.json()["code"]) == (status, code), answer.text
     assert answer.headers["content-type"] == "application/problem+json"
+
+
+def _box_ply(subdivisions: int | None = None) -> bytes:
+    """A user's mesh in its own units: a box far from the origin (or a sphere, for size)."""
+    import trimesh
+
+    if subdivisions is not None:
+        return trimesh.creation.icosphere(subdivisions=subdivisions).export(file_type="ply")
+    box = trimesh.creation.box(extents=(4.0, 2.0, 2.0))
+    box.apply_translation([10.0, -3.0, 5.0])
+    return box.export(file_type="ply")
+
+
+def test_a_mesh_upload_is_painted_in_place_or_started_from(client: TestClient) -> None:
+    import trimesh
+
+    mesh = {"mesh": ("box.ply", _box_ply(), "application/octet-stream")}
+    paint = {"prompt": "a red box", "keep_geometry": "true", "seed": "2"}
+    answer = client.post("/generate", files=mesh, data=paint)
+    assert answer.status_code == 202, answer.text
+    request = answer.json()["request"]
+    assert request["mesh"].startswith("inputs/") and request["mesh"].endswith(".ply")
+    done = _wait(client, answer.json()["id"])
+    assert done["status"] == "succeeded", done
+    painted = trimesh.load(
+        io.BytesIO(client.get(done["links"]["asset.glb"]).content), file_type="glb", force="mesh"
+    )
+    box = trimesh.load(io.BytesIO(_box_ply()), file_type="ply")
+    np.testing.assert_allclose(painted.bounds, box.bounds, atol=1e-5)  # its own units
+    assert done["result"]["faces"] == len(box.faces)
+
+    vary = {"prompt": "a red box", "strength": "0.4", "texture_size": "0"}
+    done = _wait(client, client.post("/generate", files=mesh, data=vary).json()["id"])
+    assert done["status"] == "succeeded", done
+    assert done["result"]["faces"] != len(box.faces)  # a new mesh, from the field
+
+
+@pytest.mark.parametrize(
+    ("files", "data", "status", "code", "message"),
+    [
+        (
+            {"mesh": ("x.gif", b"GIF89a", "image/gif")},
+            {"prompt": "a box"},
+            415,
+            "unsupported_mesh_type",
+            "not a mesh file",
+        ),
+        (
+            {"mesh": ("x.ply", b"", "application/octet-stream")},
+            {"prompt": "a box"},
+            422,
+            "invalid_mesh",
+            "empty",
+        ),
+        (
+            {"mesh": ("soup.stl", MALFORMED.joinpath("soup.stl").read_bytes(), "model/stl")},
+            {"prompt": "a box"},
+            422,
+            "invalid_mesh",
+            "soup.stl: is a triangle soup",
+        ),
+        (
+            {"mesh": ("ball.ply", _box_ply(subdivisions=2), "application/octet-stream")},
+            {"prompt": "a box"},
+            422,
+            "invalid_mesh",
+            "320 faces, over the limit of 100",
+        ),
+        (
+            {},
+            {"prompt": "a box", "strength": "0.5"},
+            422,
+            "invalid_request",
+            "strength goes with a mesh file",
+        ),
+        (
+            {"image": ("x.png", _png(), "image/png")},
+            {"prompt": "a box"},
+            422,
+            "invalid_request",
+            "exactly one",
+        ),
+        (
+            {"mesh": ("x.ply", _box_ply(), "application/octet-stream")},
+            {},
+            422,
+            "invalid_request",
+            "exactly one",
+        ),
+        (
+            {},
+            {"prompt": "a box", "refine_steps": "5"},
+            422,
+            "invalid_request",
+            "refine_steps needs an image",
+        ),
+    ],
+    ids=[
+        "gif",
+        "empty",
+        "soup",
+        "too-many-faces",
+        "strength-alone",
+        "both",
+        "neither",
+        "refine-a-prompt",
+    ],
+)
+def test_bad_mesh_forms_answer_with_their_problem(
+    tmp_path, tiny_pipeline, files, data, status, code, message
+) -> None:
+    app = create_app(_settings(tmp_path, max_mesh_faces=100), load_pipeline=lambda: tiny_pipeline)
+    with TestClient(app) as client:
+        if not files:  # a multipart form of text fields only
+            files, data = {name: (None, value) for name, value in data.items()}, {}
+        answer = client.post("/generate", files=files, data=data)
+    assert (answer.status_code, answer.json()["code"]) == (status, code), answer.text
+    assert message in answer.json()["detail"]
+    stored = list((tmp_path / "data").rglob("inputs/*"))
+    assert all(path.suffix == ".png" for path in stored), stored  # no bad mesh kept
 
 
 def test_other_bodies_are_refused(client: TestClient) -> None:
@@ -210,8 +333,10 @@ def test_openapi_documents_both_bodies_and_problem_errors(client: TestClient) ->
     spec = client.get("/openapi.json").json()
     body = spec["paths"]["/generate"]["post"]["requestBody"]["content"]
     assert set(body) == {"application/json", "multipart/form-data"}
-    image_form = spec["components"]["schemas"]["GenerateImageForm"]
-    assert image_form["properties"]["image"]["format"] == "binary"
+    form = spec["components"]["schemas"]["GenerateForm"]
+    assert form["properties"]["image"]["format"] == "binary"
+    assert form["properties"]["mesh"]["format"] == "binary"
+    assert {"prompt", "strength", "keep_geometry"} <= set(form["properties"])
     for operation in spec["paths"]["/jobs/{job_id}"].values():
         assert "application/problem+json" in operation["responses"]["404"]["content"]
     assert "rate_limited" in spec["info"]["description"]

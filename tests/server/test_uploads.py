@@ -79,5 +79,5 @@ def test_pixel_bombs_are_refused_before_decoding(tmp_path) -> None:
 def test_only_stored_inputs_resolve(tmp_path) -> None:
     stray = "x/" + "a" * 64 + ".png"
     for bad in ("../jobs.sqlite3", "inputs/../../etc/passwd", "inputs/abc.png", stray):
-        with pytest.raises(Exception, match="not a stored input image"):
+        with pytest.raises(Exception, match="not a stored input file"):
             resolve_input(tmp_path, bad)
