@@ -133,20 +133,33 @@ async function submit(event) {
     if ($(name).value !== "") options[name] = Number($(name).value);
   }
   options.format = $("format").value;
+  const mesh = $("mesh-input").files[0]; // to start from, or to paint
+  if (mesh) {
+    if ($("strength").value !== "") options.strength = Number($("strength").value);
+    if ($("keep_geometry").checked) options.keep_geometry = true;
+  }
   let request;
-  if (mode === "prompt") {
-    const prompt = $("prompt-input").value.trim();
-    if (!prompt) { showError("Describe the object first, e.g. 'a red chair'."); return; }
+  const prompt = $("prompt-input").value.trim();
+  if (mode === "prompt" && !prompt) {
+    showError("Describe the object first, e.g. 'a red chair'.");
+    return;
+  }
+  if (mode === "prompt" && !mesh) {
     request = {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ prompt, ...options }),
     };
-  } else {
-    const file = $("image-input").files[0];
-    if (!file) { showError("Choose an image first."); return; }
+  } else { // a form: an image or a prompt, and a mesh when one was chosen
     const form = new FormData();
-    form.append("image", file);
+    if (mode === "image") {
+      const file = $("image-input").files[0];
+      if (!file) { showError("Choose an image first."); return; }
+      form.append("image", file);
+    } else {
+      form.append("prompt", prompt);
+    }
+    if (mesh) form.append("mesh", mesh);
     for (const [name, value] of Object.entries(options)) form.append(name, String(value));
     request = { method: "POST", body: form };
   }
@@ -169,7 +182,9 @@ async function refreshJobs() {
     const items = list.items.map((job) => {
       const item = document.createElement("li");
       const title = document.createElement("span");
-      title.textContent = job.request.prompt || "(image)";
+      const painted = job.request.keep_geometry ? " (painting a mesh)" : "";
+      const from = job.request.mesh && !painted ? " (from a mesh)" : "";
+      title.textContent = (job.request.prompt || "(image)") + painted + from;
       const state = document.createElement("span");
       state.className = "state";
       state.textContent = job.status;

@@ -3,6 +3,8 @@ asset in the viewer with a download link; the recent jobs list shows it."""
 
 from __future__ import annotations
 
+import httpx
+
 from gen3d.apikeys import hash_api_key, new_api_key
 
 
@@ -48,7 +50,7 @@ def test_web_page_with_api_keys(live_server, browser_page) -> None:
     # Without a key the server's 401 is shown, in its own words.
     page.wait_for_selector("#error:not([hidden])")
     assert "API key" in page.locator("#error").inner_text()
-    page.click("details summary")
+    page.click("#key-options summary")
     page.fill("#api-key", key)
     page.fill("#prompt-input", "a blue stool")
     page.select_option("#texture_size", "0")
@@ -83,6 +85,35 @@ def test_web_page_uploads_an_image(live_server, browser_page, tmp_path) -> None:
     assert "refine" in page.locator("#timings").inner_text()
     page.wait_for_function("() => document.querySelector('model-viewer').loaded === true")
     page.wait_for_selector("#jobs li >> text=(image)")
+    assert errors == []
+
+
+def test_web_page_paints_an_uploaded_mesh(live_server, browser_page, tmp_path) -> None:
+    import io
+
+    import numpy as np
+    import trimesh
+
+    box = trimesh.creation.box(extents=(4.0, 2.0, 2.0))
+    box.apply_translation([10.0, -3.0, 5.0])
+    box.export(tmp_path / "box.ply")
+    server = live_server().start()
+    page, errors = browser_page.page, browser_page.errors
+    page.goto(server.url + "/")
+    page.fill("#prompt-input", "a red box")
+    page.click("#mesh-options summary")
+    page.set_input_files("#mesh-input", str(tmp_path / "box.ply"))
+    page.check("#keep_geometry")
+    page.click("#submit")
+    page.wait_for_selector("#status[data-status=succeeded]", timeout=60_000)
+    page.wait_for_function("() => document.querySelector('model-viewer').loaded === true")
+    page.wait_for_selector("#jobs li >> text=a red box (painting a mesh)")
+    job_id = page.locator("#jobs li").first.get_attribute("data-job-id")
+    job = httpx.get(f"{server.url}/jobs/{job_id}").json()
+    assert job["request"]["keep_geometry"] is True and job["request"]["mesh"].endswith(".ply")
+    glb = httpx.get(server.url + job["links"]["asset.glb"]).content
+    painted = trimesh.load(io.BytesIO(glb), file_type="glb", force="mesh")
+    np.testing.assert_allclose(painted.bounds, box.bounds, atol=1e-5)
     assert errors == []
 
 
