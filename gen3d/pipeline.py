@@ -106,8 +106,12 @@ OPTION_RANGES = {
     "refine_steps": OptionRange(0, 1000, "texture refinement steps against the input image"),
 }
 #: how far sampling from a given shape goes back towards noise unless told (0 keeps the
-#: shape's own latent, 1 ignores the shape)
-DEFAULT_STRENGTH = 0.7
+#: shape's own latent, 1 ignores the shape). Measured on 16 unseen shapes asked for a colour
+#: they lack (scripts/bench_edit.py): a variation at 0.5 keeps F@0.05 0.69 to the input (0.52
+#: for an unrelated sample), with the colour in 50%; painting, where the geometry is kept
+#: anyway, gets the colour in 81% at 0.9 (69% at 0.7).
+DEFAULT_STRENGTH = 0.5
+DEFAULT_PAINT_STRENGTH = 0.9
 
 #: pixels of the input image the texture is refined against, and its framing margin
 REFINE_RESOLUTION = 384
@@ -402,9 +406,9 @@ class Pipeline:
 
         ``shape`` (a mesh file, a ``trimesh.Trimesh`` or a ``gen3d.shape_input.ShapeInput``)
         starts every item from that mesh's latent, noised to ``strength`` (0-1, default
-        ``DEFAULT_STRENGTH``). ``keep_geometry`` returns the mesh itself, painted with the
-        generated colour, in its own units (``resolution`` and ``face_count`` then do not
-        apply).
+        ``DEFAULT_STRENGTH``, or ``DEFAULT_PAINT_STRENGTH`` with ``keep_geometry``).
+        ``keep_geometry`` returns the mesh itself, painted with the generated colour, in its
+        own units (``resolution`` and ``face_count`` then do not apply).
         """
         prompts, images, opts = self.check_inputs(prompt, image, options)
         start_shape, strength = self.check_shape(shape, strength, keep_geometry)
@@ -539,7 +543,8 @@ class Pipeline:
             if strength is not None or keep_geometry:
                 raise PipelineError("strength and keep_geometry need a starting shape (shape=)")
             return None, 1.0
-        strength = DEFAULT_STRENGTH if strength is None else strength
+        if strength is None:
+            strength = DEFAULT_PAINT_STRENGTH if keep_geometry else DEFAULT_STRENGTH
         if isinstance(strength, bool) or not isinstance(strength, int | float):
             raise PipelineError(f"strength must be a number, not {strength!r}")
         if not 0.0 <= strength <= 1.0:

@@ -90,7 +90,7 @@ class FormOptions(_Options):
         ge=0.0,
         le=1.0,
         description="With a mesh: how far from it sampling starts (0 keeps it, 1 ignores it; "
-        "default 0.7).",
+        "default 0.5, or 0.9 with keep_geometry).",
     )
     keep_geometry: bool | None = Field(
         None,

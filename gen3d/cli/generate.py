@@ -74,7 +74,7 @@ def generate_command(
         None,
         min=0.0,
         max=1.0,
-        help="With --from: how far from the mesh to go (0 keeps it, 1 ignores it; default 0.7).",
+        help="With --from: how far from the mesh to go (0 keeps it, 1 ignores it; default 0.5).",
     ),
 ) -> None:
     """Generate one textured asset from a prompt or an image.

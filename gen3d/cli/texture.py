@@ -22,7 +22,7 @@ def texture_command(
         min=0.0,
         max=1.0,
         help="How far from the mesh's own colours to go (0 keeps them, 1 ignores them; "
-        "default 0.7).",
+        "default 0.9).",
     ),
     steps: int | None = typer.Option(None, help="Sampling steps (1-200)."),
     guidance: float | None = typer.Option(None, help="Guidance scale (0-30; 1 = none)."),

@@ -53,7 +53,7 @@ def test_painted_texture_goes_back_to_the_users_units(
     asset = tiny_pipeline("a box", shape=path, keep_geometry=True, seed=1)
     assert asset.texture is not None and asset.texture.size == (64, 64)
     assert asset.metadata["shape"] == "box.obj"
-    assert asset.metadata["strength"] == 0.7  # the default
+    assert asset.metadata["strength"] == 0.9  # the default for painting
     (glb,) = asset.save(tmp_path / "painted.glb")
     painted = trimesh.load(glb, force="mesh")
     np.testing.assert_allclose(painted.bounds, box.bounds, atol=1e-5)
