@@ -6,7 +6,9 @@ Inputs:
 - ``.txt``: one prompt per line (blank lines and lines starting with ``#`` are skipped);
 - ``.csv``: a header with ``prompt`` or ``image`` (a path, relative to the file's folder) and
   optionally ``seed`` and any generation option (``steps``, ``guidance``, ``resolution``,
-  ``face_count``, ``texture_size``, ``refine_steps``); each row has a prompt or an image;
+  ``face_count``, ``texture_size``, ``refine_steps``); each row has a prompt or an image.
+  A ``mesh`` column (a path too) starts that row from a mesh, with ``strength`` and
+  ``keep_geometry`` (true: paint the mesh in place, as ``gen3d texture``);
 - ``.jsonl``: one object per line with the same keys;
 - a folder: an image-to-3D item per ``.png``, ``.jpg``, ``.jpeg`` or ``.webp`` in it, in
   name order.
@@ -14,7 +16,7 @@ Inputs:
 Options given for the whole run (``defaults``) apply where an item sets none of its own.
 Each item gets a stable id (its line number and a slug of the prompt or image name) and a
 seed (its own, or one derived from the id), so a re-run reproduces the same assets; an image
-item also records its file's SHA-256, so a re-run redoes an item whose image changed.
+or mesh item also records its file's SHA-256, so a re-run redoes an item whose file changed.
 ``manifest.json`` in the library records every item's prompt or image, seed, options, status,
 files, timings and error, and is rewritten atomically after every item: re-running the same
 command skips finished items and redoes interrupted or failed ones. Items of one kind (prompt
@@ -35,6 +37,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gen3d.data.meshes import SUPPORTED_SUFFIXES as MESH_SUFFIXES
 from gen3d.errors import Gen3DError
 from gen3d.pipeline import OPTION_RANGES, GenerationOptions, PipelineError
 
@@ -44,6 +47,8 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 MAX_ITEMS = 100_000
 #: options that only an image input takes (a run-wide default skips prompt items)
 IMAGE_ONLY_OPTIONS = ("refine_steps",)
+#: what a row may say about its starting mesh (``Pipeline.__call__``'s own arguments)
+MESH_OPTIONS = ("strength", "keep_geometry")
 
 
 class BatchError(Gen3DError):
@@ -59,6 +64,8 @@ class BatchItem:
     image: str | None = None  # an image item's file (absolute path)
     image_sha256: str | None = None  # its content when read, so a changed image is redone
     input_thumbnail: str | None = None  # the input image, small, for the gallery
+    mesh: str | None = None  # the mesh it starts from or paints (absolute path)
+    mesh_sha256: str | None = None  # its content when read, so a changed mesh is redone
     status: str = "pending"  # pending | running | succeeded | failed
     files: list[str] = field(default_factory=list)  # relative to the library
     thumbnail: str | None = None
@@ -73,8 +80,9 @@ class BatchItem:
         return self.prompt or (Path(self.image).name if self.image else "")
 
     def group_key(self) -> str:
-        """Items with equal keys can share a DiT batch (prompts and images apart)."""
-        return json.dumps([self.image is not None, self.options], sort_keys=True)
+        """Items with equal keys can share a DiT batch (prompts and images apart; a batch
+        starts from one mesh at most)."""
+        return json.dumps([self.image is not None, self.mesh, self.options], sort_keys=True)
 
 
 def _slug(text: str, length: int = 40) -> str:
@@ -111,7 +119,11 @@ def _make_item(
         raise ValueError(f"{where}: the prompt is empty (give a prompt or an image)")
     image = sha = None
     if image_value:
-        image, sha = _read_image_file(image_value, base, where)
+        image, sha = _read_file(image_value, base, where, "image", IMAGE_SUFFIXES)
+    mesh_value = str(record.get("mesh") or "").strip()
+    mesh = mesh_sha = None
+    if mesh_value:
+        mesh, mesh_sha = _read_file(mesh_value, base, where, "mesh", MESH_SUFFIXES)
     item_id = f"{index:05d}-{_slug(prompt or Path(image_value).stem)}"
     seed_value = record.get("seed")
     if seed_value in (None, ""):
@@ -136,35 +148,76 @@ def _make_item(
         for name in IMAGE_ONLY_OPTIONS:
             if options.get(name):
                 raise ValueError(f"{where}: {name} needs an image input to refine against")
+    options.update(_mesh_options(record, where, has_mesh=mesh is not None))
     return BatchItem(
-        id=item_id, prompt=prompt, seed=seed, options=options, image=image, image_sha256=sha
+        id=item_id,
+        prompt=prompt,
+        seed=seed,
+        options=options,
+        image=image,
+        image_sha256=sha,
+        mesh=mesh,
+        mesh_sha256=mesh_sha,
     )
 
 
-def _read_image_file(value: str, base: Path, where: str) -> tuple[str, str]:
-    """The absolute path and SHA-256 of an item's image; ValueError naming what is wrong."""
+def _mesh_options(record: dict[str, Any], where: str, *, has_mesh: bool) -> dict[str, Any]:
+    """A row's ``strength`` (0-1) and ``keep_geometry`` (a boolean), which need a mesh."""
+    options: dict[str, Any] = {}
+    for name in MESH_OPTIONS:
+        value = record.get(name)
+        if value in (None, ""):
+            continue
+        if not has_mesh:
+            raise ValueError(f"{where}: {name} goes with a mesh (add a 'mesh' path)")
+        if name == "strength":
+            strength = _number(value, name, where)
+            if not 0 <= strength <= 1:
+                raise ValueError(f"{where}: strength must be in 0..1, not {value!r}")
+            options[name] = float(strength)
+        else:
+            options[name] = _boolean(value, name, where)
+    return options
+
+
+def _boolean(value: Any, name: str, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "1"):
+        return True
+    if text in ("false", "no", "0"):
+        return False
+    raise ValueError(f"{where}: {name} must be true or false, not {value!r}")
+
+
+def _read_file(
+    value: str, base: Path, where: str, kind: str, suffixes: tuple[str, ...]
+) -> tuple[str, str]:
+    """The absolute path and SHA-256 of an item's image or mesh; ValueError naming what is
+    wrong."""
     path = Path(value).expanduser()
     if not path.is_absolute():
         path = base / path
     path = path.resolve()
-    if path.suffix.lower() not in IMAGE_SUFFIXES:
-        raise ValueError(f"{where}: image {value!r} is not {', '.join(IMAGE_SUFFIXES)}")
+    if path.suffix.lower() not in suffixes:
+        raise ValueError(f"{where}: {kind} {value!r} is not {', '.join(suffixes)}")
     if not path.is_file():
-        raise ValueError(f"{where}: image {value!r} not found (looked for {path})")
+        raise ValueError(f"{where}: {kind} {value!r} not found (looked for {path})")
     digest = hashlib.sha256()
     try:
         with path.open("rb") as data:
             for block in iter(lambda: data.read(1 << 20), b""):
                 digest.update(block)
     except OSError as error:
-        raise ValueError(f"{where}: cannot read image {value!r} ({error.strerror})") from None
+        raise ValueError(f"{where}: cannot read {kind} {value!r} ({error.strerror})") from None
     return str(path), digest.hexdigest()
 
 
 def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
     """(line number, record or None on a bad line, error) for every item line of the file."""
     suffix = path.suffix.lower()
-    known = {"prompt", "image", "seed", *OPTION_RANGES}
+    known = {"prompt", "image", "mesh", "seed", *OPTION_RANGES, *MESH_OPTIONS}
     text = path.read_text(encoding="utf-8-sig")
     if suffix == ".txt":
         for number, line in enumerate(text.splitlines(), start=1):
@@ -306,6 +359,7 @@ class Library:
             same = old is not None and old.get("prompt") == item.prompt
             same = same and old.get("seed") == item.seed and old.get("options") == item.options
             same = same and old.get("image_sha256") == item.image_sha256
+            same = same and old.get("mesh_sha256") == item.mesh_sha256
             if same and old.get("status") == "succeeded" and self._files_exist(old):
                 item = BatchItem(**old)
             elif same and old.get("status") == "running" and old.get("job"):
@@ -390,7 +444,9 @@ def run_library(
 
 
 def _generate(pipe: Any, chunk: list[BatchItem]) -> list[Any]:
-    options, seeds = chunk[0].options, [item.seed for item in chunk]
+    options, seeds = dict(chunk[0].options), [item.seed for item in chunk]
+    if chunk[0].mesh is not None:  # one mesh per batch (group_key)
+        options["shape"] = chunk[0].mesh
     if chunk[0].image is not None:
         assets = pipe(image=[item.image for item in chunk], seed=seeds, **options)
     else:

@@ -106,19 +106,32 @@ class ServiceClient:
         if response.status_code != 200:
             raise ServiceError(f"{self.url} is not ready: {_detail(response)}")
 
-    def submit(self, body: dict[str, Any], key: str, image: Path | None = None) -> dict[str, Any]:
+    def submit(
+        self,
+        body: dict[str, Any],
+        key: str,
+        image: Path | None = None,
+        mesh: Path | None = None,
+    ) -> dict[str, Any]:
         """Queue a job: JSON for a prompt; multipart, the options as form fields, with an
-        ``image`` file."""
+        ``image`` file and/or a ``mesh`` file."""
         headers = {"Idempotency-Key": key}
-        if image is None:
+        if image is None and mesh is None:
             response = self.request("POST", "/generate", json=body, headers=headers)
         else:
-            try:
-                data = image.read_bytes()
-            except OSError as error:
-                raise JobRejected(f"cannot read {image} ({error.strerror})") from None
-            fields = {name: str(value) for name, value in body.items()}
-            files = {"image": (image.name, data, _media_type(image))}
+            files = {}
+            for name, path in (("image", image), ("mesh", mesh)):
+                if path is None:
+                    continue
+                try:
+                    data = path.read_bytes()
+                except OSError as error:
+                    raise JobRejected(f"cannot read {path} ({error.strerror})") from None
+                files[name] = (path.name, data, _media_type(path))
+            fields = {
+                name: str(value).lower() if isinstance(value, bool) else str(value)
+                for name, value in body.items()
+            }
             response = self.request("POST", "/generate", data=fields, files=files, headers=headers)
         if response.status_code == 401:
             raise ServiceError(f"{self.url}: {_detail(response)} (pass --api-key)")
@@ -153,11 +166,15 @@ def _detail(response: httpx.Response) -> str:
         return response.text[:300] or response.reason_phrase
 
 
-def _media_type(image: Path) -> str:
-    suffix = image.suffix.lower()
-    return {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}.get(
-        suffix, "image/png"
-    )
+def _media_type(path: Path) -> str:
+    types = {
+        ".png": "image/png",
+        ".jpg": "image/jpeg",
+        ".jpeg": "image/jpeg",
+        ".webp": "image/webp",
+        ".glb": "model/gltf-binary",
+    }
+    return types.get(path.suffix.lower(), "application/octet-stream")
 
 
 def request_body(item: BatchItem, asset_format: str) -> dict[str, Any]:
@@ -171,6 +188,8 @@ def idempotency_key(item: BatchItem, body: dict[str, Any]) -> str:
     """The same item, request, image and attempt give the same key: a resubmission after an
     interruption finds its job; a new attempt after a failure gets a new one."""
     request = {**body, "image_sha256": item.image_sha256}
+    if item.mesh_sha256 is not None:  # (absent otherwise: older libraries keep their keys)
+        request["mesh_sha256"] = item.mesh_sha256
     digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:16]
     return f"gen3d-batch:{item.id}:{digest}:{item.attempt}"
 
@@ -203,7 +222,8 @@ def run_library_remote(
                 body = request_body(item, asset_format)
                 try:
                     image = Path(item.image) if item.image is not None else None
-                    job = client.submit(body, idempotency_key(item, body), image)
+                    mesh = Path(item.mesh) if item.mesh is not None else None
+                    job = client.submit(body, idempotency_key(item, body), image, mesh)
                 except JobRejected as error:
                     item.status, item.error = "failed", str(error)
                     finish(item)

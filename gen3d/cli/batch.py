@@ -72,6 +72,7 @@ def batch_command(
       gen3d batch prompts.txt --out library/ --model my-pipeline
       gen3d batch props.csv --out props/ --batch-size 8   # prompt or image, seed, options
       gen3d batch photos/ --out scans/ --refine-steps 50  # an asset per image in photos/
+      gen3d batch paint.csv --out painted/   # prompt,mesh,keep_geometry: repaint your meshes
       gen3d batch big.txt --out big/ --server http://gpu-farm:8000   # the service's workers
     """
     from gen3d.batch import BatchError, Library, read_items, run_library

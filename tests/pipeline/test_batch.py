@@ -201,6 +201,55 @@ def test_an_image_folder_becomes_a_library(
     assert "1 from earlier runs" in err and "2 succeeded" in err
 
 
+def test_rows_with_a_mesh_paint_it_or_start_from_it(
+    clean_env, tmp_path: Path, run_cli, tiny_pipeline_path
+) -> None:
+    import trimesh
+
+    meshes = tmp_path / "meshes"
+    meshes.mkdir()
+    box = trimesh.creation.box(extents=(4.0, 2.0, 2.0))
+    box.apply_translation([10.0, -3.0, 5.0])
+    box.export(meshes / "box.ply")
+    trimesh.creation.icosphere(subdivisions=2).export(meshes / "ball.obj")
+    rows = tmp_path / "paint.csv"
+    rows.write_text(
+        "prompt,mesh,keep_geometry,strength\n"
+        "a red box,meshes/box.ply,true,\n"
+        "a blue ball,meshes/ball.obj,,0.4\n"
+        "a green box,meshes/box.ply,yes,0.8\n"
+        "a lamp,,true,\n"
+        "a vase,meshes/gone.glb,,\n"
+        "a cup,meshes/box.ply,maybe,\n"
+        "a mug,meshes/box.ply,,2\n"
+    )
+    red, ball, green, lamp, gone, cup, mug = read_items(rows)
+    assert red.mesh == str(meshes / "box.ply") and len(red.mesh_sha256) == 64
+    assert red.options == {"keep_geometry": True}
+    assert ball.options == {"strength": 0.4} and ball.mesh_sha256 != red.mesh_sha256
+    assert green.options == {"keep_geometry": True, "strength": 0.8}
+    assert "keep_geometry goes with a mesh" in lamp.error
+    assert "mesh 'meshes/gone.glb' not found" in gone.error
+    assert "keep_geometry must be true or false" in cup.error
+    assert "strength must be in 0..1" in mug.error
+    # One mesh per DiT batch: the two boxes with different options, and the ball, apart.
+    assert sorted(len(chunk) for chunk in batches([red, ball, green], 4)) == [1, 1, 1]
+
+    library = tmp_path / "painted"
+    args = [str(rows), "--out", str(library), "--model", str(tiny_pipeline_path)]
+    code, err = run_cli("batch", *args, "--texture-size", "0")
+    assert code == 1 and "3 succeeded" in err and "4 failed" in err, err
+    manifest = json.loads((library / "manifest.json").read_text())
+    painted = next(item for item in manifest["items"] if item["prompt"] == "a red box")
+    mesh = trimesh.load(library / painted["files"][0], force="mesh")
+    np.testing.assert_allclose(mesh.bounds, box.bounds, atol=1e-5)  # the box, painted
+
+    # A re-run keeps finished items; a changed mesh is made again.
+    trimesh.creation.icosphere(subdivisions=3).export(meshes / "ball.obj")
+    code, err = run_cli("batch", *args, "--texture-size", "0")
+    assert "3 succeeded (2 from earlier runs)" in err, err
+
+
 def test_a_usdz_library_pages_show_the_thumbnail_and_open_ar(
     clean_env, tmp_path: Path, run_cli, tiny_pipeline_path
 ) -> None:

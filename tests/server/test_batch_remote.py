@@ -155,3 +155,28 @@ def test_image_items_are_uploaded_once(clean_env, tmp_path, run_cli, live_server
     code, err = run_cli(*args, "--texture-size", "0")
     assert code == 0 and "1 from earlier runs" in err, err
     assert _job_count(server.url) == 2  # the same upload replayed the same job
+
+
+def test_mesh_rows_upload_their_mesh(clean_env, tmp_path, run_cli, live_server) -> None:
+    import trimesh
+
+    server = live_server().start()
+    box = trimesh.creation.box(extents=(4.0, 2.0, 2.0))
+    box.apply_translation([10.0, -3.0, 5.0])
+    box.export(tmp_path / "box.glb")
+    rows = tmp_path / "paint.jsonl"
+    rows.write_text(
+        '{"prompt": "a red box", "mesh": "box.glb", "keep_geometry": true}\n'
+        '{"prompt": "a blue box", "mesh": "box.glb", "strength": 0.3}\n'
+    )
+    library = tmp_path / "painted"
+    args = ["batch", str(rows), "--out", str(library), "--server", server.url]
+    code, err = run_cli(*args, "--texture-size", "0")
+    assert code == 0 and "2 succeeded" in err, err
+    items = _manifest(library)
+    painted = trimesh.load(library / items["a red box"]["files"][0], force="mesh")
+    np.testing.assert_allclose(painted.bounds, box.bounds, atol=1e-5)
+    job = httpx.get(f"{server.url}/jobs/{items['a red box']['job']}").json()
+    assert job["request"]["keep_geometry"] is True and job["request"]["mesh"].endswith(".glb")
+    job = httpx.get(f"{server.url}/jobs/{items['a blue box']['job']}").json()
+    assert job["request"]["strength"] == 0.3 and "keep_geometry" not in job["request"]
