@@ -40,6 +40,7 @@ import torch
 
 from gen3d.asset import Asset
 from gen3d.errors import Gen3DError
+from vae.field import with_query_dtype
 
 log = logging.getLogger(__name__)
 
@@ -433,9 +434,7 @@ class Pipeline:
         # In float32, like the query head's weights (it costs next to nothing); the field's
         # mesh and texture queries then run in field_dtype.
         with torch.no_grad():
-            fields = self.vae.decode(latents)
-        if hasattr(fields, "query_dtype"):  # a DecodedField; others keep their own precision
-            fields.query_dtype = self.field_dtype
+            fields = with_query_dtype(self.vae.decode(latents), self.field_dtype)
         timings["decode"] = time.perf_counter() - started
 
         from gen3d.mesh.field import SurfaceColourField
@@ -452,10 +451,9 @@ class Pipeline:
         for index in range(count):
             report("texture", index / count, {"item": index})
             paint = fields[index]
-            if keep_geometry:  # painting another surface: read colour on the field's own
-                if hasattr(paint, "query_dtype"):  # finite differences need float32's digits
-                    paint.query_dtype = torch.float32
-                paint = SurfaceColourField(paint)
+            if keep_geometry:  # painting another surface: read colour on the field's own,
+                # found by finite differences, which need float32's digits
+                paint = SurfaceColourField(with_query_dtype(paint, torch.float32))
             meshes[index] = self._texture(paint, meshes[index], opts, item_timings[index])
             if keep_geometry:  # back to the user's units and placement
                 meshes[index].vertices = start_shape.to_own_frame(meshes[index].vertices)

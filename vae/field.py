@@ -125,6 +125,14 @@ class DecodedField:
         return self.query(xyz)[1]
 
 
+def with_query_dtype(field: Any, dtype: torch.dtype | None) -> Any:
+    """``field`` set to answer numpy queries in ``dtype`` when it is a ``DecodedField`` (None
+    leaves it as it is); other fields keep their own precision. Returns ``field``."""
+    if dtype is not None and isinstance(field, DecodedField):
+        field.query_dtype = dtype
+    return field
+
+
 # The encoder's colour input for a shape that has none (an uncoloured mesh): mid grey, the
 # colour a decoder would paint it anyway, so such shapes do not teach "black".
 UNCOLOURED = 0.5

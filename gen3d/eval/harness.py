@@ -43,7 +43,7 @@ from gen3d.eval.metrics import (
     normal_consistency,
     surface_samples,
 )
-from vae.field import UNCOLOURED
+from vae.field import UNCOLOURED, with_query_dtype
 
 log = logging.getLogger(__name__)
 
@@ -200,9 +200,7 @@ def evaluate_vae(
             latents = vae.encode(
                 points[None].to(device), normals[None].to(device), colours[None].to(device)
             ).mode()
-            field = vae.decode(latents)[0]
-            if query_dtype is not None and hasattr(field, "query_dtype"):
-                field.query_dtype = query_dtype
+            field = with_query_dtype(vae.decode(latents)[0], query_dtype)
             if held.coloured[index]:
                 predicted = field.colour(held.surface[index])
                 colour_errors.append(float(np.abs(predicted - held.colours[index]).mean()))
