@@ -49,6 +49,9 @@ def _card(item: BatchItem) -> str:
             f'alt="input image" loading="lazy">'
         )
     meta = f"seed {item.seed} &middot; {html.escape(Path(item.files[0]).suffix[1:].upper())}"
+    if item.mesh:  # what it painted or started from
+        verb = "painted" if item.options.get("keep_geometry") else "from"
+        meta += f" &middot; {verb} {html.escape(Path(item.mesh).name)}"
     return (
         f'<a class="card" href="view/{html.escape(item.id)}.html">'
         f'<div class="pictures">{pictures}</div>'

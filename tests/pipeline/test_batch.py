@@ -243,6 +243,8 @@ def test_rows_with_a_mesh_paint_it_or_start_from_it(
     painted = next(item for item in manifest["items"] if item["prompt"] == "a red box")
     mesh = trimesh.load(library / painted["files"][0], force="mesh")
     np.testing.assert_allclose(mesh.bounds, box.bounds, atol=1e-5)  # the box, painted
+    index = (library / "index.html").read_text()
+    assert "painted box.ply" in index and "from ball.obj" in index
 
     # A re-run keeps finished items; a changed mesh is made again.
     trimesh.creation.icosphere(subdivisions=3).export(meshes / "ball.obj")
