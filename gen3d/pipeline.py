@@ -396,6 +396,7 @@ class Pipeline:
         shape: Any = None,
         strength: float | None = None,
         keep_geometry: bool = False,
+        keep_uvs: bool = True,
         **options: Any,
     ) -> Asset | list[Asset]:
         """Generate one asset (a prompt or an image) or a list (a list of either).
@@ -409,7 +410,9 @@ class Pipeline:
         starts every item from that mesh's latent, noised to ``strength`` (0-1, default
         ``DEFAULT_STRENGTH``, or ``DEFAULT_PAINT_STRENGTH`` with ``keep_geometry``).
         ``keep_geometry`` returns the mesh itself, painted with the generated colour, in its
-        own units (``resolution`` and ``face_count`` then do not apply).
+        own units (``resolution`` and ``face_count`` then do not apply), baked into the mesh's
+        own UVs when it has usable ones (one part, inside the unit square) unless
+        ``keep_uvs=False``.
         """
         prompts, images, opts = self.check_inputs(prompt, image, options)
         start_shape, strength = self.check_shape(shape, strength, keep_geometry)
@@ -454,7 +457,8 @@ class Pipeline:
             if keep_geometry:  # painting another surface: read colour on the field's own,
                 # found by finite differences, which need float32's digits
                 paint = SurfaceColourField(with_query_dtype(paint, torch.float32))
-            meshes[index] = self._texture(paint, meshes[index], opts, item_timings[index])
+            uv = start_shape.uv if keep_geometry and keep_uvs else None
+            meshes[index] = self._texture(paint, meshes[index], opts, item_timings[index], uv)
             if keep_geometry:  # back to the user's units and placement
                 meshes[index].vertices = start_shape.to_own_frame(meshes[index].vertices)
         report("texture", 1.0, {"item": count - 1})
@@ -477,6 +481,8 @@ class Pipeline:
                 metadata.update(
                     shape=start_shape.name, strength=strength, keep_geometry=keep_geometry
                 )
+                if keep_geometry and opts.texture_size:
+                    metadata["kept_uvs"] = keep_uvs and start_shape.uv is not None
             if familiarity is not None:
                 metadata["familiarity"] = familiarity[index].as_metadata()
             assets.append(Asset(mesh, metadata, item_timings[index]))
@@ -635,14 +641,20 @@ class Pipeline:
         )
 
     def _texture(
-        self, field_: Any, mesh: Any, opts: GenerationOptions, timings: dict[str, float]
+        self,
+        field_: Any,
+        mesh: Any,
+        opts: GenerationOptions,
+        timings: dict[str, float],
+        uv: Any = None,
     ) -> Any:
-        """The field's colour baked into a UV texture, or vertex colours (texture_size 0)."""
+        """The field's colour baked into a UV texture (new UVs, or ``uv``), or vertex colours
+        (texture_size 0)."""
         from gen3d.mesh import bake_field_texture, vertex_colours
 
         started = time.perf_counter()
         if opts.texture_size:
-            mesh = bake_field_texture(mesh, field_, texture_size=opts.texture_size)
+            mesh = bake_field_texture(mesh, field_, texture_size=opts.texture_size, uv=uv)
         else:
             vertex_colours(field_, mesh)
         timings["texture"] = time.perf_counter() - started

@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,10 @@ import numpy as np
 import torch
 import trimesh
 
-from gen3d.data.meshes import MeshAsset, normalise_mesh, read_mesh
+from gen3d.data.meshes import MeshAsset, normalise_mesh, read_mesh_and_uv
 from gen3d.data.sampling import surface_samples
+
+log = logging.getLogger(__name__)
 
 #: where a shape sits in the unit cube: the margin datasets are built with (BuildSpec.margin)
 SHAPE_MARGIN = 0.1
@@ -43,6 +46,9 @@ class ShapeInput:
     name: str
     mesh: trimesh.Trimesh
     asset: MeshAsset
+    #: the mesh's own texture coordinates per vertex, when they can be baked into (one part,
+    #: inside the unit square): painting keeps the UV layout an artist made
+    uv: np.ndarray | None = None
 
     def to_model_frame(self, vertices: np.ndarray) -> np.ndarray:
         return (np.asarray(vertices, dtype=np.float64) - self.asset.centre) * self.asset.scale
@@ -64,9 +70,28 @@ def load_shape(source: str | Path | trimesh.Trimesh | ShapeInput) -> ShapeInput:
         return source
     if isinstance(source, trimesh.Trimesh):
         mesh, name = source, str(source.metadata.get("name") or "mesh")
+        uv = getattr(mesh.visual, "uv", None)
+        uv = None if uv is None or len(uv) != len(mesh.vertices) else np.asarray(uv, float)
     else:
-        mesh, name = read_mesh(source), Path(source).name
-    return ShapeInput(name, mesh, normalise_mesh(mesh, name, margin=SHAPE_MARGIN))
+        (mesh, uv), name = read_mesh_and_uv(source), Path(source).name
+    asset = normalise_mesh(mesh, name, margin=SHAPE_MARGIN)
+    return ShapeInput(name, mesh, asset, uv if _bakeable(uv, name) else None)
+
+
+def _bakeable(uv: np.ndarray | None, name: str) -> bool:
+    """Whether UVs can take a baked texture: finite and inside the unit square (tiled or
+    UDIM layouts cannot; those meshes get new UVs)."""
+    if uv is None:
+        return False
+    inside = np.isfinite(uv).all(axis=1) & (uv >= -1e-3).all(axis=1) & (uv <= 1 + 1e-3).all(axis=1)
+    if inside.mean() < 0.99:
+        log.warning(
+            "%s: %.0f%% of its UVs lie outside the unit square; painting it with new UVs",
+            name,
+            100 * (1 - inside.mean()),
+        )
+        return False
+    return True
 
 
 @torch.no_grad()

@@ -141,7 +141,10 @@ def run_generation(
     pipe.check_inputs(prompt, image, options)
     if shape:
         with console.status(f"reading {shape['shape']}"):
-            shape = {**shape, "shape": pipe.check_shape(**shape)[0]}
+            checked, _ = pipe.check_shape(
+                shape["shape"], shape.get("strength"), shape.get("keep_geometry", False)
+            )
+            shape = {**shape, "shape": checked}
     load_seconds = time.perf_counter() - started
 
     with Progress(

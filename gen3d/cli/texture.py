@@ -27,6 +27,12 @@ def texture_command(
     steps: int | None = typer.Option(None, help="Sampling steps (1-200)."),
     guidance: float | None = typer.Option(None, help="Guidance scale (0-30; 1 = none)."),
     texture_size: int | None = typer.Option(None, help="Texture pixels (0 = vertex colours)."),
+    new_uvs: bool = typer.Option(
+        False,
+        "--new-uvs",
+        help="Unwrap new UVs even when the mesh has its own (kept by default when it is one "
+        "part with UVs inside the unit square).",
+    ),
     preview: Path | None = typer.Option(None, help="Also write a PNG of four views here."),
     variations: int = typer.Option(
         1, min=1, max=16, help="Make this many paint jobs (seeds SEED, SEED+1, ...)."
@@ -36,8 +42,9 @@ def texture_command(
     units); the colour comes from the model, following the prompt or image.
 
     The mesh is encoded by the shape VAE, and sampling starts from its latent (--strength);
-    the generated colour field is baked onto the mesh's own surface (new UVs). It works best
-    on objects like those the model was trained on.
+    the generated colour field is baked onto the mesh's own surface, into its own UVs when it
+    has them (one part, inside the unit square), else into new ones. It works best on
+    objects like those the model was trained on.
 
     \b
     Examples:
@@ -46,6 +53,6 @@ def texture_command(
     """
     if not mesh.is_file():
         raise GenerateError(f"{mesh}: no such mesh file")
-    shape = {"shape": mesh, "strength": strength, "keep_geometry": True}
+    shape = {"shape": mesh, "strength": strength, "keep_geometry": True, "keep_uvs": not new_uvs}
     options = {"steps": steps, "guidance": guidance, "texture_size": texture_size}
     run_generation(ctx, prompt, image, out, model, seed, options, preview, variations, shape)

@@ -24,7 +24,7 @@ import numpy as np
 import trimesh
 
 from gen3d.errors import Gen3DError
-from gen3d.mesh.scene import GLTF_SUFFIXES, flatten_scene
+from gen3d.mesh.scene import GLTF_SUFFIXES, flatten_scene, single_part_uv
 from render.mesh import material_image
 
 from .inside import CleanSurface, clean_surface, signed_distance
@@ -246,6 +246,12 @@ def load_mesh(
 def read_mesh(path: str | Path) -> trimesh.Trimesh:
     """One mesh file as one triangle mesh in its own units (a scene's parts placed and
     joined, colours kept); raises ``MeshError`` for anything that is not one."""
+    return read_mesh_and_uv(path)[0]
+
+
+def read_mesh_and_uv(path: str | Path) -> tuple[trimesh.Trimesh, np.ndarray | None]:
+    """``read_mesh``, and the file's own texture coordinates per vertex when it is one part
+    that has them (None otherwise)."""
     path = Path(path)
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise MeshError(
@@ -262,14 +268,15 @@ def read_mesh(path: str | Path) -> trimesh.Trimesh:
         text = path.read_text(encoding="utf-8", errors="replace")
         _check_obj_text(path, text)
 
-    loaded = _as_single_mesh(path, _load_trimesh(path))
+    raw = _load_trimesh(path)
+    loaded = _as_single_mesh(path, raw)
     if isinstance(loaded, trimesh.PointCloud):
         if text is not None and re.search(r"^\s*l\s", text, flags=re.MULTILINE):
             raise MeshError(path, "contains only lines (a wireframe), no faces")
         raise MeshError(path, f"is a point cloud ({len(loaded.vertices)} points), no faces")
     if len(loaded.faces) == 0:
         raise MeshError(path, "has no faces")
-    return loaded
+    return loaded, single_part_uv(raw)
 
 
 def normalise_mesh(

@@ -54,6 +54,23 @@ def flatten_scene(loaded: Any, *, gltf: bool) -> trimesh.Trimesh | None:
     return parts[0] if len(parts) == 1 else trimesh.util.concatenate(parts)
 
 
+def single_part_uv(loaded: Any) -> np.ndarray | None:
+    """The texture coordinates ``(V, 2)`` of a one-part mesh (a ``Trimesh``, or a scene with
+    one mesh), in ``flatten_scene``'s vertex order; None for several parts (joining them
+    would repack their UVs) or a part without UVs."""
+    if isinstance(loaded, trimesh.Scene):
+        nodes = list(loaded.graph.nodes_geometry)
+        if len(nodes) != 1:
+            return None
+        loaded = loaded.geometry.get(loaded.graph[nodes[0]][1])
+    if not isinstance(loaded, trimesh.Trimesh):
+        return None
+    uv = getattr(loaded.visual, "uv", None)
+    if uv is None or len(uv) != len(loaded.vertices):
+        return None
+    return np.asarray(uv, dtype=np.float64)
+
+
 def _untextured_colours(mesh: trimesh.Trimesh, *, gltf: bool) -> np.ndarray | None:
     """``uint8`` sRGB RGBA per vertex for a part without a colour texture: its vertex colours
     times its material's base colour, or that base colour alone; None when it has a texture

@@ -46,11 +46,14 @@ def bake_field_texture(
     texture_size: int = 1024,
     sample_scale: float = 0.5,
     backend: str = "auto",
+    uv: np.ndarray | None = None,
 ) -> trimesh.Trimesh:
     """A copy of ``mesh`` with xatlas UVs and ``field``'s colour baked into a texture.
 
     ``field`` is anything mesh extraction accepts that has colour (a VAE's decoded field, a
     procedural shape). Vertices on UV seams are split, so the copy has more vertices.
+    ``uv`` (``(V, 2)``, inside the unit square) bakes into those texture coordinates
+    instead, and keeps the mesh's vertices as they are.
 
     The colour is sampled on a grid of ``texture_size * sample_scale`` texels, seams filled,
     then upsampled bilinearly to ``texture_size``. Decoded colour fields are smooth: on a
@@ -70,10 +73,22 @@ def bake_field_texture(
     adapter = FieldAdapter(field)
     if adapter.colour(np.zeros((1, 3))) is None:
         raise TextureError(f"{type(field).__name__} has no colour to bake")
-    try:
-        unwrapped = unwrap_uv(mesh.vertices, mesh.faces, texture_size=texture_size)
-    except UnwrapError as error:
-        raise TextureError(f"cannot unwrap the mesh: {error}") from error
+    if uv is not None:
+        if np.shape(uv) != (len(mesh.vertices), 2):
+            raise TextureError(f"uv must be ({len(mesh.vertices)}, 2), not {np.shape(uv)}")
+        from render.uv import UnwrappedMesh
+
+        unwrapped = UnwrappedMesh(
+            vertices=np.asarray(mesh.vertices, dtype=np.float32),
+            faces=np.asarray(mesh.faces, dtype=np.int64),
+            uv=np.asarray(uv, dtype=np.float32),
+            vertex_map=np.arange(len(mesh.vertices)),
+        )
+    else:
+        try:
+            unwrapped = unwrap_uv(mesh.vertices, mesh.faces, texture_size=texture_size)
+        except UnwrapError as error:
+            raise TextureError(f"cannot unwrap the mesh: {error}") from error
 
     def colour(points: torch.Tensor) -> torch.Tensor:
         rgb = adapter.colour(points.detach().cpu().numpy().astype(np.float64))

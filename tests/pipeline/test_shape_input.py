@@ -123,6 +123,15 @@ def test_texture_and_generate_from_on_the_command_line(
     assert code == 0, err
     painted = trimesh.load(tmp_path / "red.glb", force="mesh")
     np.testing.assert_allclose(painted.bounds, box.bounds, atol=1e-5)
+    _uv_box().export(tmp_path / "uv-box.glb")
+    for flag, vertices in (([], 8), (["--new-uvs"], None)):
+        out = tmp_path / "uv-painted.glb"
+        code, err = run_cli(
+            "texture", str(tmp_path / "uv-box.glb"), "a red box", "-o", str(out), *flag, *model
+        )
+        assert code == 0, err
+        count = len(trimesh.load(out, force="mesh").vertices)
+        assert count == vertices if vertices else count > 8  # its own UVs, or new seams
     code, err = run_cli(
         "generate",
         "a box",
@@ -160,3 +169,29 @@ def test_texture_and_generate_from_on_the_command_line(
         code, err = run_cli(*args, *model)
         assert code != 0 and message in err and "Traceback" not in err, err
         assert not (tmp_path / "x.glb").exists()
+
+
+def _uv_box(scale: float = 1.0) -> trimesh.Trimesh:
+    """The user's box with UVs of its own (a projection of x and y into the unit square)."""
+    box = user_box()
+    low, high = box.bounds
+    uv = (box.vertices[:, :2] - low[:2]) / (high[:2] - low[:2]) * scale
+    material = trimesh.visual.material.PBRMaterial(baseColorFactor=[0.8, 0.8, 0.8, 1.0])
+    box.visual = trimesh.visual.TextureVisuals(uv=uv, material=material)
+    return box
+
+
+def test_painting_bakes_into_the_meshs_own_uvs(tiny_pipeline: Pipeline, tmp_path) -> None:
+    box = _uv_box()
+    box.export(tmp_path / "box.glb")  # one part, UVs, an untextured material
+    for source in (box, tmp_path / "box.glb"):
+        asset = tiny_pipeline("a box", shape=source, keep_geometry=True, seed=1)
+        assert asset.metadata["kept_uvs"] is True
+        assert len(asset.mesh.vertices) == len(box.vertices)  # no seams split: the same mesh
+        np.testing.assert_allclose(asset.mesh.vertices, box.vertices, atol=1e-5)
+        np.testing.assert_allclose(asset.mesh.visual.uv, box.visual.uv, atol=1e-6)
+
+    fresh = tiny_pipeline("a box", shape=box, keep_geometry=True, keep_uvs=False, seed=1)
+    assert fresh.metadata["kept_uvs"] is False and len(fresh.mesh.vertices) > len(box.vertices)
+    tiled = tiny_pipeline("a box", shape=_uv_box(scale=3.0), keep_geometry=True, seed=1)
+    assert tiled.metadata["kept_uvs"] is False  # a tiled layout cannot take one texture
