@@ -7,8 +7,8 @@ Inputs:
 - ``.csv``: a header with ``prompt`` or ``image`` (a path, relative to the file's folder) and
   optionally ``seed`` and any generation option (``steps``, ``guidance``, ``resolution``,
   ``face_count``, ``texture_size``, ``refine_steps``); each row has a prompt or an image.
-  A ``mesh`` column (a path too) starts that row from a mesh, with ``strength`` and
-  ``keep_geometry`` (true: paint the mesh in place, as ``gen3d texture``);
+  A ``mesh`` column (a path too) starts that row from a mesh, with ``strength``,
+  ``keep_geometry`` (true: paint the mesh in place, as ``gen3d texture``) and ``up``;
 - ``.jsonl``: one object per line with the same keys;
 - a folder: an image-to-3D item per ``.png``, ``.jpg``, ``.jpeg`` or ``.webp`` in it, in
   name order.
@@ -48,7 +48,7 @@ MAX_ITEMS = 100_000
 #: options that only an image input takes (a run-wide default skips prompt items)
 IMAGE_ONLY_OPTIONS = ("refine_steps",)
 #: what a row may say about its starting mesh (``Pipeline.__call__``'s own arguments)
-MESH_OPTIONS = ("strength", "keep_geometry")
+MESH_OPTIONS = ("strength", "keep_geometry", "up")
 
 
 class BatchError(Gen3DError):
@@ -162,7 +162,8 @@ def _make_item(
 
 
 def _mesh_options(record: dict[str, Any], where: str, *, has_mesh: bool) -> dict[str, Any]:
-    """A row's ``strength`` (0-1) and ``keep_geometry`` (a boolean), which need a mesh."""
+    """A row's ``strength`` (0-1), ``keep_geometry`` (a boolean) and ``up`` (the mesh's up
+    axis, y or z), which need a mesh."""
     options: dict[str, Any] = {}
     for name in MESH_OPTIONS:
         value = record.get(name)
@@ -175,6 +176,10 @@ def _mesh_options(record: dict[str, Any], where: str, *, has_mesh: bool) -> dict
             if not 0 <= strength <= 1:
                 raise ValueError(f"{where}: strength must be in 0..1, not {value!r}")
             options[name] = float(strength)
+        elif name == "up":
+            if str(value).strip().lower() not in ("y", "z"):
+                raise ValueError(f"{where}: up must be y or z, not {value!r}")
+            options[name] = str(value).strip().lower()
         else:
             options[name] = _boolean(value, name, where)
     return options

@@ -397,6 +397,7 @@ class Pipeline:
         strength: float | None = None,
         keep_geometry: bool = False,
         keep_uvs: bool = True,
+        up: str = "y",
         **options: Any,
     ) -> Asset | list[Asset]:
         """Generate one asset (a prompt or an image) or a list (a list of either).
@@ -412,10 +413,11 @@ class Pipeline:
         ``keep_geometry`` returns the mesh itself, painted with the generated colour, in its
         own units (``resolution`` and ``face_count`` then do not apply), baked into the mesh's
         own UVs when it has usable ones (one part, inside the unit square) unless
-        ``keep_uvs=False``.
+        ``keep_uvs=False``. ``up`` names the mesh's up axis (``"y"``, or ``"z"`` for Z-up
+        files); the model sees it upright, and a painted mesh comes back in its own axes.
         """
         prompts, images, opts = self.check_inputs(prompt, image, options)
-        start_shape, strength = self.check_shape(shape, strength, keep_geometry)
+        start_shape, strength = self.check_shape(shape, strength, keep_geometry, up)
         items = prompts if prompts is not None else images
         seeds = self._seeds(seed, len(items))
         report = _Reporter(callback)
@@ -479,7 +481,7 @@ class Pipeline:
             }
             if start_shape is not None:
                 metadata.update(
-                    shape=start_shape.name, strength=strength, keep_geometry=keep_geometry
+                    shape=start_shape.name, strength=strength, keep_geometry=keep_geometry, up=up
                 )
                 if keep_geometry and opts.texture_size:
                     metadata["kept_uvs"] = keep_uvs and start_shape.uv is not None
@@ -537,16 +539,21 @@ class Pipeline:
 
     @staticmethod
     def check_shape(
-        shape: Any = None, strength: float | None = None, keep_geometry: bool = False
+        shape: Any = None,
+        strength: float | None = None,
+        keep_geometry: bool = False,
+        up: str = "y",
     ) -> tuple[Any, float]:
         """The starting mesh (a ``ShapeInput``, loaded and checked; None without one) and the
         strength, before any work; raises ``PipelineError`` or ``MeshError`` saying why."""
-        from gen3d.shape_input import load_shape
+        from gen3d.shape_input import UP_AXES, load_shape
 
         if shape is None:
-            if strength is not None or keep_geometry:
-                raise PipelineError("strength and keep_geometry need a starting shape (shape=)")
+            if strength is not None or keep_geometry or up != "y":
+                raise PipelineError("strength, keep_geometry and up need a starting shape (shape=)")
             return None, 1.0
+        if up not in UP_AXES:
+            raise PipelineError(f"up must be one of {', '.join(UP_AXES)}, not {up!r}")
         if strength is None:
             strength = DEFAULT_PAINT_STRENGTH if keep_geometry else DEFAULT_STRENGTH
         if isinstance(strength, bool) or not isinstance(strength, int | float):
@@ -555,7 +562,7 @@ class Pipeline:
             raise PipelineError(
                 f"strength={strength} is out of range: 0 keeps the shape, 1 ignores it"
             )
-        return load_shape(shape), float(strength)
+        return load_shape(shape, up), float(strength)
 
     def _encode_shape(self, shape: Any) -> torch.Tensor:
         """The shape's latent, standardised as the DiT samples them."""

@@ -19,7 +19,7 @@ Example::
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +38,18 @@ SHAPE_MARGIN = 0.1
 ENCODER_POINTS = 2048
 
 
+#: rotations that turn a mesh's up axis into the model's (+Y, as glTF and the training
+#: shapes): Z-up is what CAD tools, Blender's OBJ/STL defaults and many scans use
+UP_AXES = {
+    "y": np.eye(3),
+    "z": np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]]),  # (x, z, -y)
+}
+
+
 @dataclass(frozen=True)
 class ShapeInput:
-    """A mesh ready to start generation from: ``mesh`` in its own units, ``asset`` in the
-    model's frame (``model = (own - asset.centre) * asset.scale``)."""
+    """A mesh ready to start generation from: ``mesh`` in its own units and axes, ``asset``
+    in the model's frame (``model = (rotation @ own - asset.centre) * asset.scale``)."""
 
     name: str
     mesh: trimesh.Trimesh
@@ -49,23 +57,24 @@ class ShapeInput:
     #: the mesh's own texture coordinates per vertex, when they can be baked into (one part,
     #: inside the unit square): painting keeps the UV layout an artist made
     uv: np.ndarray | None = None
+    #: turns the mesh's up axis into +Y (``UP_AXES``)
+    rotation: np.ndarray = field(default_factory=lambda: np.eye(3))
 
     def to_model_frame(self, vertices: np.ndarray) -> np.ndarray:
-        return (np.asarray(vertices, dtype=np.float64) - self.asset.centre) * self.asset.scale
+        upright = np.asarray(vertices, dtype=np.float64) @ self.rotation.T
+        return (upright - self.asset.centre) * self.asset.scale
 
     def to_own_frame(self, vertices: np.ndarray) -> np.ndarray:
-        return np.asarray(vertices, dtype=np.float64) / self.asset.scale + self.asset.centre
-
-    def model_frame_mesh(self) -> trimesh.Trimesh:
-        """A copy of the user's mesh (every face, its colours and UVs) in the model's frame."""
-        moved = self.mesh.copy()
-        moved.vertices = self.to_model_frame(moved.vertices)
-        return moved
+        upright = np.asarray(vertices, dtype=np.float64) / self.asset.scale + self.asset.centre
+        return upright @ self.rotation
 
 
-def load_shape(source: str | Path | trimesh.Trimesh | ShapeInput) -> ShapeInput:
+def load_shape(source: str | Path | trimesh.Trimesh | ShapeInput, up: str = "y") -> ShapeInput:
     """A mesh file (any format ``gen3d dataset build`` reads) or a ``trimesh.Trimesh`` as a
-    ``ShapeInput``; raises ``gen3d.data.MeshError`` naming the problem."""
+    ``ShapeInput``; ``up`` is the mesh's up axis (``"y"`` or ``"z"``). Raises
+    ``gen3d.data.MeshError`` naming the problem."""
+    if up not in UP_AXES:
+        raise ValueError(f"up must be one of {', '.join(UP_AXES)}, not {up!r}")
     if isinstance(source, ShapeInput):
         return source
     if isinstance(source, trimesh.Trimesh):
@@ -74,8 +83,11 @@ def load_shape(source: str | Path | trimesh.Trimesh | ShapeInput) -> ShapeInput:
         uv = None if uv is None or len(uv) != len(mesh.vertices) else np.asarray(uv, float)
     else:
         (mesh, uv), name = read_mesh_and_uv(source), Path(source).name
-    asset = normalise_mesh(mesh, name, margin=SHAPE_MARGIN)
-    return ShapeInput(name, mesh, asset, uv if _bakeable(uv, name) else None)
+    rotation = UP_AXES[up]
+    upright = mesh.copy()
+    upright.vertices = np.asarray(mesh.vertices, dtype=np.float64) @ rotation.T
+    asset = normalise_mesh(upright, name, margin=SHAPE_MARGIN)
+    return ShapeInput(name, mesh, asset, uv if _bakeable(uv, name) else None, rotation)
 
 
 def _bakeable(uv: np.ndarray | None, name: str) -> bool:

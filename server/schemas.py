@@ -92,6 +92,9 @@ class FormOptions(_Options):
         description="With a mesh: how far from it sampling starts (0 keeps it, 1 ignores it; "
         "default 0.5, or 0.9 with keep_geometry).",
     )
+    up: Literal["y", "z"] | None = Field(
+        None, description="With a mesh: its up axis (z for Z-up OBJ/STL files; default y)."
+    )
     keep_geometry: bool | None = Field(
         None,
         description="With a mesh: keep its geometry exactly and only paint it "

@@ -113,6 +113,7 @@ def _run_pipeline(
             inputs["shape"] = resolve_input(results_dir, request["mesh"])
             inputs["strength"] = request.get("strength")
             inputs["keep_geometry"] = bool(request.get("keep_geometry"))
+            inputs["up"] = request.get("up", "y")
         asset = pipeline(seed=request.get("seed"), callback=on_progress, **inputs, **options)
         folder.mkdir(parents=True, exist_ok=True)
         written = asset.save(folder / f"asset.{request.get('format', 'glb')}")

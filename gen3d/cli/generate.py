@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,13 @@ STAGE_LABELS = {
     "texture": "baking the texture",
     "refine": "refining the texture",
 }
+
+
+class UpAxis(str, Enum):
+    """A mesh's up axis: the model's own (+Y, glTF's) or +Z (CAD, many OBJ and STL files)."""
+
+    y = "y"
+    z = "z"
 
 
 class GenerateError(Gen3DError):
@@ -70,6 +78,9 @@ def generate_command(
         help="Start from this mesh instead of noise: a variation of it that follows the "
         "prompt or image (see --strength).",
     ),
+    up: UpAxis = typer.Option(
+        UpAxis.y, "--up", help="With --from: the mesh's up axis (z for Z-up OBJ/STL files)."
+    ),
     strength: float | None = typer.Option(
         None,
         min=0.0,
@@ -94,9 +105,9 @@ def generate_command(
         "texture_size": texture_size,
         "refine_steps": refine_steps,
     }
-    if strength is not None and start is None:
-        raise GenerateError("--strength goes with --from MESH (the mesh to start from)")
-    shape = {"shape": start, "strength": strength} if start is not None else {}
+    if (strength is not None or up != UpAxis.y) and start is None:
+        raise GenerateError("--strength and --up go with --from MESH (the mesh to start from)")
+    shape = {"shape": start, "strength": strength, "up": up.value} if start is not None else {}
     run_generation(ctx, prompt, image, out, model, seed, options, preview, variations, shape)
 
 
@@ -142,7 +153,10 @@ def run_generation(
     if shape:
         with console.status(f"reading {shape['shape']}"):
             checked, _ = pipe.check_shape(
-                shape["shape"], shape.get("strength"), shape.get("keep_geometry", False)
+                shape["shape"],
+                shape.get("strength"),
+                shape.get("keep_geometry", False),
+                shape.get("up", "y"),
             )
             shape = {**shape, "shape": checked}
     load_seconds = time.perf_counter() - started

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from gen3d.cli.generate import GenerateError, run_generation
+from gen3d.cli.generate import GenerateError, UpAxis, run_generation
 
 
 def texture_command(
@@ -27,6 +27,11 @@ def texture_command(
     steps: int | None = typer.Option(None, help="Sampling steps (1-200)."),
     guidance: float | None = typer.Option(None, help="Guidance scale (0-30; 1 = none)."),
     texture_size: int | None = typer.Option(None, help="Texture pixels (0 = vertex colours)."),
+    up: UpAxis = typer.Option(
+        UpAxis.y,
+        "--up",
+        help="The mesh's up axis (z for Z-up OBJ/STL files); it comes back in its own axes.",
+    ),
     new_uvs: bool = typer.Option(
         False,
         "--new-uvs",
@@ -53,6 +58,12 @@ def texture_command(
     """
     if not mesh.is_file():
         raise GenerateError(f"{mesh}: no such mesh file")
-    shape = {"shape": mesh, "strength": strength, "keep_geometry": True, "keep_uvs": not new_uvs}
+    shape = {
+        "shape": mesh,
+        "strength": strength,
+        "keep_geometry": True,
+        "keep_uvs": not new_uvs,
+        "up": up.value,
+    }
     options = {"steps": steps, "guidance": guidance, "texture_size": texture_size}
     run_generation(ctx, prompt, image, out, model, seed, options, preview, variations, shape)

@@ -214,20 +214,22 @@ def test_rows_with_a_mesh_paint_it_or_start_from_it(
     trimesh.creation.icosphere(subdivisions=2).export(meshes / "ball.obj")
     rows = tmp_path / "paint.csv"
     rows.write_text(
-        "prompt,mesh,keep_geometry,strength\n"
-        "a red box,meshes/box.ply,true,\n"
-        "a blue ball,meshes/ball.obj,,0.4\n"
-        "a green box,meshes/box.ply,yes,0.8\n"
-        "a lamp,,true,\n"
-        "a vase,meshes/gone.glb,,\n"
-        "a cup,meshes/box.ply,maybe,\n"
-        "a mug,meshes/box.ply,,2\n"
+        "prompt,mesh,keep_geometry,strength,up\n"
+        "a red box,meshes/box.ply,true,,\n"
+        "a blue ball,meshes/ball.obj,,0.4,\n"
+        "a green box,meshes/box.ply,yes,0.8,Z\n"
+        "a lamp,,true,,\n"
+        "a vase,meshes/gone.glb,,,\n"
+        "a cup,meshes/box.ply,maybe,,\n"
+        "a mug,meshes/box.ply,,2,\n"
+        "a jar,meshes/box.ply,,,sideways\n"
     )
-    red, ball, green, lamp, gone, cup, mug = read_items(rows)
+    red, ball, green, lamp, gone, cup, mug, jar = read_items(rows)
     assert red.mesh == str(meshes / "box.ply") and len(red.mesh_sha256) == 64
     assert red.options == {"keep_geometry": True}
     assert ball.options == {"strength": 0.4} and ball.mesh_sha256 != red.mesh_sha256
-    assert green.options == {"keep_geometry": True, "strength": 0.8}
+    assert green.options == {"keep_geometry": True, "strength": 0.8, "up": "z"}
+    assert "up must be y or z" in jar.error
     assert "keep_geometry goes with a mesh" in lamp.error
     assert "mesh 'meshes/gone.glb' not found" in gone.error
     assert "keep_geometry must be true or false" in cup.error
@@ -238,7 +240,7 @@ def test_rows_with_a_mesh_paint_it_or_start_from_it(
     library = tmp_path / "painted"
     args = [str(rows), "--out", str(library), "--model", str(tiny_pipeline_path)]
     code, err = run_cli("batch", *args, "--texture-size", "0")
-    assert code == 1 and "3 succeeded" in err and "4 failed" in err, err
+    assert code == 1 and "3 succeeded" in err and "5 failed" in err, err
     manifest = json.loads((library / "manifest.json").read_text())
     painted = next(item for item in manifest["items"] if item["prompt"] == "a red box")
     mesh = trimesh.load(library / painted["files"][0], force="mesh")

@@ -149,7 +149,7 @@ def test_texture_and_generate_from_on_the_command_line(
     for args, message in (
         (
             ["generate", "a box", "--strength", "0.4", "-o", str(tmp_path / "x.glb")],
-            "--strength goes with --from",
+            "--strength and --up go with --from",
         ),
         (
             ["texture", str(tmp_path / "missing.obj"), "a box", "-o", str(tmp_path / "x.glb")],
@@ -195,3 +195,25 @@ def test_painting_bakes_into_the_meshs_own_uvs(tiny_pipeline: Pipeline, tmp_path
     assert fresh.metadata["kept_uvs"] is False and len(fresh.mesh.vertices) > len(box.vertices)
     tiled = tiny_pipeline("a box", shape=_uv_box(scale=3.0), keep_geometry=True, seed=1)
     assert tiled.metadata["kept_uvs"] is False  # a tiled layout cannot take one texture
+
+
+def test_a_z_up_mesh_is_seen_upright_and_comes_back_in_its_own_axes(
+    tiny_pipeline: Pipeline,
+) -> None:
+    from gen3d.shape_input import load_shape
+
+    tower = trimesh.creation.box(extents=(1.0, 1.0, 4.0))  # tall along Z: a Z-up tower
+    tower.apply_translation([2.0, 3.0, 5.0])
+    upright = load_shape(tower, up="z")
+    extent = upright.asset.vertices.max(axis=0) - upright.asset.vertices.min(axis=0)
+    assert extent.argmax() == 1  # the model sees it standing up (+Y)
+    np.testing.assert_allclose(
+        upright.to_own_frame(upright.to_model_frame(tower.vertices)), tower.vertices, atol=1e-9
+    )
+    asset = tiny_pipeline("a tower", shape=tower, up="z", keep_geometry=True, texture_size=0)
+    np.testing.assert_allclose(asset.mesh.vertices, tower.vertices, atol=1e-9)
+    assert asset.metadata["up"] == "z"
+    with pytest.raises(PipelineError, match="up must be one of y, z"):
+        tiny_pipeline("a tower", shape=tower, up="x")
+    with pytest.raises(PipelineError, match="need a starting shape"):
+        tiny_pipeline("a tower", up="z")

@@ -107,7 +107,7 @@ def test_a_mesh_upload_is_painted_in_place_or_started_from(client: TestClient) -
     np.testing.assert_allclose(painted.bounds, box.bounds, atol=1e-5)  # its own units
     assert done["result"]["faces"] == len(box.faces)
 
-    vary = {"prompt": "a red box", "strength": "0.4", "texture_size": "0"}
+    vary = {"prompt": "a red box", "strength": "0.4", "texture_size": "0", "up": "z"}
     done = _wait(client, client.post("/generate", files=mesh, data=vary).json()["id"])
     assert done["status"] == "succeeded", done
     assert done["result"]["faces"] != len(box.faces)  # a new mesh, from the field
@@ -151,6 +151,7 @@ def test_a_mesh_upload_is_painted_in_place_or_started_from(client: TestClient) -
             "invalid_request",
             "strength goes with a mesh file",
         ),
+        ({}, {"prompt": "a box", "up": "z"}, 422, "invalid_request", "up goes with a mesh file"),
         (
             {"image": ("x.png", _png(), "image/png")},
             {"prompt": "a box"},
@@ -179,6 +180,7 @@ def test_a_mesh_upload_is_painted_in_place_or_started_from(client: TestClient) -
         "soup",
         "too-many-faces",
         "strength-alone",
+        "up-alone",
         "both",
         "neither",
         "refine-a-prompt",
