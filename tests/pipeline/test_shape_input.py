@@ -217,3 +217,14 @@ def test_a_z_up_mesh_is_seen_upright_and_comes_back_in_its_own_axes(
         tiny_pipeline("a tower", shape=tower, up="x")
     with pytest.raises(PipelineError, match="need a starting shape"):
         tiny_pipeline("a tower", up="z")
+
+
+def test_a_mesh_can_be_painted_like_an_image(tiny_pipeline: Pipeline) -> None:
+    from PIL import Image, ImageDraw
+
+    photo = Image.new("RGB", (96, 96), "white")
+    ImageDraw.Draw(photo).rectangle((20, 30, 76, 70), fill=(200, 40, 40))
+    box = user_box()
+    asset = tiny_pipeline(image=photo, shape=box, keep_geometry=True, texture_size=0, seed=3)
+    np.testing.assert_allclose(asset.mesh.vertices, box.vertices, atol=1e-9)
+    assert asset.metadata["keep_geometry"] is True and "image" in asset.metadata
