@@ -443,6 +443,7 @@ class Pipeline:
         timings["decode"] = time.perf_counter() - started
 
         from gen3d.mesh.field import SurfaceColourField
+        from gen3d.mesh.texture import TextureError
 
         count = len(items)
         item_timings = [dict(timings) for _ in items]
@@ -460,7 +461,13 @@ class Pipeline:
                 # found by finite differences, which need float32's digits
                 paint = SurfaceColourField(with_query_dtype(paint, torch.float32))
             uv = start_shape.uv if keep_geometry and keep_uvs else None
-            meshes[index] = self._texture(paint, meshes[index], opts, item_timings[index], uv)
+            try:
+                meshes[index] = self._texture(paint, meshes[index], opts, item_timings[index], uv)
+            except TextureError as error:
+                painting = _painting_error(error, start_shape) if keep_geometry else None
+                if painting is None:
+                    raise
+                raise painting from error
             if keep_geometry:  # back to the user's units and placement
                 meshes[index].vertices = start_shape.to_own_frame(meshes[index].vertices)
         report("texture", 1.0, {"item": count - 1})
@@ -680,6 +687,21 @@ class Pipeline:
             )
         except RefinementCancelled as error:
             raise GenerationCancelled(str(error)) from None
+
+
+def _painting_error(error: Exception, shape: Any) -> PipelineError | None:
+    """An unwrapping failure while painting a mesh, with the ways round it that keep every
+    face (decimating, the generic advice, would change the mesh); None for other errors."""
+    from render import UnwrapError
+
+    cause = error.__cause__
+    if not isinstance(cause, UnwrapError):
+        return None
+    return PipelineError(
+        f"cannot unwrap {shape.name} for a texture: {cause.fact}; paint it with vertex colours "
+        "(texture_size 0) instead, or give it UVs of its own (one part), which painting bakes "
+        "into without unwrapping"
+    )
 
 
 def reference_cameras(mesh_vertices: torch.Tensor, view: tuple[float, float], size: int) -> Any:

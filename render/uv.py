@@ -29,7 +29,13 @@ DEFAULT_TIMEOUT = 600.0  # seconds; a 250k-face generated mesh unwraps in well u
 
 
 class UnwrapError(ValueError):
-    """A mesh xatlas cannot unwrap (no faces, non-finite positions, bad indices)."""
+    """A mesh xatlas cannot unwrap (no faces, non-finite positions, bad indices). ``fact`` is
+    what went wrong without the advice that follows it in the message (callers that know
+    better ways round it give their own)."""
+
+    def __init__(self, fact: str, advice: str = "") -> None:
+        super().__init__(f"{fact}; {advice}" if advice else fact)
+        self.fact = fact
 
 
 @dataclass
@@ -97,9 +103,8 @@ def _run_xatlas(
         except ValueError:  # a signal without a name (a real-time one)
             name = f"signal {-done.returncode}"
         raise UnwrapError(
-            f"xatlas crashed ({name}) unwrapping {what}, a known xatlas failure on some "
-            "meshes; decimating to another face count, or vertex colours instead of a "
-            "texture, avoids it"
+            f"xatlas crashed ({name}) unwrapping {what}, a known xatlas failure on some meshes",
+            "decimating to another face count, or vertex colours instead of a texture, avoids it",
         )
     if done.returncode != 0:
         detail = done.stderr.decode(errors="replace").strip().splitlines()

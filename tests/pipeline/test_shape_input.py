@@ -228,3 +228,24 @@ def test_a_mesh_can_be_painted_like_an_image(tiny_pipeline: Pipeline) -> None:
     asset = tiny_pipeline(image=photo, shape=box, keep_geometry=True, texture_size=0, seed=3)
     np.testing.assert_allclose(asset.mesh.vertices, box.vertices, atol=1e-9)
     assert asset.metadata["keep_geometry"] is True and "image" in asset.metadata
+
+
+def test_painting_a_mesh_xatlas_cannot_unwrap_says_how_to_keep_its_faces(
+    tiny_pipeline: Pipeline, tmp_path, monkeypatch
+) -> None:
+    import render.uv
+
+    crash = tmp_path / "crash.py"
+    crash.write_text(
+        "import os, resource, signal\n"
+        "resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core file in the checkout\n"
+        "os.kill(os.getpid(), signal.SIGSEGV)\n"
+    )
+    monkeypatch.setattr(render.uv, "WORKER", crash)
+    box = user_box()
+    box.export(tmp_path / "box.ply")
+    with pytest.raises(PipelineError) as caught:
+        tiny_pipeline("a box", shape=tmp_path / "box.ply", keep_geometry=True, seed=1)
+    message = str(caught.value)
+    assert message.startswith("cannot unwrap box.ply for a texture: xatlas crashed (SIGSEGV)")
+    assert "vertex colours" in message and "decimating" not in message  # it keeps its faces
