@@ -8,7 +8,8 @@ Inputs:
   optionally ``seed`` and any generation option (``steps``, ``guidance``, ``resolution``,
   ``face_count``, ``texture_size``, ``refine_steps``); each row has a prompt or an image.
   A ``mesh`` column (a path too) starts that row from a mesh, with ``strength``,
-  ``keep_geometry`` (true: paint the mesh in place, as ``gen3d texture``) and ``up``;
+  ``keep_geometry`` (true: paint the mesh in place, as ``gen3d texture``), ``keep_uvs``
+  (false: new UVs) and ``up``;
 - ``.jsonl``: one object per line with the same keys;
 - a folder: an image-to-3D item per ``.png``, ``.jpg``, ``.jpeg`` or ``.webp`` in it, in
   name order.
@@ -48,7 +49,7 @@ MAX_ITEMS = 100_000
 #: options that only an image input takes (a run-wide default skips prompt items)
 IMAGE_ONLY_OPTIONS = ("refine_steps",)
 #: what a row may say about its starting mesh (``Pipeline.__call__``'s own arguments)
-MESH_OPTIONS = ("strength", "keep_geometry", "up")
+MESH_OPTIONS = ("strength", "keep_geometry", "up", "keep_uvs")
 
 
 class BatchError(Gen3DError):
@@ -162,8 +163,8 @@ def _make_item(
 
 
 def _mesh_options(record: dict[str, Any], where: str, *, has_mesh: bool) -> dict[str, Any]:
-    """A row's ``strength`` (0-1), ``keep_geometry`` (a boolean) and ``up`` (the mesh's up
-    axis, y or z), which need a mesh."""
+    """A row's ``strength`` (0-1), ``keep_geometry`` and ``keep_uvs`` (booleans) and ``up``
+    (the mesh's up axis, y or z), which need a mesh."""
     options: dict[str, Any] = {}
     for name in MESH_OPTIONS:
         value = record.get(name)

@@ -107,7 +107,7 @@ def _check_form(options: FormOptions, files: dict[str, UploadFile]) -> None:
         raise _invalid(
             [{"loc": ("refine_steps",), "msg": "refine_steps needs an image to refine against"}]
         )
-    for name in ("strength", "keep_geometry", "up"):
+    for name in ("strength", "keep_geometry", "up", "new_uvs"):
         if getattr(options, name) is not None and "mesh" not in files:
             raise _invalid([{"loc": (name,), "msg": f"{name} goes with a mesh file"}])
 

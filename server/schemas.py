@@ -95,6 +95,11 @@ class FormOptions(_Options):
     up: Literal["y", "z"] | None = Field(
         None, description="With a mesh: its up axis (z for Z-up OBJ/STL files; default y)."
     )
+    new_uvs: bool | None = Field(
+        None,
+        description="With keep_geometry: unwrap new UVs even when the mesh has its own (kept "
+        "by default when it is one part with UVs inside the unit square).",
+    )
     keep_geometry: bool | None = Field(
         None,
         description="With a mesh: keep its geometry exactly and only paint it "

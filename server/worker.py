@@ -114,6 +114,7 @@ def _run_pipeline(
             inputs["strength"] = request.get("strength")
             inputs["keep_geometry"] = bool(request.get("keep_geometry"))
             inputs["up"] = request.get("up", "y")
+            inputs["keep_uvs"] = not request.get("new_uvs")
         asset = pipeline(seed=request.get("seed"), callback=on_progress, **inputs, **options)
         folder.mkdir(parents=True, exist_ok=True)
         written = asset.save(folder / f"asset.{request.get('format', 'glb')}")

@@ -230,6 +230,9 @@ def test_rows_with_a_mesh_paint_it_or_start_from_it(
     assert ball.options == {"strength": 0.4} and ball.mesh_sha256 != red.mesh_sha256
     assert green.options == {"keep_geometry": True, "strength": 0.8, "up": "z"}
     assert "up must be y or z" in jar.error
+    jsonl = tmp_path / "paint.jsonl"
+    jsonl.write_text('{"prompt": "a box", "mesh": "meshes/box.ply", "keep_uvs": false}\n')
+    assert read_items(jsonl)[0].options == {"keep_uvs": False}
     assert "keep_geometry goes with a mesh" in lamp.error
     assert "mesh 'meshes/gone.glb' not found" in gone.error
     assert "keep_geometry must be true or false" in cup.error

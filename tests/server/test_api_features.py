@@ -93,7 +93,7 @@ def test_a_mesh_upload_is_painted_in_place_or_started_from(client: TestClient) -
     import trimesh
 
     mesh = {"mesh": ("box.ply", _box_ply(), "application/octet-stream")}
-    paint = {"prompt": "a red box", "keep_geometry": "true", "seed": "2"}
+    paint = {"prompt": "a red box", "keep_geometry": "true", "seed": "2", "new_uvs": "false"}
     answer = client.post("/generate", files=mesh, data=paint)
     assert answer.status_code == 202, answer.text
     request = answer.json()["request"]
