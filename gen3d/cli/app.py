@@ -31,8 +31,8 @@ from gen3d.settings import load_settings
 
 app = typer.Typer(
     name="gen3d",
-    help="gen3d: text or image to textured 3D assets (GLB, USDZ), as a CLI, a service and a "
-    "library.",
+    help="gen3d: text or image to textured 3D assets (GLB, USDZ), or new paint for your own "
+    "meshes; as a CLI, a service and a library.",
     no_args_is_help=True,
     add_completion=False,
     # Locals can hold prompts, paths and credentials: never print them in a traceback.

@@ -43,13 +43,13 @@ def texture_command(
         1, min=1, max=16, help="Make this many paint jobs (seeds SEED, SEED+1, ...)."
     ),
 ) -> None:
-    """Paint an existing mesh: its geometry stays exactly as it is (every vertex, in its own
-    units); the colour comes from the model, following the prompt or image.
+    """Paint a mesh you have: new colour from a prompt or image, every vertex kept.
 
-    The mesh is encoded by the shape VAE, and sampling starts from its latent (--strength);
-    the generated colour field is baked onto the mesh's own surface, into its own UVs when it
-    has them (one part, inside the unit square), else into new ones. It works best on
-    objects like those the model was trained on.
+    The geometry stays as it is, in its own units and axes; sampling starts from its latent.
+
+    The colour is baked into the mesh's own UVs, or new ones where it has none usable.
+
+    It works best on objects of the kinds the model was trained on.
 
     \b
     Examples:
