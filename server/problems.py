@@ -43,7 +43,7 @@ CODES = {
     "unsupported_image_type": "the upload is not a PNG, JPEG or WebP image (415)",
     "invalid_image": "the image cannot be decoded or shows no object (422)",
     "image_too_large": "the image has more pixels than the server accepts (413)",
-    "unsupported_mesh_type": "the mesh is not a GLB, OBJ, PLY, STL, OFF or USDZ file (415)",
+    "unsupported_mesh_type": "the mesh is not a GLB, OBJ, PLY, STL or OFF file (415)",
     "invalid_mesh": "the mesh cannot be read or used (no faces, too many, no volume) (422)",
     "payload_too_large": "the request body is larger than the server accepts (413)",
     "unauthorized": "an API key is needed, or the one given is not known (401)",

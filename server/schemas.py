@@ -127,8 +127,8 @@ def form_schema() -> dict[str, Any]:
     mesh = {
         "type": "string",
         "format": "binary",
-        "description": "Optional: a mesh (.glb, .obj, .ply, .stl, .off or .usdz, by its file "
-        "name) to start from, or to paint with keep_geometry.",
+        "description": "Optional: a mesh (.glb, .obj, .ply, .stl or .off, by its file name) "
+        "to start from, or to paint with keep_geometry.",
     }
     # A form field is text or absent, never JSON null: drop the null branch of optionals.
     for prop in schema["properties"].values():

@@ -8,8 +8,9 @@ one-colour image). An accepted image is stored as PNG under ``results/inputs/<sh
 the results directory is the one volume the API and every worker share, and the hash makes
 a re-upload of the same image (a retried request) the same file.
 
-A mesh (to paint, or to start from) is accepted by its file suffix (self-contained formats
-only: a .gltf or .usda could point at files the server does not have), stored as
+A mesh (to paint, or to start from) is accepted by its file suffix (single-file formats
+only: a .gltf or USD file could point at other files, and what a mesh names beside itself is
+read only from its own folder, ``gen3d.data.meshes.SiblingFiles``), stored as
 ``results/inputs/<sha256><suffix>`` and then read, checked and normalised exactly as the
 pipeline will (``gen3d.shape_input.load_shape``), so a mesh the API accepts never fails in
 the worker for being malformed.
@@ -30,8 +31,9 @@ from gen3d.images import ImageInputError, prepare_image
 from server.problems import Problem
 
 ALLOWED_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
-#: mesh uploads: formats that hold everything in one file
-MESH_SUFFIXES = (".glb", ".obj", ".ply", ".stl", ".off", ".usdz")
+#: mesh uploads: formats that hold everything in one file. Not USD: its composition and
+#: texture paths may name any file on the server, and USD resolves them itself.
+MESH_SUFFIXES = (".glb", ".obj", ".ply", ".stl", ".off")
 INPUTS_DIR = "inputs"
 
 

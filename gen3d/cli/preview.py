@@ -27,6 +27,7 @@ def load_render_mesh(path: Path):  # -> render.mesh.RenderMesh
 
     if not path.is_file():
         raise PreviewError(f"{path}: no such file")
+    from gen3d.data.meshes import SiblingFiles
     from gen3d.mesh.scene import GLTF_SUFFIXES, flatten_scene
     from gen3d.mesh.usd import USD_SUFFIXES, load_usd
 
@@ -34,7 +35,7 @@ def load_render_mesh(path: Path):  # -> render.mesh.RenderMesh
         if path.suffix.lower() in USD_SUFFIXES:
             mesh = load_usd(path)
         else:
-            loaded = trimesh.load(path, process=False)
+            loaded = trimesh.load(path, process=False, resolver=SiblingFiles(path))
             mesh = flatten_scene(loaded, gltf=path.suffix.lower() in GLTF_SUFFIXES)
     except Exception as error:  # trimesh raises many types for unreadable files
         raise PreviewError(f"{path}: cannot read it as a mesh ({error})") from error

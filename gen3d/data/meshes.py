@@ -14,6 +14,7 @@ or open surfaces that enclose no volume, triangle soups.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import warnings
 from dataclasses import dataclass
@@ -160,6 +161,36 @@ def _check_obj_text(path: Path, text: str) -> None:
                     )
 
 
+#: the largest file a mesh may pull in from beside itself (an OBJ's .mtl or texture, a
+#: glTF's buffer)
+MAX_SIDE_FILE_BYTES = 512 * 2**20
+
+
+class SiblingFiles(trimesh.resolvers.FilePathResolver):
+    """The files a mesh names (an OBJ's ``mtllib`` and textures, a glTF's buffers and
+    images), read only from its own folder and below: trimesh's own resolver follows
+    absolute paths and ``..``, so a mesh file could read anything on the machine, and a
+    service's upload naming ``/dev/zero`` would hang its worker."""
+
+    def __init__(self, source: str | Path, root: str | Path | None = None) -> None:
+        super().__init__(str(source))
+        self.root = Path(root or self.parent).resolve()
+
+    def namespaced(self, namespace: str) -> SiblingFiles:
+        return SiblingFiles(os.path.join(self.parent, namespace), self.root)
+
+    def get(self, name: str) -> bytes:
+        relative = Path(name.strip())
+        target = (Path(self.parent) / relative).resolve()
+        if relative.is_absolute() or not target.is_relative_to(self.root):
+            raise ValueError(f"{name!r} is outside the mesh's folder")
+        if not target.is_file():
+            raise FileNotFoundError(f"{name!r} is not a file beside the mesh")
+        if target.stat().st_size > MAX_SIDE_FILE_BYTES:
+            raise ValueError(f"{name!r} is over {MAX_SIDE_FILE_BYTES // 2**20} MiB")
+        return target.read_bytes()
+
+
 def _load_trimesh(path: Path) -> Any:
     from gen3d.mesh.usd import USD_SUFFIXES, load_usd
 
@@ -168,7 +199,7 @@ def _load_trimesh(path: Path) -> Any:
             return load_usd(path)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return trimesh.load(path, process=False)
+            return trimesh.load(path, process=False, resolver=SiblingFiles(path))
     except Exception as exc:  # trimesh raises many types for corrupt files
         reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
         raise MeshError(path, f"not a readable {path.suffix[1:].upper()} file ({reason})") from exc

@@ -183,3 +183,33 @@ def test_fast_and_exact_winding_numbers_agree() -> None:
     np.testing.assert_allclose(exact[inside], 1.0, atol=1e-9)
     np.testing.assert_allclose(exact[outside], 0.0, atol=1e-9)
     np.testing.assert_allclose(winding_numbers(surface, points), exact, atol=0.02)
+
+
+def test_a_mesh_reads_only_files_beside_it(tmp_path: Path) -> None:
+    """An OBJ's mtllib (or a glTF's buffer) may not name files outside the mesh's folder:
+    trimesh's own resolver follows absolute paths and '..', so an uploaded mesh naming
+    /dev/zero would hang a service worker. Files beside the mesh still work."""
+    from gen3d.data.meshes import SiblingFiles
+
+    secret = tmp_path / "secret.mtl"
+    secret.write_text("newmtl leaked\nKd 1 0 0\n")
+    folder = tmp_path / "meshes"
+    folder.mkdir()
+    tetra = "v 0 0 0\nv 1 0 0\nv 0 1 0\nv 0 0 1\nf 1 3 2\nf 1 2 4\nf 1 4 3\nf 2 3 4\n"
+    for name, header in (
+        ("absolute.obj", f"mtllib {secret}\n"),
+        ("up.obj", "mtllib ../secret.mtl\n"),
+    ):
+        (folder / name).write_text(header + "usemtl leaked\n" + tetra)
+        asset = load_mesh(folder / name)  # loads, without the material it may not read
+        assert asset.colours is None, name
+    resolver = SiblingFiles(folder / "up.obj")
+    for name in (str(secret), "../secret.mtl", "sub/../../secret.mtl", "/dev/zero"):
+        with pytest.raises(ValueError, match="outside the mesh's folder"):
+            resolver.get(name)
+
+    # A material beside the mesh still counts.
+    (folder / "red.mtl").write_text("newmtl red\nKd 1 0 0\n")
+    (folder / "red.obj").write_text("mtllib red.mtl\nusemtl red\n" + tetra)
+    _, rgb = load_mesh(folder / "red.obj").query(np.array([[0.0, 0.0, 0.0]]))
+    np.testing.assert_allclose(rgb[0], [1.0, 0.0, 0.0], atol=0.01)
