@@ -442,34 +442,26 @@ class Pipeline:
             fields = with_query_dtype(self.vae.decode(latents), self.field_dtype)
         timings["decode"] = time.perf_counter() - started
 
-        from gen3d.mesh.field import SurfaceColourField
-        from gen3d.mesh.texture import TextureError
-
         count = len(items)
         item_timings = [dict(timings) for _ in items]
-        # Stage by stage (every mesh, then every texture), so that progress never goes back.
+        # Stage by stage (every mesh, then every texture), so that progress never goes back;
+        # painting keeps the given mesh, so it has no mesh stage.
         meshes = [
-            self._given_mesh(start_shape, report, index, count)
+            None
             if keep_geometry
             else self._mesh(fields[index], opts, item_timings[index], report, index, count)
             for index in range(count)
         ]
         for index in range(count):
             report("texture", index / count, {"item": index})
-            paint = fields[index]
-            if keep_geometry:  # painting another surface: read colour on the field's own,
-                # found by finite differences, which need float32's digits
-                paint = SurfaceColourField(with_query_dtype(paint, torch.float32))
-            uv = start_shape.uv if keep_geometry and keep_uvs else None
-            try:
-                meshes[index] = self._texture(paint, meshes[index], opts, item_timings[index], uv)
-            except TextureError as error:
-                painting = _painting_error(error, start_shape) if keep_geometry else None
-                if painting is None:
-                    raise
-                raise painting from error
-            if keep_geometry:  # back to the user's units and placement
-                meshes[index].vertices = start_shape.to_own_frame(meshes[index].vertices)
+            if keep_geometry:
+                meshes[index] = self._paint(
+                    fields[index], start_shape, opts, item_timings[index], keep_uvs
+                )
+            else:
+                meshes[index] = self._texture(
+                    fields[index], meshes[index], opts, item_timings[index]
+                )
         report("texture", 1.0, {"item": count - 1})
 
         assets = []
@@ -643,16 +635,35 @@ class Pipeline:
         timings["mesh"] = time.perf_counter() - started
         return mesh
 
-    @staticmethod
-    def _given_mesh(shape: Any, report: _Reporter, index: int, count: int) -> Any:
-        """The starting mesh's geometry (no colours, UVs or normals of its own) in the
-        model's frame, to be painted."""
+    def _paint(
+        self,
+        field_: Any,
+        shape: Any,
+        opts: GenerationOptions,
+        timings: dict[str, float],
+        keep_uvs: bool,
+    ) -> Any:
+        """The given mesh's geometry painted with the field's colour, back in its own units
+        and axes. The colour is read on the field's own surface (``SurfaceColourField``),
+        found by finite differences, which need float32's digits."""
         import trimesh
 
-        report("mesh", index / count, {"item": index})
-        return trimesh.Trimesh(
+        from gen3d.mesh.field import SurfaceColourField
+        from gen3d.mesh.texture import TextureError
+
+        mesh = trimesh.Trimesh(
             shape.to_model_frame(shape.mesh.vertices), shape.mesh.faces, process=False
         )
+        colour = SurfaceColourField(with_query_dtype(field_, torch.float32))
+        try:
+            mesh = self._texture(colour, mesh, opts, timings, shape.uv if keep_uvs else None)
+        except TextureError as error:
+            painting = _painting_error(error, shape)
+            if painting is None:
+                raise
+            raise painting from error
+        mesh.vertices = shape.to_own_frame(mesh.vertices)
+        return mesh
 
     def _texture(
         self,
