@@ -7,8 +7,9 @@ layout. With ``keep_geometry`` the pipeline keeps the mesh exactly and only pain
 generated field's colour is baked onto the user's own surface.
 
 The mesh is read, checked and cleaned like dataset meshes (``gen3d.data.meshes``) and placed
-in the model's frame the same way: centred, its longest side spanning the unit cube less the
-datasets' margin, so the VAE sees it as it saw its training shapes.
+in the model's frame the same way: turned upright when its up axis is Z, centred, its
+longest side spanning the unit cube less the datasets' margin, so the VAE sees it as it saw
+its training shapes. A painted mesh goes back to the user's own frame.
 
 Example::
 
