@@ -41,6 +41,7 @@ from typing import Any
 from gen3d.data.meshes import SUPPORTED_SUFFIXES as MESH_SUFFIXES
 from gen3d.errors import Gen3DError
 from gen3d.pipeline import OPTION_RANGES, GenerationOptions, PipelineError
+from gen3d.shape_input import UP_AXES
 
 MANIFEST = "manifest.json"
 INPUT_SUFFIXES = (".txt", ".csv", ".jsonl")
@@ -178,9 +179,10 @@ def _mesh_options(record: dict[str, Any], where: str, *, has_mesh: bool) -> dict
                 raise ValueError(f"{where}: strength must be in 0..1, not {value!r}")
             options[name] = float(strength)
         elif name == "up":
-            if str(value).strip().lower() not in ("y", "z"):
-                raise ValueError(f"{where}: up must be y or z, not {value!r}")
-            options[name] = str(value).strip().lower()
+            axis = str(value).strip().lower()
+            if axis not in UP_AXES:
+                raise ValueError(f"{where}: up must be {' or '.join(UP_AXES)}, not {value!r}")
+            options[name] = axis
         else:
             options[name] = _boolean(value, name, where)
     return options

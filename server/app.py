@@ -98,7 +98,8 @@ FORM_FILES = ("image", "mesh")
 
 def _check_form(options: FormOptions, files: dict[str, UploadFile]) -> None:
     """What one request may combine, before any upload is read: a prompt or an image (one),
-    refinement only for an image, strength and keep_geometry only with a mesh."""
+    refinement only for an image, the mesh settings (strength, keep_geometry, up, new_uvs)
+    only with a mesh."""
     if ("image" in files) == (options.prompt is not None):
         raise _invalid(
             [{"loc": ("image",), "msg": "send an image file or a prompt field (exactly one)"}]

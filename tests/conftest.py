@@ -74,6 +74,20 @@ def readme_python():
     return block_after
 
 
+@pytest.fixture
+def xatlas_crashes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """UV unwrapping's child process dies of SIGSEGV, as xatlas does on some meshes."""
+    import render.uv
+
+    crash = tmp_path / "crash.py"
+    crash.write_text(
+        "import os, resource, signal\n"
+        "resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core file in the checkout\n"
+        "os.kill(os.getpid(), signal.SIGSEGV)\n"
+    )
+    monkeypatch.setattr(render.uv, "WORKER", crash)
+
+
 # -- a tiny but real generation pipeline, shared by the pipeline, CLI and server tests ------
 # Built once per session and saved, as users' pipelines are (gen3d.testing).
 

@@ -225,7 +225,7 @@ def _as_single_mesh(path: Path, loaded: Any) -> trimesh.Trimesh:
         raise MeshError(path, "contains only lines (a wireframe), no faces")
     if not isinstance(loaded, trimesh.Trimesh):
         raise MeshError(path, f"holds a {type(loaded).__name__}, not a triangle mesh")
-    return (flatten_scene(loaded, gltf=gltf) if len(loaded.faces) else None) or loaded
+    return flatten_scene(loaded, gltf=gltf) or loaded  # None for a mesh with no faces
 
 
 # trimesh invents a flat grey texture (and packs several into an atlas with black padding)

@@ -122,18 +122,10 @@ def test_a_batch_reports_progress_that_never_goes_back(tiny_pipeline: Pipeline) 
 
 
 def test_a_crashing_unwrap_fails_the_run_with_a_clear_error(
-    tiny_pipeline: Pipeline, tmp_path, monkeypatch
+    tiny_pipeline: Pipeline, xatlas_crashes
 ) -> None:
-    import render.uv
     from gen3d.mesh import TextureError
 
-    crash = tmp_path / "crash.py"
-    crash.write_text(
-        "import os, resource, signal\n"
-        "resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core file in the checkout\n"
-        "os.kill(os.getpid(), signal.SIGSEGV)\n"
-    )
-    monkeypatch.setattr(render.uv, "WORKER", crash)
     with pytest.raises(TextureError, match=r"cannot unwrap the mesh: xatlas crashed \(SIGSEGV\)"):
         tiny_pipeline(prompt=["a mug", "a lamp"], seed=2, steps=2)
 

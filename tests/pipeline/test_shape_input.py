@@ -231,17 +231,8 @@ def test_a_mesh_can_be_painted_like_an_image(tiny_pipeline: Pipeline) -> None:
 
 
 def test_painting_a_mesh_xatlas_cannot_unwrap_says_how_to_keep_its_faces(
-    tiny_pipeline: Pipeline, tmp_path, monkeypatch
+    tiny_pipeline: Pipeline, tmp_path, xatlas_crashes
 ) -> None:
-    import render.uv
-
-    crash = tmp_path / "crash.py"
-    crash.write_text(
-        "import os, resource, signal\n"
-        "resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core file in the checkout\n"
-        "os.kill(os.getpid(), signal.SIGSEGV)\n"
-    )
-    monkeypatch.setattr(render.uv, "WORKER", crash)
     box = user_box()
     box.export(tmp_path / "box.ply")
     with pytest.raises(PipelineError) as caught:
