@@ -716,24 +716,11 @@ def _painting_error(error: Exception, shape: Any) -> PipelineError | None:
 
 
 def reference_cameras(mesh_vertices: torch.Tensor, view: tuple[float, float], size: int) -> Any:
-    """The reference view's camera, zoomed and shifted so that the mesh's silhouette fills the
-    frame as ``gen3d.images.prepare_image`` frames an input's object (longest side across
-    ``1 - 2 * margin`` of the square, centred). Equivalent to cropping the render, and
-    differentiable like any camera."""
+    """The camera of ``view`` (azimuth, elevation), framed on the mesh as
+    ``gen3d.images.prepare_image`` frames an input's object (``Cameras.framed``)."""
     from render import Cameras
 
-    cameras = Cameras.orbit([view[0]], view[1], resolution=size)
-    clip = cameras.to_clip(mesh_vertices)[0]
-    ndc = clip[:, :2] / clip[:, 3:]
-    low, high = ndc.amin(0), ndc.amax(0)
-    scale = 2.0 * (1.0 - 2.0 * PREPARE_MARGIN) / float((high - low).max().clamp_min(1e-6))
-    centre = (low + high) / 2.0
-    # x_ndc' = scale * (x_ndc - centre), i.e. on clip coordinates x' = scale * (x - centre * w):
-    # a change of the projection's x and y rows.
-    projection = cameras.projection.clone()
-    projection[:, 0] = scale * projection[:, 0] - scale * centre[0] * projection[:, 3]
-    projection[:, 1] = scale * projection[:, 1] - scale * centre[1] * projection[:, 3]
-    return Cameras(cameras.view, projection, cameras.resolution)
+    return Cameras.orbit([view[0]], view[1], resolution=size).framed(mesh_vertices, PREPARE_MARGIN)
 
 
 def refine_from_image(

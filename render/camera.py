@@ -177,6 +177,26 @@ class Cameras:
         matrix = (self.projection @ self.view).to(points)
         return homogeneous @ matrix.transpose(1, 2)
 
+    def framed(self, points: Tensor, margin: float = 0.1) -> Cameras:
+        """These cameras zoomed and shifted so that ``points (N, 3)`` fill each frame as a
+        photo's object is framed for gen3d (``gen3d.images.prepare_image``): the longest side
+        of their projected bounds across ``1 - 2 * margin`` of the frame, centred. The same as
+        cropping each render, and differentiable like any camera."""
+        clip = self.to_clip(points)  # (B, N, 4)
+        ndc = clip[..., :2] / clip[..., 3:]
+        low, high = ndc.amin(1), ndc.amax(1)  # (B, 2)
+        extent = (high - low).amax(-1).clamp_min(1e-6)
+        scale = (2.0 * (1.0 - 2.0 * margin) / extent)[:, None]
+        centre = (low + high) / 2.0
+        # x_ndc' = scale * (x_ndc - centre), i.e. on clip coordinates x' = scale * (x - centre
+        # * w): a change of the projection's x and y rows.
+        projection = self.projection.clone()
+        w_row = projection[:, 3]
+        for axis in (0, 1):
+            shift = centre[:, axis : axis + 1].to(projection)
+            projection[:, axis] = scale.to(projection) * (projection[:, axis] - shift * w_row)
+        return Cameras(self.view, projection, self.resolution)
+
     def pixel_rays(self) -> tuple[Tensor, Tensor]:
         """Rays through every pixel centre: origins and unit directions, each ``(B, H, W, 3)``.
 

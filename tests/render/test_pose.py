@@ -1,0 +1,86 @@
+"""View estimation: the camera a photo of a mesh was taken from."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from gen3d.data.procedural import generate_shape
+from gen3d.mesh import extract_hierarchical, vertex_colours
+from render import Cameras, RenderError, RenderMesh, render_mesh
+from render.pose import PoseSettings, estimate_view
+
+
+def _direction(azimuth: float, elevation: float) -> np.ndarray:
+    a, e = math.radians(azimuth), math.radians(elevation)
+    return np.array([math.cos(e) * math.sin(a), math.sin(e), math.cos(e) * math.cos(a)])
+
+
+def _angle(a: tuple[float, float], b: tuple[float, float]) -> float:
+    return math.degrees(math.acos(float(np.clip(_direction(*a) @ _direction(*b), -1, 1))))
+
+
+@pytest.fixture(scope="module")
+def chair() -> RenderMesh:
+    shape = generate_shape("chair", 1001)
+    mesh = extract_hierarchical(shape, 64).mesh
+    vertex_colours(shape, mesh)
+    return RenderMesh.from_trimesh(mesh)
+
+
+def _photo(mesh: RenderMesh, view: tuple[float, float]) -> tuple[torch.Tensor, torch.Tensor]:
+    cameras = Cameras.orbit([view[0]], view[1], resolution=192).framed(mesh.vertices, 0.1)
+    out = render_mesh(mesh, cameras, shading="lambert")
+    return out.color[0].clamp(0, 1), out.mask[0]
+
+
+@pytest.mark.parametrize("view", [(30.0, 20.0), (205.0, 35.0), (290.0, 5.0)])
+def test_the_view_of_a_photo_is_found_within_a_few_degrees(chair, view):
+    image, mask = _photo(chair, view)
+    found = estimate_view(chair, image, mask)
+    assert _angle(found.view, view) < 5.0
+    assert found.iou > 0.85  # thin legs lose pixels at 96^2
+    assert found.colour_error is not None and found.colour_error < 0.2
+
+
+def test_colour_tells_apart_views_whose_silhouettes_mirror_each_other():
+    # A stool is symmetric front to back, so the silhouette alone cannot tell its front
+    # from its back; the colours, different on the two sides here, can.
+    shape = generate_shape("stool", 1012)
+    mesh = extract_hierarchical(shape, 64).mesh
+    vertex_colours(shape, mesh)
+    colours = np.asarray(mesh.visual.vertex_colors).copy()
+    colours[np.asarray(mesh.vertices)[:, 2] > 0, :3] = (200, 30, 30)  # a red front
+    colours[np.asarray(mesh.vertices)[:, 2] <= 0, :3] = (30, 30, 200)  # a blue back
+    mesh.visual.vertex_colors = colours
+    drawable = RenderMesh.from_trimesh(mesh)
+    view = (100.0, 30.0)  # sees the red front half on the right
+    image, mask = _photo(drawable, view)
+    found = estimate_view(drawable, image, mask)
+    assert _angle(found.view, view) < 5.0
+
+
+def test_a_photo_with_no_object_is_refused(chair):
+    image = torch.ones(64, 64, 3)
+    with pytest.raises(RenderError, match="mask is empty"):
+        estimate_view(chair, image, torch.zeros(64, 64, dtype=torch.bool))
+    with pytest.raises(RenderError, match=r"need image \(H, W, 3\)"):
+        estimate_view(chair, image[..., :1], torch.ones(64, 64, dtype=torch.bool))
+    with pytest.raises(RenderError, match="pose resolution"):
+        PoseSettings(resolution=4)
+
+
+def test_framed_cameras_fill_the_frame_as_a_prepared_photo(chair):
+    cameras = Cameras.orbit([0.0, 120.0], [10.0, 50.0], resolution=128).framed(chair.vertices, 0.1)
+    masks = render_mesh(chair, cameras, shading="albedo", antialias=False).mask
+    for mask in masks:
+        rows, columns = torch.nonzero(mask, as_tuple=True)
+        height = int(rows.max() - rows.min()) + 1
+        width = int(columns.max() - columns.min()) + 1
+        assert max(height, width) == pytest.approx(0.8 * 128, abs=2)  # 1 - 2 * margin
+        centre = ((rows.max() + rows.min()) / 2, (columns.max() + columns.min()) / 2)
+        assert float(centre[0]) == pytest.approx(63.5, abs=1.5)
+        assert float(centre[1]) == pytest.approx(63.5, abs=1.5)
