@@ -10,8 +10,9 @@ The stages, numbered as the progress callback reports them:
 4. ``mesh``: hierarchical marching cubes, cleanup and decimation to ``face_count``;
 5. ``texture``: xatlas UVs and the field's colour baked into a ``texture_size`` texture
    (``texture_size=0`` keeps vertex colours instead);
-6. ``refine`` (image input, ``refine_steps > 0``): the texture is optimised so that a render
-   from the reference view matches the input image (see ``refine_from_image``).
+6. ``refine`` (image input, ``refine_steps > 0``): the camera the image was taken from is
+   estimated (``gen3d.image_view``; or given as ``view``), then the texture is optimised so
+   that a render from it matches the input image (see ``refine_from_image``).
 
 ``shape=`` starts sampling from a mesh instead of noise (``gen3d.shape_input``): its latent is
 noised to ``strength`` and denoised under the prompt or image. ``keep_geometry=True`` then
@@ -398,6 +399,7 @@ class Pipeline:
         keep_geometry: bool = False,
         keep_uvs: bool = True,
         up: str = "y",
+        view: Any = None,
         **options: Any,
     ) -> Asset | list[Asset]:
         """Generate one asset (a prompt or an image) or a list (a list of either).
@@ -415,9 +417,15 @@ class Pipeline:
         own UVs when it has usable ones (one part, inside the unit square) unless
         ``keep_uvs=False``. ``up`` names the mesh's up axis (``"y"``, or ``"z"`` for Z-up
         files); the model sees it upright, and a painted mesh comes back in its own axes.
+
+        ``view``: the camera an image input was taken from, for ``refine_steps``: ``"auto"``
+        (the default: estimated from the image and the mesh), ``"reference"`` (the view the
+        image encoder was trained on) or ``(azimuth, elevation)`` in degrees
+        (``gen3d.image_view``).
         """
         prompts, images, opts = self.check_inputs(prompt, image, options)
         start_shape, strength = self.check_shape(shape, strength, keep_geometry, up)
+        view = self.check_view(view, images is not None and opts.refine_steps > 0)
         items = prompts if prompts is not None else images
         seeds = self._seeds(seed, len(items))
         report = _Reporter(callback)
@@ -466,11 +474,13 @@ class Pipeline:
 
         assets = []
         for index, item in enumerate(items):
-            mesh = meshes[index]
+            mesh, seen_from = meshes[index], None
             if images is not None and opts.refine_steps:
                 started = time.perf_counter()
-                mesh = self._refine(mesh, item, opts, report)
+                mesh, seen_from = self._refine(mesh, item, opts, report, view)
                 item_timings[index]["refine"] = time.perf_counter() - started
+            if keep_geometry:  # painted in the model's frame; back to the mesh's own
+                mesh.vertices = start_shape.to_own_frame(mesh.vertices)
             source = {"prompt": item} if prompts is not None else {"image": _image_name(item)}
             metadata = {
                 **source,
@@ -484,6 +494,8 @@ class Pipeline:
                 )
                 if keep_geometry and opts.texture_size:
                     metadata["kept_uvs"] = keep_uvs and start_shape.uv is not None
+            if seen_from is not None:
+                metadata["view"] = seen_from
             if familiarity is not None:
                 metadata["familiarity"] = familiarity[index].as_metadata()
             assets.append(Asset(mesh, metadata, item_timings[index]))
@@ -562,6 +574,23 @@ class Pipeline:
                 f"strength={strength} is out of range: 0 keeps the shape, 1 ignores it"
             )
         return load_shape(shape, up), float(strength)
+
+    @staticmethod
+    def check_view(view: Any, refining: bool) -> Any:
+        """The checked ``view`` ("auto" when None); only refinement against an image uses one."""
+        from gen3d.image_view import ViewError, parse_view
+
+        if view is None:
+            return "auto"
+        if not refining:
+            raise PipelineError(
+                "view is the camera an image was taken from, for refinement: it needs an image "
+                "and refine_steps > 0"
+            )
+        try:
+            return parse_view(view)
+        except ViewError as error:
+            raise PipelineError(str(error)) from None
 
     def _encode_shape(self, shape: Any) -> torch.Tensor:
         """The shape's latent, standardised as the DiT samples them."""
@@ -643,9 +672,10 @@ class Pipeline:
         timings: dict[str, float],
         keep_uvs: bool,
     ) -> Any:
-        """The given mesh's geometry painted with the field's colour, back in its own units
-        and axes. The colour is read on the field's own surface (``SurfaceColourField``),
-        found by finite differences, which need float32's digits."""
+        """The given mesh's geometry painted with the field's colour, in the model's frame (the
+        caller takes it back to the mesh's own units and axes, after any refinement). The
+        colour is read on the field's own surface (``SurfaceColourField``), found by finite
+        differences, which need float32's digits."""
         import trimesh
 
         from gen3d.mesh.field import SurfaceColourField
@@ -662,7 +692,6 @@ class Pipeline:
             if painting is None:
                 raise
             raise painting from error
-        mesh.vertices = shape.to_own_frame(mesh.vertices)
         return mesh
 
     def _texture(
@@ -685,19 +714,36 @@ class Pipeline:
         timings["texture"] = time.perf_counter() - started
         return mesh
 
-    def _refine(self, mesh: Any, image: Any, opts: GenerationOptions, report: _Reporter) -> Any:
+    def _refine(
+        self, mesh: Any, image: Any, opts: GenerationOptions, report: _Reporter, view: Any
+    ) -> tuple[Any, dict[str, Any]]:
+        """The mesh with its texture refined against ``image``, and the view it was seen from
+        (for the asset's metadata)."""
+        from gen3d.image_view import estimate_photo_view
         from render import RefinementCancelled
 
         def on_step(step: int, steps: int, loss: float) -> bool:
             return report("refine", step / steps, {"step": step, "steps": steps, "loss": loss})
 
         report("refine", 0.0, {"step": 0, "steps": opts.refine_steps})
-        try:
-            return refine_from_image(
-                mesh, image, self.config.reference_view, opts.refine_steps, callback=on_step
+        if view == "auto":
+            estimate = estimate_photo_view(mesh, image, REFINE_RESOLUTION, PREPARE_MARGIN)
+            seen_from, angles = {"source": "estimated", **estimate.as_metadata()}, estimate.view
+            log.info(
+                "%s seen from azimuth %.0f, elevation %.0f (silhouette IoU %.2f)",
+                _image_name(image),
+                *angles,
+                estimate.iou,
             )
+        else:
+            angles = self.config.reference_view if view == "reference" else view
+            seen_from = {"source": "reference" if view == "reference" else "given"}
+            seen_from.update(azimuth=float(angles[0]), elevation=float(angles[1]))
+        try:
+            refined = refine_from_image(mesh, image, angles, opts.refine_steps, callback=on_step)
         except RefinementCancelled as error:
             raise GenerationCancelled(str(error)) from None
+        return refined, seen_from
 
 
 def _painting_error(error: Exception, shape: Any) -> PipelineError | None:
@@ -732,16 +778,16 @@ def refine_from_image(
     callback: Callable[[int, int, float], bool | None] | None = None,
 ) -> Any:
     """A copy of textured ``mesh`` whose texture is refined against ``image`` seen from
-    ``view`` (the object's pixels only; texels the view cannot see stay as baked)."""
+    ``view`` (azimuth, elevation; the object's pixels only; texels the view cannot see stay as
+    baked)."""
     import numpy as np
 
-    from gen3d.images import object_mask, prepare_image
+    from gen3d.image_view import prepared_photo
     from gen3d.mesh.texture import texture_image, textured_mesh
     from render import RefineSettings, RenderMesh, refine_texture
 
-    target = prepare_image(image, REFINE_RESOLUTION, margin=PREPARE_MARGIN)
-    mask = torch.from_numpy(object_mask(target))[None]
-    reference = torch.from_numpy(np.asarray(target, dtype=np.float32) / 255.0)[None]
+    colours, mask = prepared_photo(image, REFINE_RESOLUTION, PREPARE_MARGIN)
+    reference, mask = colours[None], mask[None]
     render_mesh = RenderMesh.from_trimesh(mesh)
     if render_mesh.texture is None:
         raise PipelineError("refinement needs a textured mesh (texture_size > 0)")

@@ -31,6 +31,16 @@ class UpAxis(str, Enum):
     z = "z"
 
 
+#: ``--view``, shared by ``gen3d generate`` and ``gen3d texture``
+VIEW_OPTION = typer.Option(
+    None,
+    "--view",
+    help="With --image and --refine-steps: the camera the image was taken from: auto "
+    "(estimated from the image, the default), reference (the model's training view), or "
+    "AZIMUTH,ELEVATION in degrees (e.g. 210,15; azimuth 0 faces the object's front).",
+)
+
+
 class GenerateError(Gen3DError):
     """A generate request that cannot run (no model, bad output path)."""
 
@@ -64,6 +74,7 @@ def generate_command(
     refine_steps: int | None = typer.Option(
         None, help="With --image: refine the texture against it (0-1000 steps)."
     ),
+    view: str | None = VIEW_OPTION,
     preview: Path | None = typer.Option(None, help="Also write a PNG of four views here."),
     variations: int = typer.Option(
         1,
@@ -94,6 +105,7 @@ def generate_command(
     Examples:
       gen3d generate "a red wooden chair" -o chair.glb
       gen3d generate --image photo.png -o object.glb --seed 7
+      gen3d generate --image photo.png -o object.glb --refine-steps 100 --view 210,15
       gen3d generate "a ceramic mug" -o mug.glb --variations 4 --preview mugs.png
       gen3d generate "a blue chair" --from chair.glb --strength 0.5 -o blue-chair.glb
     """
@@ -108,7 +120,7 @@ def generate_command(
     if (strength is not None or up != UpAxis.y) and start is None:
         raise GenerateError("--strength and --up go with --from MESH (the mesh to start from)")
     shape = {"shape": start, "strength": strength, "up": up.value} if start is not None else {}
-    run_generation(ctx, prompt, image, out, model, seed, options, preview, variations, shape)
+    run_generation(ctx, prompt, image, out, model, seed, options, preview, variations, shape, view)
 
 
 def run_generation(
@@ -122,10 +134,11 @@ def run_generation(
     preview: Path | None,
     variations: int,
     shape: dict[str, Any],
+    view: str | None = None,
 ) -> None:
     """Load the pipeline, generate with a progress display and write each asset (shared by
     ``gen3d generate`` and ``gen3d texture``); ``shape`` holds the pipeline's shape,
-    strength and keep_geometry arguments."""
+    strength and keep_geometry arguments, ``view`` the camera of ``image`` for refinement."""
     from gen3d.pipeline import Pipeline, resolve_model_path
 
     if (prompt is None) == (image is None):
@@ -149,7 +162,9 @@ def run_generation(
         )
     # Options (and a starting mesh) are checked before the progress display starts, so
     # errors print cleanly.
-    pipe.check_inputs(prompt, image, options)
+    _, _, checked_options = pipe.check_inputs(prompt, image, options)
+    if view is not None:
+        view = pipe.check_view(view, image is not None and checked_options.refine_steps > 0)
     if shape:
         with console.status(f"reading {shape['shape']}"):
             checked, _ = pipe.check_shape(
@@ -186,6 +201,7 @@ def run_generation(
                     image=image,
                     seed=seed,
                     callback=on_progress,
+                    view=view,
                     **shape,
                     **options,
                 )
@@ -196,6 +212,7 @@ def run_generation(
                 image=None if image is None else [image] * variations,
                 seed=seed,
                 callback=on_progress,
+                view=view,
                 **shape,
                 **options,
             )
@@ -212,6 +229,17 @@ def run_generation(
             f"seed {asset.metadata['seed']}; model load {load_seconds:.1f} s; {stage_times}; "
             f"{len(asset.mesh.faces):,} faces"
         )
+        if "view" in asset.metadata:
+            console.print(describe_view(asset.metadata["view"]))
+
+
+def describe_view(view: dict[str, Any]) -> str:
+    """One line on the camera the texture was refined from, e.g. 'refined from azimuth 210,
+    elevation 15 (estimated: silhouette IoU 0.94)'."""
+    line = f"refined from azimuth {view['azimuth']:.0f}, elevation {view['elevation']:.0f}"
+    if view["source"] == "estimated":
+        return f"{line} (estimated: silhouette IoU {view['iou']:.2f}; --view to set it)"
+    return f"{line} ({view['source']})"
 
 
 def numbered(path: Path, index: int) -> Path:

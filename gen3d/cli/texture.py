@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from gen3d.cli.generate import GenerateError, UpAxis, run_generation
+from gen3d.cli.generate import VIEW_OPTION, GenerateError, UpAxis, run_generation
 
 
 def texture_command(
@@ -38,6 +38,11 @@ def texture_command(
         help="Unwrap new UVs even when the mesh has its own (kept by default when it is one "
         "part with UVs inside the unit square).",
     ),
+    refine_steps: int | None = typer.Option(
+        None,
+        help="With --image: refine the texture against it (0-1000 steps), seen from --view.",
+    ),
+    view: str | None = VIEW_OPTION,
     preview: Path | None = typer.Option(None, help="Also write a PNG of four views here."),
     variations: int = typer.Option(
         1, min=1, max=16, help="Make this many paint jobs (seeds SEED, SEED+1, ...)."
@@ -55,6 +60,7 @@ def texture_command(
     Examples:
       gen3d texture chair.obj "a red wooden chair" -o red-chair.glb
       gen3d texture mug.glb "a green mug" -o green-mug.glb --variations 4 --preview mugs.png
+      gen3d texture chair.obj --image photo.jpg --refine-steps 100 -o chair.glb
     """
     if not mesh.is_file():
         raise GenerateError(f"{mesh}: no such mesh file")
@@ -65,5 +71,10 @@ def texture_command(
         "keep_uvs": not new_uvs,
         "up": up.value,
     }
-    options = {"steps": steps, "guidance": guidance, "texture_size": texture_size}
-    run_generation(ctx, prompt, image, out, model, seed, options, preview, variations, shape)
+    options = {
+        "steps": steps,
+        "guidance": guidance,
+        "texture_size": texture_size,
+        "refine_steps": refine_steps,
+    }
+    run_generation(ctx, prompt, image, out, model, seed, options, preview, variations, shape, view)

@@ -208,22 +208,48 @@ def test_image_refinement_pulls_the_texture_towards_the_input(tiny_pipeline, tmp
     options = {"seed": 5, "texture_size": 128}
     baked = tiny_pipeline(image=photo, **options)
     refined = tiny_pipeline(
-        image=photo, refine_steps=60, callback=lambda s, f, i: stages.append(s), **options
+        image=photo,
+        refine_steps=60,
+        view="reference",
+        callback=lambda s, f, i: stages.append(s),
+        **options,
     )
     assert "refine" in stages and "refine" in refined.timings
+    reference = tiny_pipeline.config.reference_view
+    assert refined.metadata["view"] == {
+        "source": "reference",
+        "azimuth": reference[0],
+        "elevation": reference[1],
+    }
 
-    def mean_colour(asset) -> torch.Tensor:
+    def mean_colour(asset, view) -> torch.Tensor:
         mesh = RenderMesh.from_trimesh(asset.mesh)
-        cameras = reference_cameras(mesh.vertices, tiny_pipeline.config.reference_view, 96)
-        out = render_mesh(mesh, cameras, shading="albedo")
+        out = render_mesh(mesh, reference_cameras(mesh.vertices, view, 96), shading="albedo")
         return out.color[out.mask].mean(0)
 
     red = torch.tensor([220, 20, 20]) / 255.0
-    before = (mean_colour(baked) - red).norm()
-    after = (mean_colour(refined) - red).norm()
+    before = (mean_colour(baked, reference) - red).norm()
+    after = (mean_colour(refined, reference) - red).norm()
     assert after < 0.5 * before, f"colour error {before:.3f} -> {after:.3f}"
+
+    # By default the view is estimated from the image, and refinement pulls the texture
+    # towards it as seen from there.
+    estimated = tiny_pipeline(image=photo, refine_steps=60, **options)
+    view = estimated.metadata["view"]
+    assert view["source"] == "estimated" and 0.0 <= view["iou"] <= 1.0
+    seen_from = (view["azimuth"], view["elevation"])
+    before = (mean_colour(baked, seen_from) - red).norm()
+    after = (mean_colour(estimated, seen_from) - red).norm()
+    assert after < 0.5 * before, f"colour error {before:.3f} -> {after:.3f}"
+
     with pytest.raises(PipelineError, match="needs an image input"):
         tiny_pipeline(prompt="a chair", refine_steps=5)
+    with pytest.raises(PipelineError, match="it needs an image and refine_steps"):
+        tiny_pipeline(image=photo, view="reference", **options)
+    with pytest.raises(PipelineError, match="elevation 95 is out of range"):
+        tiny_pipeline(image=photo, refine_steps=5, view=(10, 95), **options)
+    with pytest.raises(PipelineError, match="view 'front' is not one of auto, reference"):
+        tiny_pipeline(image=photo, refine_steps=5, view="front", **options)
 
 
 def test_overall_progress_runs_from_zero_to_one_in_stage_order() -> None:

@@ -1,0 +1,80 @@
+"""The camera an input image is seen from, for refining a texture against it.
+
+``view`` is one of:
+
+- ``"auto"`` (the default): estimated from the image and the mesh (``render.pose``): the orbit
+  direction whose render of the mesh best matches the photo's object, by silhouette and colour;
+- ``"reference"``: the pipeline's reference view (what its image encoder was trained on, and
+  how renders made for gen3d are usually taken);
+- ``(azimuth, elevation)`` in degrees: the orbit camera of that direction (azimuth 0 looks at
+  the object's front, counter-clockwise seen from above; elevation above the horizon).
+
+The CLI's ``--view``, the service's ``view`` form field and the batch ``view`` column take the
+same as text: ``auto``, ``reference`` or ``AZIMUTH,ELEVATION`` (e.g. ``210,15``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from gen3d.errors import Gen3DError
+
+VIEW_WORDS = ("auto", "reference")
+#: the form the text of a view takes, for help texts and errors
+VIEW_HELP = "auto, reference, or AZIMUTH,ELEVATION in degrees (e.g. 210,15)"
+
+View = str | tuple[float, float]
+
+
+class ViewError(Gen3DError, ValueError):
+    """A view that is neither a known word nor an (azimuth, elevation) pair in range."""
+
+
+def parse_view(value: Any) -> View:
+    """``value`` (a word, ``"AZ,EL"`` text or a pair of numbers) as a checked view: a word,
+    or (azimuth in [0, 360), elevation in [-90, 90])."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in VIEW_WORDS:
+            return text
+        parts = text.replace(" ", "").split(",")
+        try:
+            numbers = [float(part) for part in parts]
+        except ValueError:
+            raise ViewError(f"view {value!r} is not one of {VIEW_HELP}") from None
+        return parse_view(tuple(numbers))
+    if isinstance(value, list | tuple) and len(value) == 2:
+        if any(isinstance(v, bool) or not isinstance(v, int | float) for v in value):
+            raise ViewError(f"view {value!r}: azimuth and elevation must be numbers")
+        azimuth, elevation = (float(v) for v in value)
+        if not (math.isfinite(azimuth) and math.isfinite(elevation)):
+            raise ViewError(f"view {value!r}: azimuth and elevation must be finite")
+        if not -90.0 <= elevation <= 90.0:
+            raise ViewError(f"view elevation {elevation:g} is out of range: use -90..90 degrees")
+        return (azimuth % 360.0, elevation)
+    raise ViewError(f"view {value!r} is not one of {VIEW_HELP}")
+
+
+def prepared_photo(image: Any, size: int, margin: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The image framed as the pipeline frames inputs (``gen3d.images.prepare_image``):
+    ``(size, size, 3)`` colours in [0, 1] and the ``(size, size)`` object mask."""
+    from gen3d.images import object_mask, prepare_image
+
+    framed = prepare_image(image, size, margin=margin)
+    colours = torch.from_numpy(np.asarray(framed, dtype=np.float32) / 255.0)
+    return colours, torch.from_numpy(object_mask(framed))
+
+
+def estimate_photo_view(mesh: Any, image: Any, size: int, margin: float) -> Any:
+    """``render.pose.ViewEstimate``: the direction from which trimesh ``mesh`` (in the model's
+    frame, with its baked colour) looks most like ``image``."""
+    from render import RenderMesh
+    from render.pose import PoseSettings, estimate_view
+
+    colours, mask = prepared_photo(image, size, margin)
+    drawable = RenderMesh.from_trimesh(mesh)
+    return estimate_view(drawable, colours, mask, settings=PoseSettings(margin=margin))
