@@ -59,6 +59,13 @@ def parse_view(value: Any) -> View:
     raise ViewError(f"view {value!r} is not one of {VIEW_HELP}")
 
 
+def view_text(view: View) -> str:
+    """A checked view as the text ``parse_view`` reads back (``"auto"``, ``"210,15"``)."""
+    if isinstance(view, str):
+        return view
+    return f"{view[0]:g},{view[1]:g}"
+
+
 def prepared_photo(image: Any, size: int, margin: float) -> tuple[torch.Tensor, torch.Tensor]:
     """The image framed as the pipeline frames inputs (``gen3d.images.prepare_image``):
     ``(size, size, 3)`` colours in [0, 1] and the ``(size, size)`` object mask."""

@@ -12,9 +12,19 @@ white, framed as gen3d frames a photo) from a random direction: azimuth anywhere
 error is the angle between the true and the estimated viewing directions. The baseline is
 what gen3d did before: assume the reference view (azimuth 30, elevation 20).
 
-``refine``: image to 3D from such photos with the default model, refined for 100 steps from
-the estimated view against the assumed reference view; scored by PSNR of the refined asset's
-albedo against the true shape's, from 8 directions round it, over pixels both cover.
+``paint``: painting a mesh like a photo of it (``gen3d texture MESH --image PHOTO
+--refine-steps 100``): the same meshes without their colours, painted by the default model
+from a photo (seed 0, 1024^2 texture), refined from the reference view (the baseline), the
+view ``auto`` estimates, and the true view, or not refined. Scored by PSNR of the painted
+mesh's unlit colour against the true colours, from the photo's direction, over the object.
+
+``refine``: image to 3D from such photos with the default model (seed 0, 1024^2 texture),
+its texture refined for 100 steps against the photo as seen from the assumed reference view
+(the baseline), the estimated view and the true view (the best an estimate can do), and not
+at all. Scored by PSNR of the asset's unlit colour against the true shape's, both seen from
+the photo's true direction (each framed on itself), over the pixels both cover. Once with
+photos from random directions, once with photos from the reference view itself, where
+estimating must not do worse than assuming.
 
 Prints Markdown tables and writes bench_results/bench_pose.json (``--parts`` picks parts).
 """
@@ -132,18 +142,144 @@ def bench_views(items: list[dict]) -> dict:
     return result
 
 
+def albedo(mesh: RenderMesh, view: tuple[float, float]) -> tuple[torch.Tensor, torch.Tensor]:
+    from gen3d.pipeline import reference_cameras
+
+    out = render_mesh(mesh, reference_cameras(mesh.vertices, view, SIZE), shading="albedo")
+    return out.color[0], out.mask[0]
+
+
+def table(result: dict, variants: tuple[str, ...], first: str) -> None:
+    print(f"\n| {first} | " + " | ".join(variants) + " |")
+    print("|---|" + "---|" * len(variants))
+    for case, by_name in result.items():
+        print(f"| {case} | " + " | ".join(f"{by_name[n]:.2f}" for n in variants) + " |")
+
+
+def bench_paint(items: list[dict], steps: int) -> dict:
+    import trimesh
+    from PIL import Image
+
+    from gen3d import Pipeline
+
+    pipe = Pipeline.from_pretrained()
+    variants = ("not refined", "reference view (baseline)", "estimated view", "true view")
+    options = {"reference view (baseline)": "reference", "estimated view": "auto"}
+    rows: dict[str, dict[str, list[float]]] = {}
+    errors = []
+    for case in ("random direction", "reference view"):
+        rows[case] = {name: [] for name in variants}
+        for item in items:
+            true_view = item["view"] if case == "random direction" else REFERENCE_VIEW
+            truth = RenderMesh.from_trimesh(item["mesh"])
+            image, _ = photo(truth, true_view)
+            picture = Image.fromarray((image.numpy() * 255 + 0.5).astype(np.uint8))
+            plain = trimesh.Trimesh(item["mesh"].vertices, item["mesh"].faces, process=False)
+            true_colour, true_mask = albedo(truth, true_view)
+            scores = []
+            for name in variants:
+                view = options.get(name, true_view)
+                asset = pipe(
+                    image=picture,
+                    shape=plain,
+                    keep_geometry=True,
+                    seed=0,
+                    refine_steps=0 if name == "not refined" else steps,
+                    view=None if name == "not refined" else view,
+                )
+                if name == "estimated view":
+                    found = asset.metadata["view"]
+                    errors.append(angle((found["azimuth"], found["elevation"]), true_view))
+                colour, mask = albedo(RenderMesh.from_trimesh(asset.mesh), true_view)
+                scores.append(psnr_of(colour, true_colour, mask & true_mask))
+                rows[case][name].append(scores[-1])
+            print(
+                f"{case:>16} {item['category']:>14} view off {errors[-1]:5.1f}  "
+                + "  ".join(f"{v:5.2f}" for v in scores),
+                flush=True,
+            )
+    result = {
+        case: {name: float(np.mean(values)) for name, values in by_name.items()}
+        for case, by_name in rows.items()
+    }
+    table(result, variants, "photo taken from")
+    result["estimate_error_median"] = float(np.median(errors))
+    print(f"\nmedian error of the estimated view: {result['estimate_error_median']:.1f} deg")
+    return result
+
+
+def psnr_of(colour: torch.Tensor, reference: torch.Tensor, mask: torch.Tensor) -> float:
+    from render import psnr
+
+    return psnr(colour, reference, mask)
+
+
+def bench_refine(items: list[dict], steps: int) -> dict:
+    from PIL import Image
+
+    from gen3d import Pipeline
+    from gen3d.image_view import estimate_photo_view
+    from gen3d.pipeline import PREPARE_MARGIN, REFINE_RESOLUTION, refine_from_image
+    from render import psnr
+
+    pipe = Pipeline.from_pretrained()
+    variants = ("not refined", "reference view (baseline)", "estimated view", "true view")
+    rows: dict[str, dict[str, list[float]]] = {}
+    for case in ("random direction", "reference view"):
+        rows[case] = {name: [] for name in variants}
+        for item in items:
+            true_view = item["view"] if case == "random direction" else REFERENCE_VIEW
+            truth = RenderMesh.from_trimesh(item["mesh"])
+            image, _ = photo(truth, true_view)
+            picture = Image.fromarray((image.numpy() * 255 + 0.5).astype(np.uint8))
+            asset = pipe(image=picture, seed=0, texture_size=1024)
+            estimate = estimate_photo_view(asset.mesh, picture, REFINE_RESOLUTION, PREPARE_MARGIN)
+            true_colour, true_mask = albedo(truth, true_view)
+            views = {
+                "reference view (baseline)": REFERENCE_VIEW,
+                "estimated view": estimate.view,
+                "true view": true_view,
+            }
+            scores = []
+            for name in variants:
+                mesh = asset.mesh
+                if name in views:
+                    mesh = refine_from_image(mesh, picture, views[name], steps)
+                colour, mask = albedo(RenderMesh.from_trimesh(mesh), true_view)
+                value = psnr(colour, true_colour, mask & true_mask)
+                rows[case][name].append(value)
+                scores.append(value)
+            print(
+                f"{case:>16} {item['category']:>14} est {estimate.azimuth:6.1f} "
+                f"{estimate.elevation:5.1f} (off {angle(estimate.view, true_view):5.1f})  "
+                + "  ".join(f"{v:5.2f}" for v in scores),
+                flush=True,
+            )
+    result = {
+        case: {name: float(np.mean(values)) for name, values in by_name.items()}
+        for case, by_name in rows.items()
+    }
+    table(result, variants, "photo taken from")
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shapes", type=int, default=24)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--parts", default="views,refine")
+    parser.add_argument("--parts", default="views,paint,refine")
+    parser.add_argument("--refine-shapes", type=int, default=12)
+    parser.add_argument("--refine-steps", type=int, default=100)
     args = parser.parse_args()
-    torch.set_grad_enabled(False)
     parts = set(args.parts.split(","))
     results: dict = {"machine": platform.processor() or platform.machine()}
     items = inputs(args.shapes, args.seed)
     if "views" in parts:
         results["views"] = bench_views(items)
+    if "paint" in parts:
+        results["paint"] = bench_paint(items[: args.refine_shapes], args.refine_steps)
+    if "refine" in parts:
+        results["refine"] = bench_refine(items[: args.refine_shapes], args.refine_steps)
     out = ROOT / "bench_results" / "bench_pose.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")

@@ -98,8 +98,8 @@ FORM_FILES = ("image", "mesh")
 
 def _check_form(options: FormOptions, files: dict[str, UploadFile]) -> None:
     """What one request may combine, before any upload is read: a prompt or an image (one),
-    refinement only for an image, the mesh settings (strength, keep_geometry, up, new_uvs)
-    only with a mesh."""
+    refinement (and its view) only for an image, the mesh settings (strength, keep_geometry,
+    up, new_uvs) only with a mesh."""
     if ("image" in files) == (options.prompt is not None):
         raise _invalid(
             [{"loc": ("image",), "msg": "send an image file or a prompt field (exactly one)"}]
@@ -108,6 +108,9 @@ def _check_form(options: FormOptions, files: dict[str, UploadFile]) -> None:
         raise _invalid(
             [{"loc": ("refine_steps",), "msg": "refine_steps needs an image to refine against"}]
         )
+    if options.view is not None and not (options.refine_steps and "image" in files):
+        message = "view is the camera the image was taken from: it goes with refine_steps"
+        raise _invalid([{"loc": ("view",), "msg": message}])
     for name in ("strength", "keep_geometry", "up", "new_uvs"):
         if getattr(options, name) is not None and "mesh" not in files:
             raise _invalid([{"loc": (name,), "msg": f"{name} goes with a mesh file"}])

@@ -85,6 +85,14 @@ class FormOptions(_Options):
         description="What to make, when no image is sent (with a mesh: how to paint it).",
     )
     refine_steps: int | None = _option("refine_steps", int)
+    view: str | None = Field(
+        None,
+        max_length=40,
+        description="With an image and refine_steps: the camera the image was taken from: "
+        "auto (estimated from the image, the default), reference (the model's training view), "
+        "or AZIMUTH,ELEVATION in degrees (e.g. 210,15).",
+        examples=["auto", "210,15"],
+    )
     strength: float | None = Field(
         None,
         ge=0.0,
@@ -112,6 +120,18 @@ class FormOptions(_Options):
         if value is not None and not value.strip():
             raise ValueError("the prompt is empty: describe the object, e.g. 'a red chair'")
         return value.strip() if value is not None else None
+
+    @field_validator("view")
+    @classmethod
+    def _a_view(cls, value: str | None) -> str | None:
+        from gen3d.image_view import ViewError, parse_view, view_text
+
+        if value is None:
+            return None
+        try:
+            return view_text(parse_view(value))
+        except ViewError as error:
+            raise ValueError(str(error)) from None
 
 
 def form_schema() -> dict[str, Any]:

@@ -115,6 +115,8 @@ def _run_pipeline(
             inputs["keep_geometry"] = bool(request.get("keep_geometry"))
             inputs["up"] = request.get("up", "y")
             inputs["keep_uvs"] = not request.get("new_uvs")
+        if request.get("view"):
+            inputs["view"] = request["view"]
         asset = pipeline(seed=request.get("seed"), callback=on_progress, **inputs, **options)
         folder.mkdir(parents=True, exist_ok=True)
         written = asset.save(folder / f"asset.{request.get('format', 'glb')}")
@@ -126,6 +128,8 @@ def _run_pipeline(
             "timings": {k: round(v, 3) for k, v in asset.timings.items()},
             "faces": len(asset.mesh.faces),
         }
+        if "view" in asset.metadata:  # the camera the texture was refined from
+            result["view"] = asset.metadata["view"]
         familiarity = asset.metadata.get("familiarity")
         if familiarity is not None:
             result["familiarity"] = familiarity

@@ -240,3 +240,60 @@ def test_painting_a_mesh_xatlas_cannot_unwrap_says_how_to_keep_its_faces(
     message = str(caught.value)
     assert message.startswith("cannot unwrap box.ply for a texture: xatlas crashed (SIGSEGV)")
     assert "vertex colours" in message and "decimating" not in message  # it keeps its faces
+
+
+def test_a_mesh_painted_like_a_photo_of_it_is_refined_from_where_the_photo_was_taken(
+    tiny_pipeline: Pipeline,
+) -> None:
+    import torch
+    from PIL import Image
+
+    from gen3d.pipeline import reference_cameras
+    from gen3d.shape_input import load_shape
+    from render import RenderMesh, render_mesh
+
+    # A Z-up tower with an arm (no two views alike), red on one side and blue on the other.
+    tower = trimesh.creation.box(extents=(1.0, 1.0, 4.0))
+    arm = trimesh.creation.box(extents=(2.0, 0.6, 0.6))
+    arm.apply_translation([1.2, 0.0, 1.0])
+    mesh = trimesh.util.concatenate([tower, arm])
+    mesh.apply_translation([2.0, 3.0, 5.0])
+    red, blue = np.array([220, 30, 30, 255]), np.array([30, 30, 220, 255])
+    sides = mesh.vertices[:, 1] > 3.0
+    colours = np.where(sides[:, None], red, blue).astype(np.uint8)
+    upright = load_shape(mesh, up="z")
+    truth = RenderMesh(
+        torch.tensor(upright.to_model_frame(mesh.vertices), dtype=torch.float32),
+        torch.tensor(mesh.faces),
+        vertex_colors=torch.tensor(colours[:, :3] / 255.0, dtype=torch.float32),
+    )
+    view = (200.0, 25.0)
+
+    def seen_from_view(vertices: np.ndarray, visual_mesh: trimesh.Trimesh) -> torch.Tensor:
+        drawable = RenderMesh.from_trimesh(visual_mesh)
+        drawable.vertices = torch.tensor(vertices, dtype=torch.float32)
+        cameras = reference_cameras(drawable.vertices, view, 96)
+        return render_mesh(drawable, cameras, shading="albedo", antialias=False).color[0]
+
+    cameras = reference_cameras(truth.vertices, view, 192)
+    shot = render_mesh(truth, cameras, shading="albedo").color[0].clamp(0, 1)
+    photo = Image.fromarray((shot.numpy() * 255 + 0.5).astype(np.uint8))
+    expected = render_mesh(
+        truth, reference_cameras(truth.vertices, view, 96), shading="albedo", antialias=False
+    ).color[0]
+
+    options = {"shape": mesh, "up": "z", "keep_geometry": True, "texture_size": 64, "seed": 3}
+    plain = tiny_pipeline(image=photo, **options)
+    refined = tiny_pipeline(image=photo, refine_steps=80, **options)
+    np.testing.assert_allclose(refined.mesh.bounds, mesh.bounds, atol=1e-6)  # own axes
+    assert len(refined.mesh.faces) == len(mesh.faces)
+    found = refined.metadata["view"]
+    assert found["source"] == "estimated"
+    assert abs((found["azimuth"] - view[0] + 180) % 360 - 180) < 8
+    assert abs(found["elevation"] - view[1]) < 8
+
+    def error(asset) -> float:
+        colour = seen_from_view(upright.to_model_frame(asset.mesh.vertices), asset.mesh)
+        return float((colour - expected).abs().mean())
+
+    assert error(refined) < 0.5 * error(plain), (error(plain), error(refined))

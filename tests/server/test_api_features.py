@@ -61,6 +61,18 @@ def test_image_upload_makes_an_asset(client: TestClient) -> None:
     assert client.get(done["links"]["asset.glb"]).content[:4] == b"glTF"
 
 
+def test_an_image_job_refines_from_the_view_it_is_told_or_estimates(client) -> None:
+    files = {"image": ("ball.png", _png(), "image/png")}
+    data = {"seed": "5", "texture_size": "64", "refine_steps": "3"}
+    told = client.post("/generate", files=files, data={**data, "view": " 210, 15 "}).json()
+    assert told["request"]["view"] == "210,15"
+    estimated = client.post("/generate", files=files, data=data).json()
+    done = _wait(client, told["id"])
+    assert done["result"]["view"] == {"source": "given", "azimuth": 210.0, "elevation": 15.0}
+    view = _wait(client, estimated["id"])["result"]["view"]
+    assert view["source"] == "estimated" and 0.0 <= view["iou"] <= 1.0
+
+
 @pytest.mark.parametrize(
     ("files", "data", "status", "code"),
     [
@@ -173,6 +185,20 @@ def test_a_mesh_upload_is_painted_in_place_or_started_from(client: TestClient) -
             "invalid_request",
             "refine_steps needs an image",
         ),
+        (
+            {"image": ("x.png", _png(), "image/png")},
+            {"view": "30,20"},
+            422,
+            "invalid_request",
+            "view is the camera the image was taken from: it goes with refine_steps",
+        ),
+        (
+            {"image": ("x.png", _png(), "image/png")},
+            {"view": "30,120", "refine_steps": "5"},
+            422,
+            "invalid_request",
+            "elevation 120 is out of range",
+        ),
     ],
     ids=[
         "gif",
@@ -184,6 +210,8 @@ def test_a_mesh_upload_is_painted_in_place_or_started_from(client: TestClient) -
         "both",
         "neither",
         "refine-a-prompt",
+        "view-without-refining",
+        "view-out-of-range",
     ],
 )
 def test_bad_mesh_forms_answer_with_their_problem(
