@@ -9,7 +9,9 @@ Inputs:
   ``face_count``, ``texture_size``, ``refine_steps``); each row has a prompt or an image.
   A ``mesh`` column (a path too) starts that row from a mesh, with ``strength``,
   ``keep_geometry`` (true: paint the mesh in place, as ``gen3d texture``), ``keep_uvs``
-  (false: new UVs) and ``up``;
+  (false: new UVs) and ``up``; an image row with ``refine_steps`` may say the ``view`` its
+  image was taken from (``auto``, ``reference`` or ``AZIMUTH,ELEVATION``; see
+  ``gen3d.image_view``);
 - ``.jsonl``: one object per line with the same keys;
 - a folder: an image-to-3D item per ``.png``, ``.jpg``, ``.jpeg`` or ``.webp`` in it, in
   name order.
@@ -151,6 +153,9 @@ def _make_item(
             if options.get(name):
                 raise ValueError(f"{where}: {name} needs an image input to refine against")
     options.update(_mesh_options(record, where, has_mesh=mesh is not None))
+    view = record.get("view")
+    if view not in (None, ""):
+        options["view"] = _view(view, where, refining=bool(image and options.get("refine_steps")))
     return BatchItem(
         id=item_id,
         prompt=prompt,
@@ -186,6 +191,21 @@ def _mesh_options(record: dict[str, Any], where: str, *, has_mesh: bool) -> dict
         else:
             options[name] = _boolean(value, name, where)
     return options
+
+
+def _view(value: Any, where: str, *, refining: bool) -> str:
+    """A row's ``view`` as checked text; it needs an image and refine_steps."""
+    from gen3d.image_view import ViewError, parse_view, view_text
+
+    if not refining:
+        raise ValueError(
+            f"{where}: view is the camera the image was taken from: it goes with an image and "
+            "refine_steps"
+        )
+    try:
+        return view_text(parse_view(value))
+    except ViewError as error:
+        raise ValueError(f"{where}: {error}") from None
 
 
 def _boolean(value: Any, name: str, where: str) -> bool:
@@ -225,7 +245,7 @@ def _read_file(
 def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
     """(line number, record or None on a bad line, error) for every item line of the file."""
     suffix = path.suffix.lower()
-    known = {"prompt", "image", "mesh", "seed", *OPTION_RANGES, *MESH_OPTIONS}
+    known = {"prompt", "image", "mesh", "seed", "view", *OPTION_RANGES, *MESH_OPTIONS}
     text = path.read_text(encoding="utf-8-sig")
     if suffix == ".txt":
         for number, line in enumerate(text.splitlines(), start=1):

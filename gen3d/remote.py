@@ -181,7 +181,10 @@ def request_body(item: BatchItem, asset_format: str) -> dict[str, Any]:
     """The job request of an item: a prompt item's JSON body, or an image item's form
     fields (its file goes beside them)."""
     source = {"prompt": item.prompt} if item.image is None else {}
-    return {**source, "seed": item.seed, **item.options, "format": asset_format}
+    options = dict(item.options)
+    if "keep_uvs" in options:  # the form asks the other way round
+        options["new_uvs"] = not options.pop("keep_uvs")
+    return {**source, "seed": item.seed, **options, "format": asset_format}
 
 
 def idempotency_key(item: BatchItem, body: dict[str, Any]) -> str:

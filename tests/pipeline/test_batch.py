@@ -162,6 +162,23 @@ def test_image_items_from_a_folder_and_from_files(tmp_path: Path) -> None:
     csv.write_text("image,seed\nphotos/b-mug.jpg,5\n")
     assert read_items(csv)[0].seed == 5
 
+    # The camera each photo was taken from, for refinement (checked and kept as text).
+    views = tmp_path / "views.csv"
+    views.write_text(
+        "image,refine_steps,view\nphotos/b-mug.jpg,20, 210 , 15\n".replace(
+            " 210 , 15", '" 210 , 15"'
+        )
+        + "photos/b-mug.jpg,20,Reference\n"
+        "photos/b-mug.jpg,,auto\n"
+        "photos/b-mug.jpg,20,30;20\n"
+    )
+    given, reference, unrefined, bad = read_items(views)
+    assert given.options == {"refine_steps": 20, "view": "210,15"}
+    assert reference.options["view"] == "reference"
+    assert "view is the camera the image was taken from" in unrefined.error
+    assert "view '30;20' is not one of auto, reference" in bad.error
+    assert [len(chunk) for chunk in batches([given, reference], 4)] == [1, 1]
+
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(BatchError, match="no images in the folder"):

@@ -168,11 +168,12 @@ def test_mesh_rows_upload_their_mesh(clean_env, tmp_path, run_cli, live_server) 
     rows.write_text(
         '{"prompt": "a red box", "mesh": "box.glb", "keep_geometry": true}\n'
         '{"prompt": "a blue box", "mesh": "box.glb", "strength": 0.3}\n'
+        '{"prompt": "a green box", "mesh": "box.glb", "keep_geometry": true, "keep_uvs": false}\n'
     )
     library = tmp_path / "painted"
     args = ["batch", str(rows), "--out", str(library), "--server", server.url]
     code, err = run_cli(*args, "--texture-size", "0")
-    assert code == 0 and "2 succeeded" in err, err
+    assert code == 0 and "3 succeeded" in err, err
     items = _manifest(library)
     painted = trimesh.load(library / items["a red box"]["files"][0], force="mesh")
     np.testing.assert_allclose(painted.bounds, box.bounds, atol=1e-5)
@@ -180,3 +181,5 @@ def test_mesh_rows_upload_their_mesh(clean_env, tmp_path, run_cli, live_server) 
     assert job["request"]["keep_geometry"] is True and job["request"]["mesh"].endswith(".glb")
     job = httpx.get(f"{server.url}/jobs/{items['a blue box']['job']}").json()
     assert job["request"]["strength"] == 0.3 and "keep_geometry" not in job["request"]
+    job = httpx.get(f"{server.url}/jobs/{items['a green box']['job']}").json()
+    assert job["request"]["new_uvs"] is True  # keep_uvs false, as the form asks it
