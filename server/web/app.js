@@ -132,6 +132,8 @@ async function submit(event) {
   for (const name of names) {
     if ($(name).value !== "") options[name] = Number($(name).value);
   }
+  const view = $("view").value.trim(); // the camera the image was taken from
+  if (mode === "image" && options.refine_steps > 0 && view) options.view = view;
   options.format = $("format").value;
   const mesh = $("mesh-input").files[0]; // to start from, or to paint
   if (mesh) {
@@ -203,6 +205,7 @@ function setMode() {
   const image = document.querySelector("input[name=mode]:checked").value === "image";
   $("image-field").hidden = !image;
   $("refine-field").hidden = !image;
+  $("view-field").hidden = !image;
   $("prompt-field").hidden = image;
 }
 

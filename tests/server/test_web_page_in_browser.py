@@ -80,9 +80,13 @@ def test_web_page_uploads_an_image(live_server, browser_page, tmp_path) -> None:
     page.set_input_files("#image-input", str(photo))
     page.select_option("#texture_size", "512")
     page.fill("#refine_steps", "2")
+    page.fill("#view", "210,15")  # the camera the photo was taken from
     page.click("#submit")
     page.wait_for_selector("#status[data-status=succeeded]", timeout=60_000)
     assert "refine" in page.locator("#timings").inner_text()
+    (job,) = httpx.get(server.url + "/jobs").json()["items"]
+    assert job["request"]["view"] == "210,15"
+    assert job["result"]["view"]["source"] == "given"
     page.wait_for_function("() => document.querySelector('model-viewer').loaded === true")
     page.wait_for_selector("#jobs li >> text=(image)")
     assert errors == []
