@@ -1,5 +1,6 @@
 """Cameras, rasterizer backends (pure PyTorch everywhere; nvdiffrast on CUDA when installed),
-UV unwrapping, texture baking and refinement, previews.
+UV unwrapping, texture baking and refinement, the view a photo of a mesh was taken from,
+previews.
 
 Depends on torch (and optionally nvdiffrast, xatlas): never imports gen3d, server, vae or dit.
 """
@@ -8,6 +9,7 @@ from render.backend import RasterBackend, RenderError, get_backend, nvdiffrast_a
 from render.bake import bake_texture, texel_positions
 from render.camera import Cameras, look_at, orthographic, perspective
 from render.mesh import RenderMesh
+from render.pose import PoseSettings, ViewEstimate, estimate_view
 from render.preview import contact_sheet, render_views, save_turntable, save_views
 from render.refine import RefinementCancelled, RefineSettings, psnr, refine_texture
 from render.renderer import RenderOutput, render_mesh
@@ -15,6 +17,7 @@ from render.uv import UnwrapError, unwrap_uv
 
 __all__ = [
     "Cameras",
+    "PoseSettings",
     "RasterBackend",
     "RefineSettings",
     "RefinementCancelled",
@@ -22,8 +25,10 @@ __all__ = [
     "RenderMesh",
     "RenderOutput",
     "UnwrapError",
+    "ViewEstimate",
     "bake_texture",
     "contact_sheet",
+    "estimate_view",
     "get_backend",
     "look_at",
     "nvdiffrast_available",
