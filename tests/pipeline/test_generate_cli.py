@@ -29,6 +29,18 @@ def test_prompt_and_image_to_files(clean_env, tmp_path, run_cli, tiny_pipeline_p
     # The texture is named after the asset, so that assets in one folder keep their own.
     assert {p.name for p in tmp_path.glob("obj.*")} == {"obj.obj", "obj.mtl", "obj.png"}
 
+    # Refining against the photo says the view it used: given, or estimated.
+    refine = ["generate", "--image", str(photo), "--refine-steps", "2", "--texture-size", "64"]
+    code, err = run_cli(*refine, "--view", "210,15", "-o", str(tmp_path / "given.glb"))
+    assert code == 0 and "refined from azimuth 210, elevation 15 (given)" in err, err
+    code, err = run_cli(*refine, "-o", str(tmp_path / "auto.glb"))
+    assert code == 0 and "(estimated: silhouette IoU" in err, err
+    for view, message in (("30,20", "it needs an image and refine_steps"), ("up", "not one of")):
+        flags = ["--view", view, "-o", str(tmp_path / "x.glb")]
+        code, err = run_cli(*(refine if view == "up" else refine[:3]), *flags)
+        assert code != 0 and message in err and "Traceback" not in err, err
+        assert not (tmp_path / "x.glb").exists()
+
 
 def test_variations_are_one_batch_of_numbered_files(
     clean_env, tmp_path, run_cli, tiny_pipeline_path
