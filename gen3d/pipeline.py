@@ -557,14 +557,12 @@ class Pipeline:
     ) -> tuple[Any, float]:
         """The starting mesh (a ``ShapeInput``, loaded and checked; None without one) and the
         strength, before any work; raises ``PipelineError`` or ``MeshError`` saying why."""
-        from gen3d.shape_input import UP_AXES, load_shape
+        from gen3d.shape_input import load_shape
 
         if shape is None:
             if strength is not None or keep_geometry or up != "y":
                 raise PipelineError("strength, keep_geometry and up need a starting shape (shape=)")
             return None, 1.0
-        if up not in UP_AXES:
-            raise PipelineError(f"up must be one of {', '.join(UP_AXES)}, not {up!r}")
         if strength is None:
             strength = DEFAULT_PAINT_STRENGTH if keep_geometry else DEFAULT_STRENGTH
         if isinstance(strength, bool) or not isinstance(strength, int | float):

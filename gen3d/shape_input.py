@@ -28,8 +28,9 @@ import numpy as np
 import torch
 import trimesh
 
-from gen3d.data.meshes import MeshAsset, normalise_mesh, read_mesh_and_uv
+from gen3d.data.meshes import DEFAULT_MAX_FACES, MeshAsset, normalise_mesh, read_mesh_and_uv
 from gen3d.data.sampling import surface_samples
+from gen3d.pipeline import PipelineError
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +71,18 @@ class ShapeInput:
         return upright @ self.rotation
 
 
-def load_shape(source: str | Path | trimesh.Trimesh | ShapeInput, up: str = "y") -> ShapeInput:
+def load_shape(
+    source: str | Path | trimesh.Trimesh | ShapeInput,
+    up: str = "y",
+    *,
+    max_faces: int = DEFAULT_MAX_FACES,
+) -> ShapeInput:
     """A mesh file (any format ``gen3d dataset build`` reads) or a ``trimesh.Trimesh`` as a
     ``ShapeInput``; ``up`` is the mesh's up axis (``"y"`` or ``"z"``). Raises
-    ``gen3d.data.MeshError`` naming the problem."""
+    ``gen3d.data.MeshError`` naming the mesh's problem (over ``max_faces`` faces, say), or
+    ``PipelineError`` for an unknown ``up``."""
     if up not in UP_AXES:
-        raise ValueError(f"up must be one of {', '.join(UP_AXES)}, not {up!r}")
+        raise PipelineError(f"up must be one of {', '.join(UP_AXES)}, not {up!r}")
     if isinstance(source, ShapeInput):
         return source
     if isinstance(source, trimesh.Trimesh):
@@ -87,7 +94,7 @@ def load_shape(source: str | Path | trimesh.Trimesh | ShapeInput, up: str = "y")
     rotation = UP_AXES[up]
     upright = mesh.copy()
     upright.vertices = np.asarray(mesh.vertices, dtype=np.float64) @ rotation.T
-    asset = normalise_mesh(upright, name, margin=SHAPE_MARGIN)
+    asset = normalise_mesh(upright, name, margin=SHAPE_MARGIN, max_faces=max_faces)
     return ShapeInput(name, mesh, asset, uv if _bakeable(uv, name) else None, rotation)
 
 

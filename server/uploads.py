@@ -65,7 +65,8 @@ def accept_image(data: bytes, *, max_pixels: int, results_dir: Path) -> StoredIm
 
 def accept_mesh(data: bytes, filename: str, *, max_faces: int, results_dir: Path) -> StoredImage:
     """Check an uploaded mesh and store it; raises ``Problem`` naming what is wrong."""
-    from gen3d.data.meshes import MeshError, normalise_mesh, read_mesh
+    from gen3d.data.meshes import MeshError
+    from gen3d.shape_input import load_shape
 
     suffix = Path(filename or "").suffix.lower()
     if suffix not in MESH_SUFFIXES:
@@ -86,7 +87,7 @@ def accept_mesh(data: bytes, filename: str, *, max_faces: int, results_dir: Path
     partial = target.with_name(f"{sha}.{os.getpid()}.part{suffix}")  # trimesh reads by suffix
     partial.write_bytes(data)
     try:
-        normalise_mesh(read_mesh(partial), filename, max_faces=max_faces)
+        load_shape(partial, max_faces=max_faces)  # as the worker will read it
     except MeshError as error:
         partial.unlink(missing_ok=True)
         raise Problem(422, "invalid_mesh", f"{filename}: {error.problem}") from None
