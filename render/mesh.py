@@ -110,13 +110,32 @@ def material_image(material: object) -> Image.Image | None:
     return image if isinstance(image, Image.Image) else None
 
 
-def _material_colour(material: object) -> Tensor | None:
-    colour = getattr(material, "baseColorFactor", None)
-    if colour is None:
-        colour = getattr(material, "main_color", None)
+#: the diffuse trimesh gives a material that states none
+_TRIMESH_GREY = (102, 102, 102)
+
+
+def material_base_colour(material: object) -> np.ndarray | None:
+    """A material's RGBA base colour in [0, 1] (glTF's ``baseColorFactor`` or an OBJ
+    material's diffuse ``Kd``), or None when it states none. trimesh fills a missing diffuse
+    with grey 102, which is no one's colour, so that grey counts as none."""
+    from trimesh.visual.material import PBRMaterial, SimpleMaterial
+
+    if isinstance(material, PBRMaterial):
+        colour = material.baseColorFactor
+    elif isinstance(material, SimpleMaterial):
+        colour = material.diffuse
+        if colour is not None and tuple(int(c) for c in np.ravel(colour)[:3]) == _TRIMESH_GREY:
+            return None
+    else:
+        return None
     if colour is None:
         return None
-    rgb = np.asarray(colour, dtype=np.float32)[:3]
-    if rgb.max() > 1.0:
-        rgb = rgb / 255.0
-    return torch.as_tensor(rgb)
+    values = np.asarray(colour).ravel()[:4]
+    rgba = np.ones(4)
+    rgba[: len(values)] = values / 255.0 if values.dtype.kind in "ui" else values
+    return rgba
+
+
+def _material_colour(material: object) -> Tensor | None:
+    rgba = material_base_colour(material)
+    return None if rgba is None else torch.as_tensor(rgba[:3], dtype=torch.float32)

@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 import trimesh
 
+from render.mesh import material_base_colour
+
 from .colour_space import linear_to_srgb
 
 GLTF_SUFFIXES = (".glb", ".gltf")
-_TRIMESH_GREY = (102, 102, 102)
 
 
 def flatten_scene(loaded: Any, *, gltf: bool) -> trimesh.Trimesh | None:
@@ -84,7 +85,7 @@ def _untextured_colours(mesh: trimesh.Trimesh, *, gltf: bool) -> np.ndarray | No
     colours = getattr(visual, "vertex_attributes", {}).get("color")
     if colours is None and getattr(visual, "kind", None) == "vertex":
         colours = visual.vertex_colors
-    factor = _base_colour(material)
+    factor = material_base_colour(material)
     if colours is None and factor is None:
         return None
     n = len(mesh.vertices)
@@ -104,26 +105,4 @@ def _unit_rgba(colours: np.ndarray, n_vertices: int) -> np.ndarray | None:
     scale = 255.0 if colours.dtype.kind in "ui" or colours.max() > 1.0 else 1.0
     rgba = np.ones((n_vertices, 4))
     rgba[:, : colours.shape[1]] = colours / scale
-    return rgba
-
-
-def _base_colour(material: Any) -> np.ndarray | None:
-    """A material's RGBA base colour in [0, 1] (glTF's ``baseColorFactor`` or an OBJ
-    material's diffuse ``Kd``), or None when it states none. trimesh fills a missing diffuse
-    with grey 102, which is no one's colour, so that grey counts as none."""
-    from trimesh.visual.material import PBRMaterial, SimpleMaterial
-
-    if isinstance(material, PBRMaterial):
-        colour = material.baseColorFactor
-    elif isinstance(material, SimpleMaterial):
-        colour = material.diffuse
-        if colour is not None and tuple(int(c) for c in np.ravel(colour)[:3]) == _TRIMESH_GREY:
-            return None
-    else:
-        return None
-    if colour is None:
-        return None
-    values = np.asarray(colour).ravel()[:4]
-    rgba = np.ones(4)
-    rgba[: len(values)] = values / 255.0 if values.dtype.kind in "ui" else values
     return rgba
