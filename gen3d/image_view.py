@@ -76,12 +76,16 @@ def prepared_photo(image: Any, size: int, margin: float) -> tuple[torch.Tensor, 
     return colours, torch.from_numpy(object_mask(framed))
 
 
-def estimate_photo_view(mesh: Any, image: Any, size: int, margin: float) -> Any:
+def estimate_photo_view(
+    mesh: Any, image: Any, size: int, margin: float, prior: tuple[float, float] | None = None
+) -> Any:
     """``render.pose.ViewEstimate``: the direction from which trimesh ``mesh`` (in the model's
-    frame, with its baked colour) looks most like ``image``."""
+    frame, with its baked colour) looks most like ``image``; ``prior`` (the reference view)
+    wins a near tie, as where the mesh looks the same from every side."""
     from render import RenderMesh
     from render.pose import PoseSettings, estimate_view
 
     colours, mask = prepared_photo(image, size, margin)
     drawable = RenderMesh.from_trimesh(mesh)
-    return estimate_view(drawable, colours, mask, settings=PoseSettings(margin=margin))
+    settings = PoseSettings(margin=margin)
+    return estimate_view(drawable, colours, mask, prior=prior, settings=settings)

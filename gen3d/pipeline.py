@@ -725,7 +725,9 @@ class Pipeline:
 
         report("refine", 0.0, {"step": 0, "steps": opts.refine_steps})
         if view == "auto":
-            estimate = estimate_photo_view(mesh, image, REFINE_RESOLUTION, PREPARE_MARGIN)
+            estimate = estimate_photo_view(
+                mesh, image, REFINE_RESOLUTION, PREPARE_MARGIN, prior=self.config.reference_view
+            )
             seen_from, angles = {"source": "estimated", **estimate.as_metadata()}, estimate.view
             log.info(
                 "%s seen from azimuth %.0f, elevation %.0f (silhouette IoU %.2f)",

@@ -11,6 +11,11 @@ tells apart views whose silhouettes are mirror images of each other, e.g. the fr
 back of a chair. A coarse grid over the whole sphere of directions comes first, then a finer
 search around the best few candidates.
 
+A ``prior`` view (the pipeline's reference view) wins when it scores within
+``prior_tolerance`` of the best: where the photo cannot tell views apart (a bowl or a bottle
+looks the same from every side), the view the rest of the pipeline assumed is the consistent
+choice.
+
 Only the direction is estimated: the object is taken to be upright (no roll), framed by its
 bounds, and seen through the orbit cameras' lens.
 """
@@ -60,7 +65,8 @@ class PoseSettings:
     colour_weight: float = 0.5  # score = iou - colour_weight * colour error
     margin: float = 0.1  # the photo's framing margin (``gen3d.images.prepare_image``'s)
     keep: int = 3  # coarse candidates searched further
-    finest_step: float = 2.0  # degrees: the fine search halves its step down to this
+    finest_step: float = 1.0  # degrees: the fine search halves its step down to this
+    prior_tolerance: float = 0.01  # a prior view this close to the best score wins
     batch: int = 48  # views rasterised at once
 
     def __post_init__(self) -> None:
@@ -70,6 +76,8 @@ class PoseSettings:
             raise RenderError("colour_weight must be >= 0 and margin in [0, 0.5)")
         if self.keep < 1 or self.finest_step <= 0 or self.batch < 1:
             raise RenderError("keep and batch must be >= 1 and finest_step positive")
+        if self.prior_tolerance < 0:
+            raise RenderError(f"prior_tolerance must be >= 0, got {self.prior_tolerance}")
 
 
 def estimate_view(
@@ -77,13 +85,15 @@ def estimate_view(
     image: Tensor,
     mask: Tensor,
     *,
+    prior: tuple[float, float] | None = None,
     settings: PoseSettings | None = None,
     backend: str | RasterBackend = "auto",
 ) -> ViewEstimate:
     """The orbit view from which ``mesh`` looks most like ``image (H, W, 3)`` in [0, 1], whose
     object is ``mask (H, W)``; both framed with ``settings.margin`` as
     ``gen3d.images.prepare_image`` frames a photo. Colour counts only when the mesh has one
-    (a texture or vertex colours)."""
+    (a texture or vertex colours). The best view near ``prior`` (azimuth, elevation) is
+    taken when it scores within ``settings.prior_tolerance`` of the best found."""
     settings = settings or PoseSettings()
     if image.ndim != 3 or image.shape[-1] != 3 or mask.shape != image.shape[:2]:
         raise RenderError(
@@ -96,11 +106,21 @@ def estimate_view(
         raise RenderError("cannot estimate a view of a mesh with no faces")
     target = _Target(mesh, image, mask, settings, backend)
     coarse = [(a, e) for e in COARSE_ELEVATIONS for a in COARSE_AZIMUTHS]
-    found = target.score(coarse)
+    found = sorted(target.score(coarse), key=lambda e: e.score, reverse=True)
     step = min(_spacing(COARSE_AZIMUTHS), _spacing(COARSE_ELEVATIONS)) / 2.0
-    candidates = sorted(found, key=lambda e: e.score, reverse=True)[: settings.keep]
+    best = _pattern_search(target, found[: settings.keep], step, settings)
+    if prior is None:
+        return best
+    near_prior = _pattern_search(target, target.score([prior]), step, settings)
+    return near_prior if near_prior.score >= best.score - settings.prior_tolerance else best
+
+
+def _pattern_search(
+    target: _Target, candidates: list[ViewEstimate], step: float, settings: PoseSettings
+) -> ViewEstimate:
+    """The best view found from ``candidates``: each tries its eight neighbours at ``step``,
+    the best ``settings.keep`` go on, and the step halves down to ``settings.finest_step``."""
     while step >= settings.finest_step:
-        # A pattern search: each candidate tries its eight neighbours at this step.
         tried = [
             (c.azimuth + da * step, c.elevation + de * step)
             for c in candidates
@@ -108,9 +128,8 @@ def estimate_view(
             for de in (-1, 0, 1)
             if da or de
         ]
-        candidates = sorted(candidates + target.score(tried), key=lambda e: e.score, reverse=True)[
-            : settings.keep
-        ]
+        ranked = sorted(candidates + target.score(tried), key=lambda e: e.score, reverse=True)
+        candidates = ranked[: settings.keep]
         step /= 2.0
     return candidates[0]
 

@@ -275,7 +275,9 @@ def bench_refine(items: list[dict], steps: int) -> dict:
             image, _ = photo(truth, true_view)
             picture = Image.fromarray((image.numpy() * 255 + 0.5).astype(np.uint8))
             asset = pipe(image=picture, seed=0, texture_size=1024)
-            estimate = estimate_photo_view(asset.mesh, picture, REFINE_RESOLUTION, PREPARE_MARGIN)
+            estimate = estimate_photo_view(
+                asset.mesh, picture, REFINE_RESOLUTION, PREPARE_MARGIN, prior=REFERENCE_VIEW
+            )
             true_colour, true_mask = albedo(truth, true_view)
             views = {
                 "reference view (baseline)": REFERENCE_VIEW,

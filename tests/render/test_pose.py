@@ -84,3 +84,17 @@ def test_framed_cameras_fill_the_frame_as_a_prepared_photo(chair):
         centre = ((rows.max() + rows.min()) / 2, (columns.max() + columns.min()) / 2)
         assert float(centre[0]) == pytest.approx(63.5, abs=1.5)
         assert float(centre[1]) == pytest.approx(63.5, abs=1.5)
+
+
+def test_where_every_side_looks_alike_the_prior_view_is_kept():
+    # A plain cylinder looks the same from every azimuth: the photo cannot say which side it
+    # shows, so the view the pipeline assumed (the prior) is kept.
+    import trimesh
+
+    cylinder = trimesh.creation.cylinder(radius=0.5, height=1.2, sections=64)
+    cylinder.apply_transform(trimesh.transformations.rotation_matrix(np.pi / 2, [1, 0, 0]))
+    drawable = RenderMesh.from_trimesh(cylinder)
+    image, mask = _photo(drawable, (200.0, 20.0))
+    found = estimate_view(drawable, image, mask, prior=(30.0, 20.0))
+    assert _angle(found.view, (30.0, 20.0)) < 5.0
+    assert found.iou > 0.9
