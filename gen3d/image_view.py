@@ -24,6 +24,9 @@ import torch
 from gen3d.errors import Gen3DError
 
 VIEW_WORDS = ("auto", "reference")
+#: faces the view is estimated on: silhouettes at the estimate's 96^2 pixels do not change
+#: when a bigger mesh is simplified to this, and the search's time grows with faces
+POSE_FACES = 50_000
 #: the form the text of a view takes, for help texts and errors
 VIEW_HELP = "auto, reference, or AZIMUTH,ELEVATION in degrees (e.g. 210,15)"
 
@@ -86,6 +89,46 @@ def estimate_photo_view(
     from render.pose import PoseSettings, estimate_view
 
     colours, mask = prepared_photo(image, size, margin)
-    drawable = RenderMesh.from_trimesh(mesh)
+    drawable = RenderMesh.from_trimesh(_simplified(mesh))
     settings = PoseSettings(margin=margin)
     return estimate_view(drawable, colours, mask, prior=prior, settings=settings)
+
+
+def _simplified(mesh: Any, faces: int | None = None) -> Any:
+    """``mesh`` with at most ``faces`` (``POSE_FACES``) faces for estimating its view, its
+    colour (texture or vertex colours) carried over as vertex colours from the nearest
+    original vertex."""
+    import trimesh
+    from scipy.spatial import cKDTree
+
+    faces = POSE_FACES if faces is None else faces
+    if len(mesh.faces) <= faces:
+        return mesh
+    colours = _vertex_colours(mesh)
+    simple = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
+    simple = simple.simplify_quadric_decimation(face_count=faces)
+    if colours is not None:
+        _, nearest = cKDTree(np.asarray(mesh.vertices)).query(np.asarray(simple.vertices))
+        simple.visual = trimesh.visual.ColorVisuals(simple, vertex_colors=colours[nearest])
+    return simple
+
+
+def _vertex_colours(mesh: Any) -> np.ndarray | None:
+    """RGBA uint8 per vertex: the texture's texel at each vertex's UV, or the vertex colours
+    (None for a mesh without colour)."""
+    from render.mesh import material_image
+
+    visual = mesh.visual
+    if visual.kind == "texture":
+        image = material_image(visual.material)
+        if image is None or visual.uv is None:
+            return None
+        texels = np.asarray(image.convert("RGBA"))
+        height, width = texels.shape[:2]
+        uv = np.clip(np.nan_to_num(np.asarray(visual.uv, dtype=np.float64)), 0.0, 1.0)
+        rows = np.round((1.0 - uv[:, 1]) * (height - 1)).astype(int)
+        columns = np.round(uv[:, 0] * (width - 1)).astype(int)
+        return texels[rows, columns]
+    if visual.kind in ("vertex", "face"):
+        return np.asarray(visual.vertex_colors)
+    return None
