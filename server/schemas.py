@@ -47,6 +47,16 @@ class _Options(BaseModel):
     )
     format: Literal["glb", "obj", "ply", "usdz"] = "glb"
 
+    @field_validator(
+        "seed", "steps", "guidance", "resolution", "face_count", "texture_size", mode="before"
+    )
+    @classmethod
+    def _not_a_boolean(cls, value: Any) -> Any:
+        # pydantic reads JSON true/false as 1/0 for numbers; a boolean here is a mistake.
+        if isinstance(value, bool):
+            raise ValueError("must be a number, not true or false")
+        return value
+
     @model_validator(mode="after")
     def _pipeline_accepts_the_options(self) -> _Options:
         # The pipeline's own check (e.g. texture_size 0 or >= 64), so that a request the API

@@ -436,3 +436,11 @@ def test_a_prompt_the_model_does_not_know_comes_back_with_a_warning(tmp_path, ti
         f"{horse['familiarity']['similarity']:.2f} to the closest training caption, "
         f"'{horse['familiarity']['closest_known_caption']}'); expect a shape of a kind it knows"
     ]
+
+
+@pytest.mark.parametrize("name", ["guidance", "seed", "texture_size", "face_count"])
+def test_a_boolean_is_not_a_number(client: TestClient, name: str) -> None:
+    # pydantic alone would read false as 0 (found by schemathesis: "guidance": false passed).
+    answer = client.post("/generate", json={"prompt": "a chair", name: False})
+    assert (answer.status_code, answer.json()["code"]) == (422, "invalid_request")
+    assert "must be a number, not true or false" in answer.json()["detail"]
