@@ -38,8 +38,14 @@ class Asset:
         return export_mesh(self.mesh, path, metadata={**self.metadata, "timings": timings})
 
     def preview(self, path: str | Path, views: int = 4, resolution: int = 256) -> Path:
-        """A PNG of ``views`` views side by side."""
+        """A PNG of ``views`` views side by side, upright: a painted Z-up mesh (metadata
+        ``up``) is shown turned as the model saw it, though it is saved in its own axes."""
+        import torch
+
+        from gen3d.shape_input import UP_AXES
         from render import RenderMesh, save_views
 
-        mesh = RenderMesh.from_trimesh(self.mesh).normalised()
-        return save_views(mesh, path, views=views, resolution=resolution)
+        mesh = RenderMesh.from_trimesh(self.mesh)
+        rotation = UP_AXES.get(self.metadata.get("up", "y"), UP_AXES["y"])
+        mesh.vertices = mesh.vertices @ torch.as_tensor(rotation.T, dtype=mesh.vertices.dtype)
+        return save_views(mesh.normalised(), path, views=views, resolution=resolution)

@@ -198,7 +198,7 @@ def test_painting_bakes_into_the_meshs_own_uvs(tiny_pipeline: Pipeline, tmp_path
 
 
 def test_a_z_up_mesh_is_seen_upright_and_comes_back_in_its_own_axes(
-    tiny_pipeline: Pipeline,
+    tiny_pipeline: Pipeline, tmp_path
 ) -> None:
     from gen3d.shape_input import load_shape
 
@@ -213,6 +213,13 @@ def test_a_z_up_mesh_is_seen_upright_and_comes_back_in_its_own_axes(
     asset = tiny_pipeline("a tower", shape=tower, up="z", keep_geometry=True, texture_size=0)
     np.testing.assert_allclose(asset.mesh.vertices, tower.vertices, atol=1e-9)
     assert asset.metadata["up"] == "z"
+    # Its preview shows it standing, as the model saw it, though it is saved lying (Z-up).
+    from PIL import Image
+
+    preview = np.asarray(Image.open(asset.preview(tmp_path / "tower.png", views=2)).convert("L"))
+    for view in np.split(preview, 2, axis=1):
+        rows, columns = np.nonzero(view < 250)
+        assert np.ptp(rows) > 1.5 * np.ptp(columns)
     with pytest.raises(PipelineError, match="up must be one of y, z"):
         tiny_pipeline("a tower", shape=tower, up="x")
     with pytest.raises(PipelineError, match="need a starting shape"):
