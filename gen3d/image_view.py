@@ -80,15 +80,19 @@ def prepared_photo(image: Any, size: int, margin: float) -> tuple[torch.Tensor, 
 
 
 def estimate_photo_view(
-    mesh: Any, image: Any, size: int, margin: float, prior: tuple[float, float] | None = None
+    mesh: Any,
+    photo: tuple[torch.Tensor, torch.Tensor],
+    margin: float,
+    prior: tuple[float, float] | None = None,
 ) -> Any:
     """``render.pose.ViewEstimate``: the direction from which trimesh ``mesh`` (in the model's
-    frame, with its baked colour) looks most like ``image``; ``prior`` (the reference view)
-    wins a near tie, as where the mesh looks the same from every side."""
+    frame, with its baked colour) looks most like ``photo`` (``prepared_photo``'s colours and
+    mask, framed with ``margin``); ``prior`` (the reference view) wins a near tie, as where the
+    mesh looks the same from every side."""
     from render import RenderMesh
     from render.pose import PoseSettings, estimate_view
 
-    colours, mask = prepared_photo(image, size, margin)
+    colours, mask = photo
     drawable = RenderMesh.from_trimesh(_simplified(mesh))
     settings = PoseSettings(margin=margin)
     return estimate_view(drawable, colours, mask, prior=prior, settings=settings)

@@ -12,7 +12,7 @@ The stages, numbered as the progress callback reports them:
    (``texture_size=0`` keeps vertex colours instead);
 6. ``refine`` (image input, ``refine_steps > 0``): the camera the image was taken from is
    estimated (``gen3d.image_view``; or given as ``view``), then the texture is optimised so
-   that a render from it matches the input image (see ``refine_from_image``).
+   that a render from it matches the input image (see ``refine_from_photo``).
 
 ``shape=`` starts sampling from a mesh instead of noise (``gen3d.shape_input``): its latent is
 noised to ``strength`` and denoised under the prompt or image. ``keep_geometry=True`` then
@@ -717,16 +717,18 @@ class Pipeline:
     ) -> tuple[Any, dict[str, Any]]:
         """The mesh with its texture refined against ``image``, and the view it was seen from
         (for the asset's metadata)."""
-        from gen3d.image_view import estimate_photo_view
+        from gen3d.image_view import estimate_photo_view, prepared_photo
         from render import RefinementCancelled
 
         def on_step(step: int, steps: int, loss: float) -> bool:
             return report("refine", step / steps, {"step": step, "steps": steps, "loss": loss})
 
         report("refine", 0.0, {"step": 0, "steps": opts.refine_steps})
+        # Read and framed once, for the view estimate and the refinement alike.
+        photo = prepared_photo(image, REFINE_RESOLUTION, PREPARE_MARGIN)
         if view == "auto":
             estimate = estimate_photo_view(
-                mesh, image, REFINE_RESOLUTION, PREPARE_MARGIN, prior=self.config.reference_view
+                mesh, photo, PREPARE_MARGIN, prior=self.config.reference_view
             )
             seen_from, angles = {"source": "estimated", **estimate.as_metadata()}, estimate.view
             log.info(
@@ -740,7 +742,7 @@ class Pipeline:
             seen_from = {"source": "reference" if view == "reference" else "given"}
             seen_from.update(azimuth=float(angles[0]), elevation=float(angles[1]))
         try:
-            refined = refine_from_image(mesh, image, angles, opts.refine_steps, callback=on_step)
+            refined = refine_from_photo(mesh, photo, angles, opts.refine_steps, callback=on_step)
         except RefinementCancelled as error:
             raise GenerationCancelled(str(error)) from None
         return refined, seen_from
@@ -769,24 +771,24 @@ def reference_cameras(mesh_vertices: torch.Tensor, view: tuple[float, float], si
     return Cameras.orbit([view[0]], view[1], resolution=size).framed(mesh_vertices, PREPARE_MARGIN)
 
 
-def refine_from_image(
+def refine_from_photo(
     mesh: Any,
-    image: Any,
+    photo: tuple[torch.Tensor, torch.Tensor],
     view: tuple[float, float],
     steps: int,
     *,
     callback: Callable[[int, int, float], bool | None] | None = None,
 ) -> Any:
-    """A copy of textured ``mesh`` whose texture is refined against ``image`` seen from
-    ``view`` (azimuth, elevation; the object's pixels only; texels the view cannot see stay as
-    baked)."""
+    """A copy of textured ``mesh`` whose texture is refined against ``photo`` (an input image
+    as ``gen3d.image_view.prepared_photo(image, REFINE_RESOLUTION, PREPARE_MARGIN)`` gives
+    it) seen from ``view`` (azimuth, elevation; the object's pixels only; texels the view
+    cannot see stay as baked)."""
     import numpy as np
 
-    from gen3d.image_view import prepared_photo
     from gen3d.mesh.texture import texture_image, textured_mesh
     from render import RefineSettings, RenderMesh, refine_texture
 
-    colours, mask = prepared_photo(image, REFINE_RESOLUTION, PREPARE_MARGIN)
+    colours, mask = photo
     reference, mask = colours[None], mask[None]
     render_mesh = RenderMesh.from_trimesh(mesh)
     if render_mesh.texture is None:

@@ -185,7 +185,7 @@ class _Target:
         errors: Tensor | None = None
         if self.coloured:
             colour = sample_albedo(self.mesh, rast, self.backend).flip(1)
-            difference = colour_difference(colour, self.image) * both
+            difference = (colour - self.image).abs().mean(-1) * both
             errors = difference.sum((1, 2)) / both.sum((1, 2)).clamp_min(1)
         found = []
         for index, (azimuth, elevation) in enumerate(views):
@@ -194,11 +194,6 @@ class _Target:
             score = iou - (0.0 if error is None else self.settings.colour_weight * error)
             found.append(ViewEstimate(azimuth, elevation, iou, error, score))
         return found
-
-
-def colour_difference(rendered: Tensor, photo: Tensor) -> Tensor:
-    """Per-pixel mean absolute difference of two ``(..., 3)`` colour images."""
-    return (rendered - photo).abs().mean(-1)
 
 
 def _wrapped(azimuth: float, elevation: float) -> tuple[float, float]:

@@ -260,8 +260,8 @@ def bench_refine(items: list[dict], steps: int) -> dict:
     from PIL import Image
 
     from gen3d import Pipeline
-    from gen3d.image_view import estimate_photo_view
-    from gen3d.pipeline import PREPARE_MARGIN, REFINE_RESOLUTION, refine_from_image
+    from gen3d.image_view import estimate_photo_view, prepared_photo
+    from gen3d.pipeline import PREPARE_MARGIN, REFINE_RESOLUTION, refine_from_photo
     from render import psnr
 
     pipe = Pipeline.from_pretrained()
@@ -275,8 +275,9 @@ def bench_refine(items: list[dict], steps: int) -> dict:
             image, _ = photo(truth, true_view)
             picture = Image.fromarray((image.numpy() * 255 + 0.5).astype(np.uint8))
             asset = pipe(image=picture, seed=0, texture_size=1024)
+            prepared = prepared_photo(picture, REFINE_RESOLUTION, PREPARE_MARGIN)
             estimate = estimate_photo_view(
-                asset.mesh, picture, REFINE_RESOLUTION, PREPARE_MARGIN, prior=REFERENCE_VIEW
+                asset.mesh, prepared, PREPARE_MARGIN, prior=REFERENCE_VIEW
             )
             true_colour, true_mask = albedo(truth, true_view)
             views = {
@@ -288,7 +289,7 @@ def bench_refine(items: list[dict], steps: int) -> dict:
             for name in variants:
                 mesh = asset.mesh
                 if name in views:
-                    mesh = refine_from_image(mesh, picture, views[name], steps)
+                    mesh = refine_from_photo(mesh, prepared, views[name], steps)
                 colour, mask = albedo(RenderMesh.from_trimesh(mesh), true_view)
                 value = psnr(colour, true_colour, mask & true_mask)
                 rows[case][name].append(value)
