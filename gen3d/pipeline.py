@@ -11,8 +11,9 @@ The stages, numbered as the progress callback reports them:
 5. ``texture``: xatlas UVs and the field's colour baked into a ``texture_size`` texture
    (``texture_size=0`` keeps vertex colours instead);
 6. ``refine`` (image input, ``refine_steps > 0``): the camera the image was taken from is
-   estimated (``gen3d.image_view``; or given as ``view``), then the texture is optimised so
-   that a render from it matches the input image (see ``refine_from_photo``).
+   estimated (``gen3d.image_view``; or given as ``view``), the image's lighting is fitted
+   (``render.lighting``), then the texture is optimised so that a render from that camera,
+   under that light, matches the input image (see ``refine_from_photo``).
 
 ``shape=`` starts sampling from a mesh instead of noise (``gen3d.shape_input``): its latent is
 noised to ``strength`` and denoised under the prompt or image. ``keep_geometry=True`` then
@@ -474,10 +475,10 @@ class Pipeline:
 
         assets = []
         for index, item in enumerate(items):
-            mesh, seen_from = meshes[index], None
+            mesh, refinement = meshes[index], {}
             if images is not None and opts.refine_steps:
                 started = time.perf_counter()
-                mesh, seen_from = self._refine(mesh, item, opts, report, view)
+                mesh, refinement = self._refine(mesh, item, opts, report, view)
                 item_timings[index]["refine"] = time.perf_counter() - started
             if keep_geometry:  # painted in the model's frame; back to the mesh's own
                 mesh.vertices = start_shape.to_own_frame(mesh.vertices)
@@ -494,8 +495,7 @@ class Pipeline:
                 )
                 if keep_geometry and opts.texture_size:
                     metadata["kept_uvs"] = keep_uvs and start_shape.uv is not None
-            if seen_from is not None:
-                metadata["view"] = seen_from
+            metadata.update(refinement)
             if familiarity is not None:
                 metadata["familiarity"] = familiarity[index].as_metadata()
             assets.append(Asset(mesh, metadata, item_timings[index]))
@@ -715,8 +715,9 @@ class Pipeline:
     def _refine(
         self, mesh: Any, image: Any, opts: GenerationOptions, report: _Reporter, view: Any
     ) -> tuple[Any, dict[str, Any]]:
-        """The mesh with its texture refined against ``image``, and the view it was seen from
-        (for the asset's metadata)."""
+        """The mesh with its texture refined against ``image``, and the asset's metadata on it:
+        ``view``, the view it was seen from, and ``light_contrast``, how uneven its fitted
+        lighting was (0: even; 0.5: the shadows had half the light of the brightest parts)."""
         from gen3d.image_view import estimate_photo_view, prepared_photo
         from render import RefinementCancelled
 
@@ -742,10 +743,12 @@ class Pipeline:
             seen_from = {"source": "reference" if view == "reference" else "given"}
             seen_from.update(azimuth=float(angles[0]), elevation=float(angles[1]))
         try:
-            refined = refine_from_photo(mesh, photo, angles, opts.refine_steps, callback=on_step)
+            refined, contrast = refine_from_photo(
+                mesh, photo, angles, opts.refine_steps, callback=on_step
+            )
         except RefinementCancelled as error:
             raise GenerationCancelled(str(error)) from None
-        return refined, seen_from
+        return refined, {"view": seen_from, "light_contrast": round(contrast, 3)}
 
 
 def _painting_error(error: Exception, shape: Any) -> PipelineError | None:
@@ -777,12 +780,17 @@ def refine_from_photo(
     view: tuple[float, float],
     steps: int,
     *,
+    fit_lighting: bool = True,
     callback: Callable[[int, int, float], bool | None] | None = None,
-) -> Any:
+) -> tuple[Any, float]:
     """A copy of textured ``mesh`` whose texture is refined against ``photo`` (an input image
     as ``gen3d.image_view.prepared_photo(image, REFINE_RESOLUTION, PREPARE_MARGIN)`` gives
     it) seen from ``view`` (azimuth, elevation; the object's pixels only; texels the view
-    cannot see stay as baked)."""
+    cannot see stay as baked), and the contrast of the photo's lighting.
+
+    ``fit_lighting``: fit the photo's shading and refine the surface colour under it, so that
+    the texture does not keep the photo's shadows (``render.lighting``; an evenly lit photo
+    gets no shading, contrast about 0). False copies the photo's colours as they are."""
     import numpy as np
 
     from gen3d.mesh.texture import texture_image, textured_mesh
@@ -799,11 +807,12 @@ def refine_from_photo(
         cameras,
         reference,
         mask,
-        settings=RefineSettings(steps=steps),
+        settings=RefineSettings(steps=steps, fit_lighting=fit_lighting),
         callback=callback,
     )
     uv = np.asarray(mesh.visual.uv)
-    return textured_mesh(mesh.vertices, mesh.faces, uv, texture_image(result.texture))
+    refined = textured_mesh(mesh.vertices, mesh.faces, uv, texture_image(result.texture))
+    return refined, result.light_contrast
 
 
 class _Reporter:

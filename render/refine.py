@@ -30,6 +30,7 @@ from torch import Tensor
 
 from render.backend import RasterBackend, RenderError, get_backend
 from render.camera import Cameras
+from render.lighting import fit_shading
 from render.mesh import RenderMesh
 
 #: Called after every step with (step, total steps, loss); returning False cancels.
@@ -54,6 +55,10 @@ class RefineSettings:
     #: pixels this close to the edge of a reference mask are left out: they mix the object's
     #: colour with the background's
     edge_margin: int = 2
+    #: fit the references' lighting (``render.lighting``) and refine the surface colour under
+    #: it, so that shading does not end up in the texture; False: the references show the
+    #: surface colour itself (unlit renders)
+    fit_lighting: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.steps <= 100_000:
@@ -76,6 +81,9 @@ class RefineResult:
     losses: list[float] = field(default_factory=list)
     stopped_early: bool = False
     coarsening: int = 1  # the one used
+    #: with ``fit_lighting``: how uneven the fitted light was (0: even; 0.6: the darkest
+    #: pixels got 40% of the brightest's light)
+    light_contrast: float = 0.0
 
     @property
     def steps(self) -> int:
@@ -116,6 +124,8 @@ class TextureSampler:
             )
             image_uv = torch.stack([mesh.uv[:, 0], 1.0 - mesh.uv[:, 1]], dim=-1)
             self.uv = self.backend.interpolate(image_uv, rast, mesh.faces).flip(1)
+            normals = self.backend.interpolate(mesh.vertex_normals(), rast, mesh.faces)
+            self.normals = torch.nn.functional.normalize(normals, dim=-1).flip(1)
         self.covered = (rast[..., 3] > 0).flip(1)
 
     def __call__(self, texture: Tensor) -> Tensor:
@@ -180,6 +190,10 @@ def refine_texture(
     )
     optimizer = torch.optim.Adam([change], lr=settings.lr)
     result = RefineResult(texture=anchor, coarsening=coarsening)
+    shading = None
+    if settings.fit_lighting:
+        shading_image, result.light_contrast = fit_shading(sampler.normals, references, weight)
+        shading = shading_image[weight][:, None].to(anchor)
     # The texture is the anchor plus the upsampled change, and sampling is linear, so each
     # step samples only the small change at the pixels' UVs (bilinear sampling of the coarse
     # change is, to second order, sampling of its bilinear upsampling).
@@ -188,6 +202,8 @@ def refine_texture(
     for step in range(settings.steps):
         optimizer.zero_grad(set_to_none=True)
         colours = anchor_colours + sampler.sample(change, weight)
+        if shading is not None:
+            colours = colours * shading
         loss = (
             (colours - targets).pow(2).mean()
             + settings.tv_weight * total_variation(change)

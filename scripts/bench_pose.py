@@ -14,10 +14,12 @@ what gen3d did before: assume the reference view (azimuth 30, elevation 20).
 
 ``paint``: painting a mesh like a photo of it (``gen3d texture MESH --image PHOTO
 --refine-steps 100``): the same meshes without their colours, painted by the default model
-from a photo (seed 0, 1024^2 texture; evenly lit unless ``--shading lambert``), refined from
-the reference view (the baseline), the view ``auto`` estimates, and the true view, or not
-refined. Scored by PSNR of the painted mesh's unlit colour against the true colours, seen
-from the photo's direction and from 45 degrees either side of it, over the object.
+from a photo (seed 0, 1024^2 texture; evenly lit, or ``--shading lambert``: lit by a head
+light), refined from the reference view (the baseline), the view ``auto`` estimates, and the
+true view, or not refined; and from the estimated view without fitting the photo's lighting
+(``fit_lighting=False``, as gen3d refined before ``render.lighting``). Scored by PSNR of the
+painted mesh's unlit colour against the true colours, seen from the photo's direction and
+from 45 degrees either side of it, over the object.
 
 ``refine``: image to 3D from such photos with the default model (seed 0, 1024^2 texture),
 its texture refined for 100 steps against the photo as seen from the assumed reference view
@@ -192,12 +194,19 @@ def bench_paint(items: list[dict], steps: int, shading: str) -> dict:
     from PIL import Image
 
     from gen3d import Pipeline
+    from gen3d.image_view import estimate_photo_view, prepared_photo
+    from gen3d.pipeline import PREPARE_MARGIN, REFINE_RESOLUTION, refine_from_photo
 
     pipe = Pipeline.from_pretrained()
-    variants = ("not refined", "reference view (baseline)", "estimated view", "true view")
-    options = {"reference view (baseline)": "reference", "estimated view": "auto"}
+    variants = (
+        "not refined",
+        "reference view (baseline)",
+        "estimated view, light kept",
+        "estimated view",
+        "true view",
+    )
     rows: dict[str, dict[str, list[float]]] = {}
-    errors = []
+    errors, contrasts = [], []
     for case in ("random direction", "reference view"):
         for where in ("photo's view", "45 deg either side"):
             rows[f"{case}, scored at the {where}"] = {name: [] for name in variants}
@@ -208,29 +217,37 @@ def bench_paint(items: list[dict], steps: int, shading: str) -> dict:
             image, _ = photo(truth, true_view, shading)
             picture = Image.fromarray((image.numpy() * 255 + 0.5).astype(np.uint8))
             plain = trimesh.Trimesh(item["mesh"].vertices, item["mesh"].faces, process=False)
+            # What `gen3d texture MESH --image PHOTO` paints before refining; the variants
+            # then refine it as the pipeline's refine stage does.
+            painted = pipe(image=picture, shape=plain, keep_geometry=True, seed=0).mesh
+            prepared = prepared_photo(picture, REFINE_RESOLUTION, PREPARE_MARGIN)
+            estimate = estimate_photo_view(painted, prepared, PREPARE_MARGIN, REFERENCE_VIEW)
+            errors.append(angle(estimate.view, true_view))
+            views = {
+                "reference view (baseline)": REFERENCE_VIEW,
+                "estimated view, light kept": estimate.view,
+                "estimated view": estimate.view,
+                "true view": true_view,
+            }
             scores = []
             for name in variants:
-                view = options.get(name, true_view)
-                asset = pipe(
-                    image=picture,
-                    shape=plain,
-                    keep_geometry=True,
-                    seed=0,
-                    refine_steps=0 if name == "not refined" else steps,
-                    view=None if name == "not refined" else view,
-                )
-                if name == "estimated view":
-                    found = asset.metadata["view"]
-                    errors.append(angle((found["azimuth"], found["elevation"]), true_view))
-                painted = RenderMesh.from_trimesh(asset.mesh)
-                at_view = albedo_psnr(painted, truth, true_view)
-                around = float(np.mean([albedo_psnr(painted, truth, side) for side in sides]))
+                mesh = painted
+                if name in views:
+                    fit = name != "estimated view, light kept"
+                    mesh, contrast = refine_from_photo(
+                        painted, prepared, views[name], steps, fit_lighting=fit
+                    )
+                    if name == "estimated view":
+                        contrasts.append(contrast)
+                result = RenderMesh.from_trimesh(mesh)
+                at_view = albedo_psnr(result, truth, true_view)
+                around = float(np.mean([albedo_psnr(result, truth, side) for side in sides]))
                 rows[f"{case}, scored at the photo's view"][name].append(at_view)
                 rows[f"{case}, scored at the 45 deg either side"][name].append(around)
                 scores.append(f"{at_view:5.2f}/{around:5.2f}")
             print(
-                f"{case:>16} {item['category']:>14} view off {errors[-1]:5.1f}  "
-                + "  ".join(scores),
+                f"{case:>16} {item['category']:>14} view off {errors[-1]:5.1f} "
+                f"light contrast {contrasts[-1]:.2f}  " + "  ".join(scores),
                 flush=True,
             )
     result = {
@@ -239,7 +256,9 @@ def bench_paint(items: list[dict], steps: int, shading: str) -> dict:
     }
     table(result, variants, f"photo ({shading}) taken from")
     result["estimate_error_median"] = float(np.median(errors))
+    result["light_contrast_median"] = float(np.median(contrasts))
     print(f"\nmedian error of the estimated view: {result['estimate_error_median']:.1f} deg")
+    print(f"median contrast of the fitted light: {result['light_contrast_median']:.2f}")
     return result
 
 
@@ -289,7 +308,7 @@ def bench_refine(items: list[dict], steps: int) -> dict:
             for name in variants:
                 mesh = asset.mesh
                 if name in views:
-                    mesh = refine_from_photo(mesh, prepared, views[name], steps)
+                    mesh, _ = refine_from_photo(mesh, prepared, views[name], steps)
                 colour, mask = albedo(RenderMesh.from_trimesh(mesh), true_view)
                 value = psnr(colour, true_colour, mask & true_mask)
                 rows[case][name].append(value)
@@ -325,7 +344,9 @@ def main() -> None:
     if "views" in parts:
         results["views"] = bench_views(items)
     if "paint" in parts:
-        results["paint"] = bench_paint(items[: args.refine_shapes], args.refine_steps, args.shading)
+        results[f"paint ({args.shading})"] = bench_paint(
+            items[: args.refine_shapes], args.refine_steps, args.shading
+        )
     if "refine" in parts:
         results["refine"] = bench_refine(items[: args.refine_shapes], args.refine_steps)
     out = ROOT / "bench_results" / "bench_pose.json"

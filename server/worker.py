@@ -128,8 +128,9 @@ def _run_pipeline(
             "timings": {k: round(v, 3) for k, v in asset.timings.items()},
             "faces": len(asset.mesh.faces),
         }
-        if "view" in asset.metadata:  # the camera the texture was refined from
+        if "view" in asset.metadata:  # the camera the texture was refined from, and its light
             result["view"] = asset.metadata["view"]
+            result["light_contrast"] = asset.metadata["light_contrast"]
         familiarity = asset.metadata.get("familiarity")
         if familiarity is not None:
             result["familiarity"] = familiarity

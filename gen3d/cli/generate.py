@@ -230,16 +230,25 @@ def run_generation(
             f"{len(asset.mesh.faces):,} faces"
         )
         if "view" in asset.metadata:
-            console.print(describe_view(asset.metadata["view"]))
+            console.print(describe_view(asset.metadata["view"], asset.metadata["light_contrast"]))
 
 
-def describe_view(view: dict[str, Any]) -> str:
+#: below this contrast a photo counts as evenly lit, and the refinement line does not mention it
+NOTABLE_LIGHT_CONTRAST = 0.05
+
+
+def describe_view(view: dict[str, Any], light_contrast: float = 0.0) -> str:
     """One line on the camera the texture was refined from, e.g. 'refined from azimuth 210,
-    elevation 15 (estimated: silhouette IoU 0.94)'."""
+    elevation 15 (estimated: silhouette IoU 0.94); the photo's shading (contrast 0.42) kept
+    out of the texture'."""
     line = f"refined from azimuth {view['azimuth']:.0f}, elevation {view['elevation']:.0f}"
     if view["source"] == "estimated":
-        return f"{line} (estimated: silhouette IoU {view['iou']:.2f}; --view to set it)"
-    return f"{line} ({view['source']})"
+        line = f"{line} (estimated: silhouette IoU {view['iou']:.2f}; --view to set it)"
+    else:
+        line = f"{line} ({view['source']})"
+    if light_contrast >= NOTABLE_LIGHT_CONTRAST:
+        line += f"; the photo's shading (contrast {light_contrast:.2f}) kept out of the texture"
+    return line
 
 
 def numbered(path: Path, index: int) -> Path:

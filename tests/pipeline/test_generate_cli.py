@@ -92,3 +92,14 @@ def test_bad_requests_are_one_clear_line(
     assert code != 0
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "x.glb").exists()
+
+
+def test_the_refinement_line_says_when_the_photos_light_was_kept_out() -> None:
+    from gen3d.cli.generate import describe_view
+
+    given = {"source": "given", "azimuth": 210.0, "elevation": 15.0}
+    assert describe_view(given, 0.01) == "refined from azimuth 210, elevation 15 (given)"
+    assert describe_view(given, 0.42) == (
+        "refined from azimuth 210, elevation 15 (given); "
+        "the photo's shading (contrast 0.42) kept out of the texture"
+    )

@@ -304,3 +304,44 @@ def test_a_mesh_painted_like_a_photo_of_it_is_refined_from_where_the_photo_was_t
         return float((colour - expected).abs().mean())
 
     assert error(refined) < 0.5 * error(plain), (error(plain), error(refined))
+    assert refined.metadata["light_contrast"] < 0.05  # an evenly lit photo
+
+
+def test_a_mesh_painted_like_a_lit_photo_keeps_the_light_out_of_its_texture(
+    tiny_pipeline: Pipeline,
+) -> None:
+    import torch
+    from PIL import Image
+
+    from gen3d.pipeline import reference_cameras
+    from render import RenderMesh, render_mesh
+
+    # A ball in four flat paints, photographed with a lamp above and to the left.
+    ball = trimesh.creation.icosphere(subdivisions=4)
+    paints = np.array([[200, 40, 40], [40, 160, 60], [50, 70, 200], [230, 210, 60]])
+    quarter = (ball.vertices[:, 0] > 0).astype(int) + 2 * (ball.vertices[:, 1] > 0)
+    colours = torch.tensor(paints[quarter] / 255.0, dtype=torch.float32)
+    truth = RenderMesh(
+        torch.tensor(ball.vertices, dtype=torch.float32),
+        torch.tensor(ball.faces),
+        vertex_colors=colours,
+    )
+    view = (30.0, 20.0)
+    cameras = reference_cameras(truth.vertices, view, 192)
+    normals = render_mesh(truth, cameras, shading="normals", antialias=False).color[0] * 2 - 1
+    lamp = torch.nn.functional.normalize(torch.tensor([-1.0, 2.0, 1.0]), dim=0)
+    shading = 0.3 + 0.7 * (normals @ lamp).clamp_min(0.0)
+    albedo = render_mesh(truth, cameras, shading="albedo", antialias=False)
+    shot = torch.where(albedo.mask[0, ..., None], albedo.color[0] * shading[..., None], 1.0)
+    photo = Image.fromarray((shot.numpy() * 255 + 0.5).astype(np.uint8))
+
+    options = {"shape": ball, "keep_geometry": True, "texture_size": 128, "seed": 3}
+    refined = tiny_pipeline(image=photo, refine_steps=100, view=view, **options)
+    assert refined.metadata["light_contrast"] > 0.4
+
+    seen = reference_cameras(truth.vertices, view, 96)
+    expected = render_mesh(truth, seen, shading="albedo", antialias=False)
+    painted = render_mesh(RenderMesh.from_trimesh(refined.mesh), seen, shading="albedo")
+    dark_side = expected.mask[0] & (shading[::2, ::2] < 0.5)  # the photo's shadows
+    error = (painted.color[0] - expected.color[0]).abs().mean(-1)
+    assert float(error[dark_side].mean()) < 0.08

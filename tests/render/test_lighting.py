@@ -1,0 +1,122 @@
+"""Fitting a photo's lighting, and refining a texture under it so that shadows stay out."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import trimesh
+
+from render.bake import bake_texture
+from render.camera import Cameras
+from render.lighting import fit_shading
+from render.mesh import RenderMesh
+from render.refine import RefineSettings, TextureSampler, psnr, refine_texture
+from render.renderer import render_mesh
+from render.uv import unwrap_uv
+
+PALETTE = torch.tensor(
+    [
+        [0.9, 0.2, 0.2],
+        [0.2, 0.7, 0.3],
+        [0.2, 0.3, 0.9],
+        [0.9, 0.8, 0.2],
+        [0.6, 0.3, 0.7],
+        [0.3, 0.8, 0.8],
+        [0.95, 0.95, 0.95],
+        [0.5, 0.4, 0.3],
+    ]
+)
+
+
+def _paint(points: torch.Tensor) -> torch.Tensor:
+    """Eight flat paints, one per octant: edges between colours, no gradients within them."""
+    octant = (points[:, 0] > 0).long() + 2 * (points[:, 1] > 0) + 4 * (points[:, 2] > 0)
+    return PALETTE[octant]
+
+
+@pytest.fixture(scope="module")
+def painted_ball() -> RenderMesh:
+    ball = trimesh.creation.icosphere(subdivisions=4)
+    unwrapped = unwrap_uv(ball.vertices, ball.faces, texture_size=256)
+    vertices = torch.from_numpy(unwrapped.vertices).float()
+    faces = torch.from_numpy(unwrapped.faces)
+    uv = torch.from_numpy(unwrapped.uv).float()
+    texture, _ = bake_texture(vertices, faces, uv, _paint, 256)
+    return RenderMesh(vertices, faces, uv=uv, texture=texture)
+
+
+def _looking(mesh: RenderMesh, cameras: Cameras) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The unlit colour, the unit normals and the mask seen by ``cameras``."""
+    albedo = render_mesh(mesh, cameras, shading="albedo", antialias=False)
+    normals = render_mesh(mesh, cameras, shading="normals", antialias=False).color * 2.0 - 1.0
+    return albedo.color, torch.nn.functional.normalize(normals, dim=-1), albedo.mask
+
+
+def _lit(normals: torch.Tensor, towards: tuple[float, ...], ambient: float) -> torch.Tensor:
+    """Lambertian shading by a distant light ``towards`` that direction, with ambient light."""
+    light = torch.nn.functional.normalize(torch.tensor(towards), dim=0)
+    return ambient + (1.0 - ambient) * (normals * light).sum(-1).clamp_min(0.0)
+
+
+def test_a_head_light_is_found_from_the_photo_alone(painted_ball) -> None:
+    cameras = Cameras.orbit([30.0], 20.0, resolution=128)
+    albedo, normals, mask = _looking(painted_ball, cameras)
+    truth = _lit(normals, tuple((-cameras.forward[0]).tolist()), ambient=0.35)
+    shading, contrast = fit_shading(normals, albedo * truth[..., None], mask)
+    error = (shading - truth)[mask].abs()
+    assert error.mean() < 0.04, f"mean shading error {error.mean():.3f}"
+    # The rim gets the ambient 0.35 of the centre's light; nine numbers smooth it a little.
+    assert 0.3 < contrast < 0.7
+    assert torch.all(shading[~mask] == 1.0)
+
+
+def test_a_side_light_is_found_despite_the_paint_edges(painted_ball) -> None:
+    cameras = Cameras.orbit([0.0], 0.0, resolution=128)
+    albedo, normals, mask = _looking(painted_ball, cameras)
+    truth = _lit(normals, (1.0, 1.0, 1.0), ambient=0.2)
+    truth = truth / torch.quantile(truth[mask], 0.98)  # the scale the fit chooses
+    shading, contrast = fit_shading(normals, albedo * truth[..., None], mask)
+    error = (shading - truth.clamp(max=1.0))[mask].abs()
+    assert error.mean() < 0.05, f"mean shading error {error.mean():.3f}"
+    assert contrast > 0.6
+
+
+def test_an_evenly_lit_photo_gets_no_shading(painted_ball) -> None:
+    cameras = Cameras.orbit([75.0, 200.0], [10.0, 40.0], resolution=96)
+    albedo, normals, mask = _looking(painted_ball, cameras)
+    shading, contrast = fit_shading(normals, albedo, mask)
+    assert contrast < 0.03
+    assert (shading[mask] - 1.0).abs().mean() < 0.01
+
+
+def test_too_few_pixels_give_no_shading() -> None:
+    normals = torch.nn.functional.normalize(torch.randn(1, 4, 4, 3), dim=-1)
+    mask = torch.zeros(1, 4, 4, dtype=torch.bool)
+    mask[0, 0, :2] = True
+    shading, contrast = fit_shading(normals, torch.rand(1, 4, 4, 3), mask)
+    assert contrast == 0.0 and torch.all(shading == 1.0)
+
+
+def _refined_albedo_psnr(mesh: RenderMesh, reference: torch.Tensor, fit: bool) -> float:
+    cameras = Cameras.orbit([30.0], 20.0, resolution=128)
+    start = mesh.with_texture(torch.full_like(mesh.texture, 0.5))
+    result = refine_texture(
+        start, cameras, reference, settings=RefineSettings(steps=150, fit_lighting=fit)
+    )
+    sampler = TextureSampler(mesh, cameras)
+    return psnr(sampler(result.texture), sampler(mesh.texture), sampler.covered)
+
+
+def test_refining_against_a_lit_photo_keeps_its_shadows_out_of_the_texture(painted_ball) -> None:
+    cameras = Cameras.orbit([30.0], 20.0, resolution=128)
+    albedo, normals, _ = _looking(painted_ball, cameras)
+    lit = albedo * _lit(normals, (-1.0, 2.0, 1.0), ambient=0.3)[..., None]
+    kept = _refined_albedo_psnr(painted_ball, lit, fit=False)
+    fitted = _refined_albedo_psnr(painted_ball, lit, fit=True)
+    assert fitted - kept >= 3.0, f"albedo PSNR {kept:.2f} -> {fitted:.2f} dB"
+
+    plain_kept = _refined_albedo_psnr(painted_ball, albedo, fit=False)
+    plain_fitted = _refined_albedo_psnr(painted_ball, albedo, fit=True)
+    assert math.isclose(plain_fitted, plain_kept, abs_tol=0.3), (plain_kept, plain_fitted)
