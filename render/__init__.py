@@ -1,6 +1,6 @@
 """Cameras, rasterizer backends (pure PyTorch everywhere; nvdiffrast on CUDA when installed),
-UV unwrapping, texture baking and refinement, the view a photo of a mesh was taken from,
-previews.
+UV unwrapping, texture baking and refinement, the view a photo of a mesh was taken from and
+its lighting, previews.
 
 Depends on torch (and optionally nvdiffrast, xatlas): never imports gen3d, server, vae or dit.
 """
@@ -8,6 +8,7 @@ Depends on torch (and optionally nvdiffrast, xatlas): never imports gen3d, serve
 from render.backend import RasterBackend, RenderError, get_backend, nvdiffrast_available
 from render.bake import bake_texture, texel_positions
 from render.camera import Cameras, look_at, orthographic, perspective
+from render.lighting import fit_shading
 from render.mesh import RenderMesh
 from render.pose import PoseSettings, ViewEstimate, estimate_view
 from render.preview import contact_sheet, render_views, save_turntable, save_views
@@ -29,6 +30,7 @@ __all__ = [
     "bake_texture",
     "contact_sheet",
     "estimate_view",
+    "fit_shading",
     "get_backend",
     "look_at",
     "nvdiffrast_available",
