@@ -16,6 +16,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from gen3d.cli.options import generation_option, given_options
+
 _RUN = "Options for every item"
 
 
@@ -42,23 +44,15 @@ def batch_command(
     api_key: str | None = typer.Option(
         None, "--api-key", envvar="GEN3D_API_KEY", help="The service's API key (with --server)."
     ),
-    steps: int | None = typer.Option(None, help="Sampling steps (1-200).", rich_help_panel=_RUN),
-    guidance: float | None = typer.Option(
-        None, help="Guidance scale (0-30; 1 = none).", rich_help_panel=_RUN
-    ),
-    resolution: int | None = typer.Option(
-        None, help="Mesh grid resolution (32-512).", rich_help_panel=_RUN
-    ),
-    face_count: int | None = typer.Option(
-        None, help="Faces after decimation (0 = all).", rich_help_panel=_RUN
-    ),
-    texture_size: int | None = typer.Option(
-        None, help="Texture pixels (0 = vertex colours).", rich_help_panel=_RUN
-    ),
-    refine_steps: int | None = typer.Option(
-        None,
+    steps: int | None = generation_option("steps", panel=_RUN),
+    guidance: float | None = generation_option("guidance", panel=_RUN),
+    resolution: int | None = generation_option("resolution", panel=_RUN),
+    face_count: int | None = generation_option("face_count", panel=_RUN),
+    texture_size: int | None = generation_option("texture_size", panel=_RUN),
+    refine_steps: int | None = generation_option(
+        "refine_steps",
         help="Image items: refine the texture against the image (0-1000).",
-        rich_help_panel=_RUN,
+        panel=_RUN,
     ),
 ) -> None:
     """Generate an asset per prompt or image into OUT, with manifest.json and index.html.
@@ -85,15 +79,15 @@ def batch_command(
         raise BatchError(f"unknown format {asset_format!r}; use glb, obj, ply or usdz")
     if server is not None and model is not None:
         raise BatchError("--model picks a local model; with --server the service's model is used")
-    defaults = {
-        "steps": steps,
-        "guidance": guidance,
-        "resolution": resolution,
-        "face_count": face_count,
-        "texture_size": texture_size,
-        "refine_steps": refine_steps,
-    }
-    items = read_items(prompts, {k: v for k, v in defaults.items() if v is not None})
+    defaults = given_options(
+        steps=steps,
+        guidance=guidance,
+        resolution=resolution,
+        face_count=face_count,
+        texture_size=texture_size,
+        refine_steps=refine_steps,
+    )
+    items = read_items(prompts, defaults)
     if out.exists() and not out.is_dir():
         raise BatchError(f"{out}: exists and is not a folder")
     library = Library(out)

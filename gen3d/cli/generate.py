@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
+from gen3d.cli.options import generation_option, given_options
 from gen3d.errors import Gen3DError
 
 STAGE_LABELS = {
@@ -66,14 +67,12 @@ def generate_command(
     image: Path | None = typer.Option(None, "--image", "-i", help="Image-to-3D: a photo/render."),
     model: Path | None = typer.Option(None, "--model", "-m", help="A pipeline folder."),
     seed: int | None = typer.Option(None, min=0, help="Seed; the same seed gives the same asset."),
-    steps: int | None = typer.Option(None, help="Sampling steps (1-200)."),
-    guidance: float | None = typer.Option(None, help="Guidance scale (0-30; 1 = none)."),
-    resolution: int | None = typer.Option(None, help="Mesh grid resolution (32-512)."),
-    face_count: int | None = typer.Option(None, help="Faces after decimation (0 = all)."),
-    texture_size: int | None = typer.Option(None, help="Texture pixels (0 = vertex colours)."),
-    refine_steps: int | None = typer.Option(
-        None, help="With --image: refine the texture against it (0-1000 steps)."
-    ),
+    steps: int | None = generation_option("steps"),
+    guidance: float | None = generation_option("guidance"),
+    resolution: int | None = generation_option("resolution"),
+    face_count: int | None = generation_option("face_count"),
+    texture_size: int | None = generation_option("texture_size"),
+    refine_steps: int | None = generation_option("refine_steps"),
     view: str | None = VIEW_OPTION,
     preview: Path | None = typer.Option(None, help="Also write a PNG of four views here."),
     variations: int = typer.Option(
@@ -109,14 +108,14 @@ def generate_command(
       gen3d generate "a ceramic mug" -o mug.glb --variations 4 --preview mugs.png
       gen3d generate "a blue chair" --from chair.glb --strength 0.5 -o blue-chair.glb
     """
-    options = {
-        "steps": steps,
-        "guidance": guidance,
-        "resolution": resolution,
-        "face_count": face_count,
-        "texture_size": texture_size,
-        "refine_steps": refine_steps,
-    }
+    options = given_options(
+        steps=steps,
+        guidance=guidance,
+        resolution=resolution,
+        face_count=face_count,
+        texture_size=texture_size,
+        refine_steps=refine_steps,
+    )
     if (strength is not None or up != UpAxis.y) and start is None:
         raise GenerateError("--strength and --up go with --from MESH (the mesh to start from)")
     shape = {"shape": start, "strength": strength, "up": up.value} if start is not None else {}

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from gen3d.cli.generate import VIEW_OPTION, GenerateError, UpAxis, run_generation
+from gen3d.cli.options import generation_option, given_options
 
 
 def texture_command(
@@ -24,9 +25,9 @@ def texture_command(
         help="How far from the mesh's own colours to go (0 keeps them, 1 ignores them; "
         "default 0.9).",
     ),
-    steps: int | None = typer.Option(None, help="Sampling steps (1-200)."),
-    guidance: float | None = typer.Option(None, help="Guidance scale (0-30; 1 = none)."),
-    texture_size: int | None = typer.Option(None, help="Texture pixels (0 = vertex colours)."),
+    steps: int | None = generation_option("steps"),
+    guidance: float | None = generation_option("guidance"),
+    texture_size: int | None = generation_option("texture_size"),
     up: UpAxis = typer.Option(
         UpAxis.y,
         "--up",
@@ -38,8 +39,8 @@ def texture_command(
         help="Unwrap new UVs even when the mesh has its own (kept by default when it is one "
         "part with UVs inside the unit square).",
     ),
-    refine_steps: int | None = typer.Option(
-        None,
+    refine_steps: int | None = generation_option(
+        "refine_steps",
         help="With --image: refine the texture against it (0-1000 steps), seen from --view.",
     ),
     view: str | None = VIEW_OPTION,
@@ -71,10 +72,7 @@ def texture_command(
         "keep_uvs": not new_uvs,
         "up": up.value,
     }
-    options = {
-        "steps": steps,
-        "guidance": guidance,
-        "texture_size": texture_size,
-        "refine_steps": refine_steps,
-    }
+    options = given_options(
+        steps=steps, guidance=guidance, texture_size=texture_size, refine_steps=refine_steps
+    )
     run_generation(ctx, prompt, image, out, model, seed, options, preview, variations, shape, view)

@@ -103,3 +103,15 @@ def test_the_refinement_line_says_when_the_photos_light_was_kept_out() -> None:
         "refined from azimuth 210, elevation 15 (given); "
         "the photo's shading (contrast 0.42) kept out of the texture"
     )
+
+
+def test_the_shared_option_help_quotes_the_ranges_the_pipeline_checks() -> None:
+    from gen3d.cli.options import GENERATION_HELP, given_options
+    from gen3d.pipeline import OPTION_RANGES
+
+    assert set(GENERATION_HELP) == set(OPTION_RANGES)
+    for name, allowed in OPTION_RANGES.items():
+        if name in ("face_count", "texture_size"):  # their help says what 0 means instead
+            continue
+        assert f"{allowed.low:g}-{allowed.high:g}" in GENERATION_HELP[name], name
+    assert given_options(steps=None, guidance=3.0) == {"guidance": 3.0}
