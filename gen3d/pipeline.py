@@ -415,7 +415,8 @@ class Pipeline:
         ``DEFAULT_STRENGTH``, or ``DEFAULT_PAINT_STRENGTH`` with ``keep_geometry``).
         ``keep_geometry`` returns the mesh itself, painted with the generated colour, in its
         own units (``resolution`` and ``face_count`` then do not apply), baked into the mesh's
-        own UVs when it has usable ones (one part, inside the unit square) unless
+        own UVs when it has usable ones (inside the unit square; one part, or parts sharing
+        one atlas) unless
         ``keep_uvs=False``. ``up`` names the mesh's up axis (``"y"``, or ``"z"`` for Z-up
         files); the model sees it upright, and a painted mesh comes back in its own axes.
 
@@ -761,7 +762,7 @@ def _painting_error(error: Exception, shape: Any) -> PipelineError | None:
         return None
     return PipelineError(
         f"cannot unwrap {shape.name} for a texture: {cause.fact}; paint it with vertex colours "
-        "(texture_size 0) instead, or give it UVs of its own (one part), which painting bakes "
+        "(texture_size 0) instead, or give it UVs of its own (one atlas), which painting bakes "
         "into without unwrapping"
     )
 

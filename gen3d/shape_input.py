@@ -56,8 +56,9 @@ class ShapeInput:
     name: str
     mesh: trimesh.Trimesh
     asset: MeshAsset
-    #: the mesh's own texture coordinates per vertex, when they can be baked into (one part,
-    #: inside the unit square): painting keeps the UV layout an artist made
+    #: the mesh's own texture coordinates per vertex, when they can be baked into (inside
+    #: the unit square; one part, or parts sharing one atlas): painting keeps the UV layout
+    #: an artist made
     uv: np.ndarray | None = None
     #: turns the mesh's up axis into +Y (``UP_AXES``)
     rotation: np.ndarray = field(default_factory=lambda: np.eye(3))

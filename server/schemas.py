@@ -116,7 +116,8 @@ class FormOptions(_Options):
     new_uvs: bool | None = Field(
         None,
         description="With keep_geometry: unwrap new UVs even when the mesh has its own (kept "
-        "by default when it is one part with UVs inside the unit square).",
+        "by default when its UVs lie inside the unit square, in one part or in one atlas "
+        "its parts share).",
     )
     keep_geometry: bool | None = Field(
         None,

@@ -36,8 +36,8 @@ def texture_command(
     new_uvs: bool = typer.Option(
         False,
         "--new-uvs",
-        help="Unwrap new UVs even when the mesh has its own (kept by default when it is one "
-        "part with UVs inside the unit square).",
+        help="Unwrap new UVs even when the mesh has its own (kept by default when they lie "
+        "inside the unit square, in one part or in one atlas its parts share).",
     ),
     refine_steps: int | None = generation_option(
         "refine_steps",

@@ -25,7 +25,7 @@ import numpy as np
 import trimesh
 
 from gen3d.errors import Gen3DError
-from gen3d.mesh.scene import GLTF_SUFFIXES, flatten_scene, single_part_uv
+from gen3d.mesh.scene import GLTF_SUFFIXES, flatten_scene, shared_atlas_uv
 from render.mesh import material_image
 
 from .inside import CleanSurface, clean_surface, signed_distance
@@ -277,13 +277,19 @@ def load_mesh(
 def read_mesh(path: str | Path) -> trimesh.Trimesh:
     """One mesh file as one triangle mesh in its own units (a scene's parts placed and
     joined, colours kept); raises ``MeshError`` for anything that is not one."""
-    return read_mesh_and_uv(path)[0]
+    return _read(Path(path))[0]
 
 
 def read_mesh_and_uv(path: str | Path) -> tuple[trimesh.Trimesh, np.ndarray | None]:
-    """``read_mesh``, and the file's own texture coordinates per vertex when it is one part
-    that has them (None otherwise)."""
-    path = Path(path)
+    """``read_mesh``, and the file's own texture coordinates per vertex when one texture can
+    serve them: one part with UVs, or parts sharing one atlas (``shared_atlas_uv``)."""
+    loaded, raw = _read(Path(path))
+    uv = shared_atlas_uv(raw)
+    return loaded, uv if uv is not None and len(uv) == len(loaded.vertices) else None
+
+
+def _read(path: Path) -> tuple[trimesh.Trimesh, Any]:
+    """The file as one checked triangle mesh, and what trimesh loaded (a scene, say)."""
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise MeshError(
             path,
@@ -307,7 +313,7 @@ def read_mesh_and_uv(path: str | Path) -> tuple[trimesh.Trimesh, np.ndarray | No
         raise MeshError(path, f"is a point cloud ({len(loaded.vertices)} points), no faces")
     if len(loaded.faces) == 0:
         raise MeshError(path, "has no faces")
-    return loaded, single_part_uv(raw)
+    return loaded, raw
 
 
 def normalise_mesh(

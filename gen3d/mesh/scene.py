@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -23,25 +24,19 @@ from render.mesh import material_base_colour
 
 from .colour_space import linear_to_srgb
 
+log = logging.getLogger(__name__)
+
 GLTF_SUFFIXES = (".glb", ".gltf")
 
 
 def flatten_scene(loaded: Any, *, gltf: bool) -> trimesh.Trimesh | None:
     """The triangle parts of ``loaded`` (a ``Trimesh`` or a ``Scene``) as one mesh in world
     space, or None when it has none. ``gltf`` says the colours are glTF's (linear)."""
-    if isinstance(loaded, trimesh.Trimesh):
-        placed = [(loaded, np.eye(4))]
-    elif isinstance(loaded, trimesh.Scene):
-        placed = [
-            (loaded.geometry.get(name), transform)
-            for transform, name in (loaded.graph[node] for node in loaded.graph.nodes_geometry)
-        ]
-    else:
+    placed = _placed_parts(loaded)
+    if not placed:
         return None
     parts = []
     for geometry, transform in placed:
-        if not isinstance(geometry, trimesh.Trimesh) or len(geometry.faces) == 0:
-            continue
         colours = _untextured_colours(geometry, gltf=gltf)
         if colours is None and geometry is loaded:
             return loaded  # nothing to move or recolour: the caller's own mesh
@@ -50,26 +45,75 @@ def flatten_scene(loaded: Any, *, gltf: bool) -> trimesh.Trimesh | None:
         if colours is not None:
             part.visual = trimesh.visual.ColorVisuals(part, vertex_colors=colours)
         parts.append(part)
-    if not parts:
-        return None
     return parts[0] if len(parts) == 1 else trimesh.util.concatenate(parts)
 
 
-def single_part_uv(loaded: Any) -> np.ndarray | None:
-    """The texture coordinates ``(V, 2)`` of a one-part mesh (a ``Trimesh``, or a scene with
-    one mesh), in ``flatten_scene``'s vertex order; None for several parts (joining them
-    would repack their UVs) or a part without UVs."""
-    if isinstance(loaded, trimesh.Scene):
-        nodes = list(loaded.graph.nodes_geometry)
-        if len(nodes) != 1:
-            return None
-        loaded = loaded.geometry.get(loaded.graph[nodes[0]][1])
-    if not isinstance(loaded, trimesh.Trimesh):
+def _placed_parts(loaded: Any) -> list[tuple[trimesh.Trimesh, np.ndarray]]:
+    """The triangle parts of ``loaded`` with their transforms to world space, in the order
+    ``flatten_scene`` joins them (empty for anything else)."""
+    if isinstance(loaded, trimesh.Trimesh):
+        placed = [(loaded, np.eye(4))]
+    elif isinstance(loaded, trimesh.Scene):
+        placed = [
+            (loaded.geometry.get(name), transform)
+            for transform, name in (loaded.graph[node] for node in loaded.graph.nodes_geometry)
+        ]
+    else:
+        return []
+    return [
+        (geometry, transform)
+        for geometry, transform in placed
+        if isinstance(geometry, trimesh.Trimesh) and len(geometry.faces) > 0
+    ]
+
+
+#: texels of the unit square at which parts' UV layouts are compared for overlap
+ATLAS_CHECK_SIZE = 256
+#: the share of covered texels more than one part may cover before the parts count as
+#: overlapping (touching chart borders cover a few texels twice)
+ATLAS_OVERLAP_TOLERANCE = 0.01
+
+
+def shared_atlas_uv(loaded: Any) -> np.ndarray | None:
+    """The texture coordinates ``(V, 2)`` of ``loaded`` (a ``Trimesh`` or a ``Scene``) in
+    ``flatten_scene``'s vertex order, when one texture can serve them all: one part with
+    UVs, or several parts whose UV layouts share one atlas without overlapping. None when a
+    part has no UVs, or when parts' layouts overlap (each with its own texture, say), which
+    one baked texture could not serve."""
+    parts = [part for part, _ in _placed_parts(loaded)]
+    uvs = [getattr(part.visual, "uv", None) for part in parts]
+    if not parts or any(
+        uv is None or len(uv) != len(part.vertices) for uv, part in zip(uvs, parts, strict=True)
+    ):
         return None
-    uv = getattr(loaded.visual, "uv", None)
-    if uv is None or len(uv) != len(loaded.vertices):
+    uvs = [np.asarray(uv, dtype=np.float64) for uv in uvs]
+    if len(parts) > 1 and _layouts_overlap(uvs, [part.faces for part in parts]):
+        log.info("%d parts whose UV layouts overlap: one texture cannot serve them", len(parts))
         return None
-    return np.asarray(uv, dtype=np.float64)
+    return np.concatenate(uvs)
+
+
+def _layouts_overlap(uvs: list[np.ndarray], faces: list[np.ndarray]) -> bool:
+    """Whether the parts' UV triangles cover the same texels (beyond touching borders)."""
+    import torch
+
+    from render.bake import texel_positions
+
+    cover = torch.zeros((ATLAS_CHECK_SIZE, ATLAS_CHECK_SIZE), dtype=torch.int32)
+    for uv, part_faces in zip(uvs, faces, strict=True):
+        if not np.isfinite(uv).all():
+            return True  # not a layout one texture can take; _bakeable says why
+        corners = torch.as_tensor(uv, dtype=torch.float32)
+        _, covered = texel_positions(
+            torch.zeros((len(uv), 3)),
+            torch.as_tensor(np.asarray(part_faces), dtype=torch.long),
+            corners,
+            ATLAS_CHECK_SIZE,
+            backend="torch",
+        )
+        cover += covered.to(torch.int32)
+    used = int((cover > 0).sum())
+    return used > 0 and int((cover > 1).sum()) > ATLAS_OVERLAP_TOLERANCE * used
 
 
 def _untextured_colours(mesh: trimesh.Trimesh, *, gltf: bool) -> np.ndarray | None:

@@ -197,6 +197,30 @@ def test_painting_bakes_into_the_meshs_own_uvs(tiny_pipeline: Pipeline, tmp_path
     assert tiled.metadata["kept_uvs"] is False  # a tiled layout cannot take one texture
 
 
+def test_parts_sharing_one_uv_atlas_are_painted_into_it(tiny_pipeline: Pipeline, tmp_path) -> None:
+    def two_parts(right_starts_at: float) -> trimesh.Scene:
+        left, right = _uv_box(), _uv_box()
+        right.apply_translation([left.extents[0] * 1.5, 0.0, 0.0])
+        left.visual.uv = left.visual.uv * [0.45, 1.0]
+        right.visual.uv = right.visual.uv * [1.0 - right_starts_at, 1.0] + [right_starts_at, 0.0]
+        scene = trimesh.Scene()
+        scene.add_geometry(left, geom_name="left")
+        scene.add_geometry(right, geom_name="right")
+        return scene
+
+    two_parts(0.55).export(tmp_path / "atlas.glb")  # one texture can serve both parts
+    asset = tiny_pipeline("a box", shape=tmp_path / "atlas.glb", keep_geometry=True, seed=1)
+    assert asset.metadata["kept_uvs"] is True
+    assert len(asset.mesh.vertices) == 2 * len(user_box().vertices)  # no seams split
+    left = asset.mesh.vertices[:, 0] < asset.mesh.vertices[:, 0].mean()
+    assert asset.mesh.visual.uv[left, 0].max() <= 0.45 + 1e-6
+    assert asset.mesh.visual.uv[~left, 0].min() >= 0.55 - 1e-6
+
+    two_parts(0.0).export(tmp_path / "overlapping.glb")  # each part's UVs fill the square
+    fresh = tiny_pipeline("a box", shape=tmp_path / "overlapping.glb", keep_geometry=True, seed=1)
+    assert fresh.metadata["kept_uvs"] is False
+
+
 def test_a_z_up_mesh_is_seen_upright_and_comes_back_in_its_own_axes(
     tiny_pipeline: Pipeline, tmp_path
 ) -> None:
