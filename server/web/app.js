@@ -73,9 +73,26 @@ async function showResult(job) {
   const timings = Object.entries(job.result.timings || {})
     .map(([stage, seconds]) => `${stage} ${seconds.toFixed(1)} s`);
   $("timings").textContent = timings.join(" · ");
+  $("refinement").textContent = describeRefinement(job.result);
+  $("refinement").hidden = !job.result.view;
   const warnings = job.result.warnings || [];
   $("warning").textContent = warnings.join(" ");
   $("warning").hidden = warnings.length === 0;
+}
+
+// One line on a refined image job: the camera the photo was seen from, and its light.
+function describeRefinement(result) {
+  const view = result.view;
+  if (!view) return "";
+  let line = `Refined from azimuth ${Math.round(view.azimuth)}, ` +
+    `elevation ${Math.round(view.elevation)} (${view.source}`;
+  if (view.source === "estimated") line += `, silhouette IoU ${view.iou.toFixed(2)}`;
+  line += ")";
+  if (result.light_contrast >= 0.05) {
+    line += `; the photo's shading (contrast ${result.light_contrast.toFixed(2)}) ` +
+      "kept out of the texture";
+  }
+  return line + ".";
 }
 
 // Read text/event-stream from a fetch body; calls onEvent(job) for each "job" event.
@@ -106,6 +123,7 @@ async function follow(jobId) {
   $("download").hidden = true;
   $("timings").textContent = "";
   $("warning").hidden = true;
+  $("refinement").hidden = true;
   let last = null;
   try {
     await readEvents(jobId, (job) => { last = job; showJob(job); }, controller.signal);
