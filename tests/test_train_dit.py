@@ -131,7 +131,7 @@ def test_train_dit_with_images_trains_the_image_encoder_too(prepared, tmp_path: 
 
     cache = LatentDataset(run / "latents", split=None)
     renders = load_renders(run / "renders-16", cache.ids)
-    assert renders.shape == (6, 3, 16, 16) and renders.dtype == torch.uint8
+    assert renders.shape == (6, 1, 3, 16, 16) and renders.dtype == torch.uint8
     assert renders.float().std() > 5  # shapes on white, not blank images
     torch.manual_seed(0)
     untrained = SmallImageEncoder(image_size=16, width=384)
@@ -168,6 +168,51 @@ def test_train_dit_with_images_trains_the_image_encoder_too(prepared, tmp_path: 
     assert result.exit_code != 0 and "multiple of 16" in str(result.exception)
 
 
+def test_renders_from_several_views_teach_shapes_from_any_side(prepared, tmp_path: Path) -> None:
+    import numpy as np
+
+    from gen3d.data.renders import RENDERS_META, cache_renders, load_renders, reference_render
+    from gen3d.data.shards import DatasetError
+    from gen3d.images import prepare_image
+
+    data, vae_path = prepared
+    reference = (30.0, 20.0)
+    folder = cache_renders(
+        data, tmp_path / "renders", view=reference, size=32, views_per_shape=3, progress=False
+    )
+    meta = json.loads((folder / RENDERS_META).read_text())
+    renders = load_renders(folder, meta["ids"])
+    assert renders.shape == (6, 3, 3, 32, 32)
+    for views in meta["views"]:
+        assert views[0] == list(reference)  # the reference view first, the rest at random
+        assert all(0.0 <= elevation <= 45.0 for _, elevation in views[1:])
+        assert len({tuple(view) for view in views}) == 3
+    # The reference view is rendered exactly as a single reference render is.
+    from gen3d.data.dataset import ShapeDataset
+    from gen3d.data.procedural import generate_shape
+
+    entry = ShapeDataset(data, split=None, n_surface=1, n_near=1, n_volume=1).entries[0]
+    shape = generate_shape(entry["category"], entry["seed"], margin=0.1)
+    single = np.array(prepare_image(reference_render(shape, reference, 64), 32))
+    assert np.abs(renders[0, 0].permute(1, 2, 0).numpy().astype(int) - single).mean() < 1.0
+    assert (renders[:, 1] != renders[:, 2]).any()  # other views, other pictures
+
+    # Training picks one view per access: random, or fixed for a seeded dataset.
+    vae = VecSetVAE.from_pretrained(vae_path)
+    cache = cache_latents(
+        vae, TextEncoder(), data, tmp_path / "cache", encoder_points=128, progress=False
+    )
+    shuffled = LatentDataset(cache, split=None, renders=folder)
+    seen = {shuffled[0]["cond_images"].sum().item() for _ in range(30)}
+    assert len(seen) == 3
+    seeded = LatentDataset(cache, split=None, seed=4, renders=folder)
+    assert torch.equal(seeded[0]["cond_images"], seeded[0]["cond_images"])
+    with pytest.raises(ValueError, match="at least 1"):
+        cache_renders(data, tmp_path / "none", view=reference, size=16, views_per_shape=0)
+    with pytest.raises(DatasetError, match="no renders"):
+        load_renders(tmp_path / "none", meta["ids"])
+
+
 def test_train_dit_in_bf16_as_on_a_gpu(prepared, tmp_path: Path, fresh_accelerate_state) -> None:
     # "auto" is bf16 on CUDA: the whole command (latents, image renders, training, validation
     # samples meshed) through CPU bf16 autocast, the flow a GPU runs.
@@ -179,8 +224,10 @@ def test_train_dit_in_bf16_as_on_a_gpu(prepared, tmp_path: Path, fresh_accelerat
     run = tmp_path / "run"
     args = ["train-dit", "--config", str(config), "--vae", str(vae_path), "--data", str(data)]
     args += ["--out", str(run), "--batch-size", "2", "--samples", "1", "--image-size", "16"]
-    result = CliRunner().invoke(app, args)
+    result = CliRunner().invoke(app, [*args, "--image-views", "2"])
     assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
+    assert "the reference view and 1 random view " in result.output
+    assert (run / "renders-16x2" / "renders.safetensors").is_file()
     record = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
     assert record["step"] == 2 and 0 <= record["val_meshed"] <= 1
     assert (run / "pipeline" / "pipeline.json").is_file()

@@ -97,6 +97,14 @@ def train_dit_command(
         help="Also train a small image encoder on reference-view renders of this size (a "
         "multiple of 16), so the pipeline takes images too; 0: text only.",
     ),
+    image_views: int = typer.Option(
+        1,
+        min=1,
+        max=64,
+        help="With --image-size: views rendered per shape, the reference view and the rest at "
+        "random (any azimuth, elevation 0-45), one picked per step, so the image encoder "
+        "knows shapes from any side; 1: the reference view only.",
+    ),
     init_from: Path | None = typer.Option(
         None,
         "--init-from",
@@ -112,6 +120,7 @@ def train_dit_command(
       gen3d train-dit --config scripts/configs/dit-small.yaml --vae runs/vae/model \\
           --data data/shapes --out runs/dit
       gen3d train-dit ... --image-size 64     # one DiT for text and image input
+      gen3d train-dit ... --image-size 64 --image-views 8   # images taken from any side
     """
     import torch
 
@@ -143,11 +152,16 @@ def train_dit_command(
         from gen3d.data.renders import RENDERS_FILE, cache_renders
         from gen3d.pipeline import PipelineConfig
 
-        renders = out / f"renders-{image_size}"
+        suffix = "" if image_views == 1 else f"x{image_views}"
+        renders = out / f"renders-{image_size}{suffix}"
         if not (renders / RENDERS_FILE).is_file():
-            typer.echo(f"rendering {data} from the reference view into {renders} (once)")
+            extra = image_views - 1
+            views = "the reference view" + (
+                f" and {extra} random view{'s' if extra > 1 else ''}" if extra else ""
+            )
+            typer.echo(f"rendering {data} from {views} into {renders} (once)")
             view = tuple(PipelineConfig(latent_mean=0.0, latent_std=1.0).reference_view)
-            cache_renders(data, renders, view=view, size=image_size)
+            cache_renders(data, renders, view=view, size=image_size, views_per_shape=image_views)
     train_set = LatentDataset(cache, split="train", renders=renders)
     if len(train_set) == 0:
         raise TrainDiTError(f"{cache} has no training latents")

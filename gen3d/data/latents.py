@@ -154,7 +154,7 @@ class LatentDataset(Dataset):
         self.captions = [(entries[i]["captions"] or [""])[0] for i in rows]  # canonical ones
         self.split = split
         self.seed = seed
-        # Reference-view renders (gen3d.data.renders) for image conditioning, when given.
+        # Renders (gen3d.data.renders) for image conditioning, when given: (N, views, 3, S, S).
         self.images = load_renders(renders, self.ids) if renders is not None else None
 
     def scale(self, latents: torch.Tensor) -> torch.Tensor:
@@ -179,6 +179,7 @@ class LatentDataset(Dataset):
             "cond_mask": self.mask[index, caption],
             "cond_pooled": self.pooled[index, caption],
         }
-        if self.images is not None:
-            item["cond_images"] = self.images[index].float() / 255.0
+        if self.images is not None:  # one of the shape's views, like the caption
+            view = int(rng.integers(self.images.shape[1]))
+            item["cond_images"] = self.images[index, view].float() / 255.0
         return item

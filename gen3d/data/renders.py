@@ -1,11 +1,13 @@
-"""Reference-view renders of dataset shapes: the image encoder's training inputs.
+"""Renders of dataset shapes: the image encoder's training inputs.
 
-Image-to-3D takes a photo as seen from the pipeline's reference view (azimuth 30, elevation
-20 by default); the small image encoder learns from renders of the training shapes from that
-view, framed exactly as ``gen3d.images.prepare_image`` frames an input (the object centred,
-its longest side across 80% of the square, on white). ``reference_render`` makes one such
-image; ``cache_renders`` renders a whole dataset once, in the latent cache's order, for DiT
-training.
+Image-to-3D takes a photo; the small image encoder learns from renders of the training
+shapes, framed exactly as ``gen3d.images.prepare_image`` frames an input (the object
+centred, its longest side across 80% of the square, on white). Every shape is rendered from
+the pipeline's reference view (azimuth 30, elevation 20 by default) and, with
+``views_per_shape > 1``, from more views at random (any azimuth, elevation 0-45 degrees,
+where people take photos from), so that an encoder trained on them knows a shape from any
+side. ``reference_render`` makes one such image; ``cache_renders`` renders a whole dataset
+once, in the latent cache's order, for DiT training.
 
 Example::
 
@@ -16,6 +18,7 @@ Example::
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +35,22 @@ RENDERS_FILE = "renders.safetensors"
 RENDERS_META = "renders.json"
 
 
+#: elevations (degrees) of the random extra views: from level up to looking down at 45
+EXTRA_VIEW_ELEVATIONS = (0.0, 45.0)
+
+
 def reference_render(
     shape: Any, view: tuple[float, float], size: int = 128, mesh_resolution: int = 64
 ) -> Any:
     """A shape (anything with ``sdf`` and ``colour``) meshed at ``mesh_resolution``, coloured
     and rendered (Lambert, head light) from ``view`` on white, framed like an input image."""
+    return _renders(shape, [view], size, mesh_resolution)[0]
+
+
+def _renders(
+    shape: Any, views: Sequence[tuple[float, float]], size: int, mesh_resolution: int = 64
+) -> list[Any]:
+    """``reference_render`` for several views, meshing the shape once."""
     from PIL import Image
 
     from gen3d.mesh import extract_hierarchical, vertex_colours
@@ -46,9 +60,25 @@ def reference_render(
     mesh = extract_hierarchical(shape, mesh_resolution).mesh
     vertex_colours(shape, mesh)
     drawable = RenderMesh.from_trimesh(mesh)
-    cameras = reference_cameras(drawable.vertices, view, size)
-    colour = render_mesh(drawable, cameras, shading="lambert").color[0]
-    return Image.fromarray((colour.clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu().numpy())
+    images = []
+    for view in views:
+        cameras = reference_cameras(drawable.vertices, view, size)
+        colour = render_mesh(drawable, cameras, shading="lambert").color[0]
+        pixels = (colour.clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu().numpy()
+        images.append(Image.fromarray(pixels))
+    return images
+
+
+def shape_views(
+    view: tuple[float, float], count: int, rng: np.random.Generator
+) -> list[tuple[float, float]]:
+    """``view`` (the reference view) and ``count - 1`` random views: any azimuth, elevation
+    in ``EXTRA_VIEW_ELEVATIONS``."""
+    low, high = EXTRA_VIEW_ELEVATIONS
+    extra = [
+        (float(rng.uniform(0.0, 360.0)), float(rng.uniform(low, high))) for _ in range(count - 1)
+    ]
+    return [tuple(view), *extra]
 
 
 def cache_renders(
@@ -57,13 +87,18 @@ def cache_renders(
     *,
     view: tuple[float, float],
     size: int,
+    views_per_shape: int = 1,
+    seed: int = 0,
     progress: bool = True,
 ) -> Path:
     """Render every shape of a procedural dataset (all splits, the latent cache's order) at
-    ``size`` pixels; writes ``renders.safetensors`` (``images (N, 3, size, size)`` uint8) and
-    ``renders.json``. Returns ``out``."""
+    ``size`` pixels from ``view`` and ``views_per_shape - 1`` random views (``seed``);
+    writes ``renders.safetensors`` (``images (N, views_per_shape, 3, size, size)`` uint8)
+    and ``renders.json`` (the views of each shape). Returns ``out``."""
     from gen3d.images import prepare_image
 
+    if views_per_shape < 1:
+        raise ValueError(f"views_per_shape must be at least 1, not {views_per_shape}")
     data = ShapeDataset(dataset_root, split=None, n_surface=1, n_near=1, n_volume=1, seed=0)
     margin = float(data.spec.get("margin", 0.1))
     not_procedural = [e["id"] for e in data.entries if e.get("source") != "procedural"]
@@ -72,24 +107,30 @@ def cache_renders(
             f"{dataset_root}: image conditioning renders procedural shapes only; "
             f"{len(not_procedural)} entries are not (first: {not_procedural[0]})"
         )
-    images = torch.empty(len(data.entries), 3, size, size, dtype=torch.uint8)
+    count = len(data.entries)
+    images = torch.empty(count, views_per_shape, 3, size, size, dtype=torch.uint8)
+    rng = np.random.default_rng(seed)
+    views = [shape_views(view, views_per_shape, rng) for _ in range(count)]
     bar = tqdm(data.entries, desc="rendering shapes", unit="shape", disable=not progress)
     for index, entry in enumerate(bar):
         shape = generate_shape(entry["category"], entry["seed"], margin=margin)
         # Render at twice the size, then frame it as inference frames a user's image.
-        framed = prepare_image(reference_render(shape, view, size * 2), size)
-        images[index] = torch.from_numpy(np.array(framed)).permute(2, 0, 1)
+        for number, image in enumerate(_renders(shape, views[index], size * 2)):
+            framed = prepare_image(image, size)
+            images[index, number] = torch.from_numpy(np.array(framed)).permute(2, 0, 1)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     save_file({"images": images.contiguous()}, str(out / RENDERS_FILE))
     meta = {"ids": [e["id"] for e in data.entries], "view": list(view), "size": size}
+    meta["views"] = [[list(v) for v in shape] for shape in views]
     (out / RENDERS_META).write_text(json.dumps(meta), encoding="utf-8")
     return out
 
 
 def load_renders(folder: str | Path, ids: list[str]) -> torch.Tensor:
-    """The cached renders of ``ids`` (uint8 ``(len(ids), 3, S, S)``), checked against the
-    cache's own ids so that a render can never be paired with another shape."""
+    """The cached renders of ``ids`` (uint8 ``(len(ids), views, 3, S, S)``; a cache from
+    before several views per shape has one), checked against the cache's own ids so that a
+    render can never be paired with another shape."""
     folder = Path(folder)
     if not (folder / RENDERS_META).is_file():
         raise DatasetError(f"{folder} has no renders (cache_renders makes them)")
@@ -99,4 +140,6 @@ def load_renders(folder: str | Path, ids: list[str]) -> torch.Tensor:
     if missing:
         raise DatasetError(f"{folder}: no render of {len(missing)} shapes (first {missing[0]})")
     images = load_file(str(folder / RENDERS_FILE))["images"]
+    if images.ndim == 4:  # one view per shape
+        images = images[:, None]
     return images[torch.tensor([position[shape_id] for shape_id in ids])]
