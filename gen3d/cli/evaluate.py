@@ -30,6 +30,11 @@ def eval_command(
     shapes: int = typer.Option(40, min=1, help="Held-out shapes for the VAE part."),
     per_category: int = typer.Option(4, min=1, help="Prompts per category for the text part."),
     image_shapes: int = typer.Option(16, min=1, help="Renders for the image part."),
+    image_views: str = typer.Option(
+        "reference",
+        help="Where the image part's renders are taken from: reference (the model's "
+        "reference view) or random (a random view per shape, as photos are).",
+    ),
     classifier: Path | None = typer.Option(
         None, help="Category classifier folder (default: the one shipped with gen3d)."
     ),
@@ -53,13 +58,21 @@ def eval_command(
     import torch
 
     from gen3d.eval.classifier import PointCloudClassifier
-    from gen3d.eval.harness import HeldOut, evaluate_image, evaluate_text, evaluate_vae
+    from gen3d.eval.harness import (
+        IMAGE_VIEWS,
+        HeldOut,
+        evaluate_image,
+        evaluate_text,
+        evaluate_vae,
+    )
     from gen3d.pipeline import Pipeline, resolve_model_path
 
     chosen = [part.strip() for part in parts.split(",") if part.strip()]
     unknown = sorted(set(chosen) - set(PARTS))
     if unknown or not chosen:
         raise EvalError(f"--parts takes some of {', '.join(PARTS)}, not {parts!r}")
+    if image_views not in IMAGE_VIEWS:
+        raise EvalError(f"--image-views takes {' or '.join(IMAGE_VIEWS)}, not {image_views!r}")
     settings = ctx.obj
     console = Console(stderr=True)
     pipeline = Pipeline.from_pretrained(resolve_model_path(model, settings), device="cpu")
@@ -123,7 +136,12 @@ def eval_command(
         if pipeline.image_encoder is None:
             raise EvalError("this pipeline has no image encoder: leave image out of --parts")
         report["image"] = evaluate_image(
-            pipeline, held, shapes=image_shapes, options=options, progress=progress
+            pipeline,
+            held,
+            shapes=image_shapes,
+            options=options,
+            progress=progress,
+            views=image_views,
         )
     console.print(_table(report))
     if out is not None:

@@ -11,8 +11,9 @@ Three parts, each usable alone:
   category accuracy (the shipped point-cloud classifier), colour accuracy (the named colour
   covers at least a tenth of the surface), and COV / MMD / 1-NNA against the held-out shapes
   of that category.
-- ``evaluate_image``: held-out shapes rendered from the reference view are the inputs;
-  F-score at 0.05 (and 0.02) of each generated shape against the shape that was rendered.
+- ``evaluate_image``: held-out shapes rendered from the reference view (or, with
+  ``views="random"``, each from a random view, as users' photos are) are the inputs; F-score
+  at 0.05 (and 0.02) of each generated shape against the shape that was rendered.
 
 All work on CPU; counts are arguments so that a quick look and the README's table use the
 same code.
@@ -297,6 +298,10 @@ def evaluate_text(
     )
 
 
+#: where ``evaluate_image``'s renders are taken from
+IMAGE_VIEWS = ("reference", "random")
+
+
 def evaluate_image(
     pipeline: Any,
     held: HeldOut,
@@ -304,12 +309,22 @@ def evaluate_image(
     shapes: int = 16,
     options: dict[str, Any] | None = None,
     progress: Progress | None = None,
+    views: str = "reference",
+    seed: int = 0,
 ) -> dict[str, float]:
-    """F-scores of shapes generated from renders of held-out shapes against those shapes."""
+    """F-scores of shapes generated from renders of held-out shapes against those shapes.
+
+    ``views``: ``"reference"`` renders each from the pipeline's reference view, ``"random"``
+    each from its own random view (``seed``; any azimuth, elevation 0-45 degrees)."""
+    if views not in IMAGE_VIEWS:
+        raise ValueError(f"views must be one of {', '.join(IMAGE_VIEWS)}, not {views!r}")
     chosen = [i for i, shape in enumerate(held.shapes) if shape is not None][:shapes]
+    rng = np.random.default_rng(seed)
     rows = []
     for done, index in enumerate(chosen, start=1):
         view = tuple(pipeline.config.reference_view)
+        if views == "random":
+            view = (float(rng.uniform(0.0, 360.0)), float(rng.uniform(0.0, 45.0)))
         image = reference_render(held.shapes[index], view, 256)
         mesh = _generate(pipeline, done, options, image=image)
         if mesh is None:

@@ -61,6 +61,10 @@ def test_every_part_of_the_harness_runs(held_out_data: Path, tiny_pipeline) -> N
 
     image = evaluate_image(tiny_pipeline, held, shapes=2, options=fast)
     assert image["shapes"] == 2 and 0.0 <= image["f@0.05"] <= 1.0
+    anywhere = evaluate_image(tiny_pipeline, held, shapes=1, options=fast, views="random")
+    assert anywhere["shapes"] == 1 and 0.0 <= anywhere["f@0.05"] <= 1.0
+    with pytest.raises(ValueError, match="views must be one of"):
+        evaluate_image(tiny_pipeline, held, shapes=1, options=fast, views="above")
 
 
 def test_a_sample_without_surface_is_a_miss_not_a_crash(held_out_data: Path) -> None:

@@ -87,8 +87,10 @@ def test_web_page_uploads_an_image(live_server, browser_page, tmp_path) -> None:
     (job,) = httpx.get(server.url + "/jobs").json()["items"]
     assert job["request"]["view"] == "210,15"
     assert job["result"]["view"]["source"] == "given"
-    assert page.locator("#refinement").inner_text().startswith(
-        "Refined from azimuth 210, elevation 15 (given)"
+    assert (
+        page.locator("#refinement")
+        .inner_text()
+        .startswith("Refined from azimuth 210, elevation 15 (given)")
     )
     page.wait_for_function("() => document.querySelector('model-viewer').loaded === true")
     page.wait_for_selector("#jobs li >> text=(image)")
