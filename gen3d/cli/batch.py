@@ -79,15 +79,7 @@ def batch_command(
         raise BatchError(f"unknown format {asset_format!r}; use glb, obj, ply or usdz")
     if server is not None and model is not None:
         raise BatchError("--model picks a local model; with --server the service's model is used")
-    defaults = given_options(
-        steps=steps,
-        guidance=guidance,
-        resolution=resolution,
-        face_count=face_count,
-        texture_size=texture_size,
-        refine_steps=refine_steps,
-    )
-    items = read_items(prompts, defaults)
+    items = read_items(prompts, given_options(ctx.params))
     if out.exists() and not out.is_dir():
         raise BatchError(f"{out}: exists and is not a folder")
     library = Library(out)

@@ -108,14 +108,7 @@ def generate_command(
       gen3d generate "a ceramic mug" -o mug.glb --variations 4 --preview mugs.png
       gen3d generate "a blue chair" --from chair.glb --strength 0.5 -o blue-chair.glb
     """
-    options = given_options(
-        steps=steps,
-        guidance=guidance,
-        resolution=resolution,
-        face_count=face_count,
-        texture_size=texture_size,
-        refine_steps=refine_steps,
-    )
+    options = given_options(ctx.params)
     if (strength is not None or up != UpAxis.y) and start is None:
         raise GenerateError("--strength and --up go with --from MESH (the mesh to start from)")
     shape = {"shape": start, "strength": strength, "up": up.value} if start is not None else {}

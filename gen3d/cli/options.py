@@ -6,6 +6,7 @@ texts quote; the pipeline is not imported here, so that ``--help`` stays quick.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import typer
@@ -26,9 +27,11 @@ def generation_option(name: str, *, help: str | None = None, panel: str | None =
     return typer.Option(None, help=help or GENERATION_HELP[name], rich_help_panel=panel)
 
 
-def given_options(**values: Any) -> dict[str, Any]:
-    """The generation options the user set (None means the model's default)."""
-    unknown = set(values) - set(GENERATION_HELP)
-    if unknown:
-        raise TypeError(f"not generation options: {', '.join(sorted(unknown))}")
-    return {name: value for name, value in values.items() if value is not None}
+def given_options(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The generation options among a command's ``params`` (``ctx.params``) that the user
+    set (None means the model's default)."""
+    return {
+        name: value
+        for name, value in params.items()
+        if name in GENERATION_HELP and value is not None
+    }

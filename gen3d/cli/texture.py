@@ -72,7 +72,5 @@ def texture_command(
         "keep_uvs": not new_uvs,
         "up": up.value,
     }
-    options = given_options(
-        steps=steps, guidance=guidance, texture_size=texture_size, refine_steps=refine_steps
-    )
+    options = given_options(ctx.params)
     run_generation(ctx, prompt, image, out, model, seed, options, preview, variations, shape, view)

@@ -114,4 +114,5 @@ def test_the_shared_option_help_quotes_the_ranges_the_pipeline_checks() -> None:
         if name in ("face_count", "texture_size"):  # their help says what 0 means instead
             continue
         assert f"{allowed.low:g}-{allowed.high:g}" in GENERATION_HELP[name], name
-    assert given_options(steps=None, guidance=3.0) == {"guidance": 3.0}
+    # Unset options (None) and the command's other parameters are left out.
+    assert given_options({"steps": None, "guidance": 3.0, "seed": 5}) == {"guidance": 3.0}
