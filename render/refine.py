@@ -21,6 +21,7 @@ texel-by-texel refinement: renders at 1024^2 gained 5-18 dB PSNR, renders from a
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -124,9 +125,17 @@ class TextureSampler:
             )
             image_uv = torch.stack([mesh.uv[:, 0], 1.0 - mesh.uv[:, 1]], dim=-1)
             self.uv = self.backend.interpolate(image_uv, rast, mesh.faces).flip(1)
-            normals = self.backend.interpolate(mesh.vertex_normals(), rast, mesh.faces)
-            self.normals = torch.nn.functional.normalize(normals, dim=-1).flip(1)
         self.covered = (rast[..., 3] > 0).flip(1)
+        self._mesh, self._rast = mesh, rast
+
+    @functools.cached_property
+    def normals(self) -> Tensor:
+        """Unit surface normals ``(B, H, W, 3)`` seen at each pixel (for fitting lighting;
+        computed on first use only)."""
+        with torch.no_grad():
+            mesh = self._mesh
+            normals = self.backend.interpolate(mesh.vertex_normals(), self._rast, mesh.faces)
+        return torch.nn.functional.normalize(normals, dim=-1).flip(1)
 
     def __call__(self, texture: Tensor) -> Tensor:
         return self.backend.texture(texture[None], self.uv, "linear", "wrap")
