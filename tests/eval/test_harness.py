@@ -13,7 +13,13 @@ from gen3d.data import BuildSpec, SamplingConfig, build_dataset
 from gen3d.data.procedural.palette import COLOURS
 from gen3d.eval.classifier import train_classifier
 from gen3d.eval.colour import shown_colours
-from gen3d.eval.harness import HeldOut, evaluate_image, evaluate_text, evaluate_vae, shape_scores
+from gen3d.eval.harness import (
+    HeldOut,
+    evaluate_image,
+    evaluate_text,
+    evaluate_vae,
+    shape_scores,
+)
 from gen3d.mesh import extract_hierarchical, vertex_colours
 
 CATEGORIES = ("mug", "table")
@@ -61,6 +67,9 @@ def test_every_part_of_the_harness_runs(held_out_data: Path, tiny_pipeline) -> N
 
     image = evaluate_image(tiny_pipeline, held, shapes=2, options=fast)
     assert image["shapes"] == 2 and 0.0 <= image["f@0.05"] <= 1.0
+    # turning can only bring a shape closer (no turn is one of the candidates), give or take
+    # the subsampled search
+    assert image["f@0.05_yaw_aligned"] >= image["f@0.05"] - 0.02
     anywhere = evaluate_image(tiny_pipeline, held, shapes=1, options=fast, views="random")
     assert anywhere["shapes"] == 1 and 0.0 <= anywhere["f@0.05"] <= 1.0
     with pytest.raises(ValueError, match="views must be one of"):

@@ -7,11 +7,13 @@ import pytest
 import trimesh
 
 from gen3d.eval.metrics import (
+    best_yaw,
     chamfer,
     compare_meshes,
     f_score,
     mesh_inside,
     normal_consistency,
+    rotate_yaw,
     volume_iou,
 )
 
@@ -66,3 +68,20 @@ def test_volume_iou_of_overlapping_boxes() -> None:
     iou = volume_iou(mesh_inside(a), mesh_inside(b), count=200_000)
     assert iou == pytest.approx(1 / 3, abs=0.01)
     assert volume_iou(lambda p: np.zeros(len(p), bool), lambda p: np.zeros(len(p), bool)) == 1.0
+
+
+def test_best_yaw_finds_the_turn_between_a_shape_and_itself_turned() -> None:
+    """Image to 3D from any side is also scored after this turn (a photo does not say which
+    way the model should face a shape): it must undo a turn, and only that."""
+    bar = trimesh.creation.box(extents=(1.2, 0.5, 0.4))
+    knob = trimesh.creation.box(extents=(0.3, 0.3, 0.3))
+    knob.apply_translation((0.6, 0.3, 0.0))  # one end only: no symmetric turn fits as well
+    shape = trimesh.util.concatenate([bar, knob])
+    points = np.asarray(trimesh.sample.sample_surface(shape, 6000, seed=1)[0])
+    assert best_yaw(points, points) == pytest.approx(0.0, abs=1e-9)
+    for turn in (70.0, -130.0, 180.0):
+        found = best_yaw(rotate_yaw(points, turn), points)
+        assert (found + turn + 180.0) % 360.0 - 180.0 == pytest.approx(0.0, abs=2.5)
+    turned = rotate_yaw(points, 70.0)
+    assert f_score(turned, points, 0.05) < 0.5
+    assert f_score(rotate_yaw(turned, best_yaw(turned, points)), points, 0.05) > 0.95
