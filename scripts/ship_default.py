@@ -99,9 +99,11 @@ def model_card(report: dict, times: str, size: int, cost: float) -> str:
         "  `vae-colour-2.yaml`), then its decoder alone, the encoder frozen so that the latents",
         "  the DiT learnt stay the same (`vae-decoder-2.yaml`).",
         "- DiT: dit-cross, width 256, depth 6, text (all-MiniLM-L6-v2) and image input (a small",
-        "  image encoder trained with it on 64x64 reference-view renders). Trained on the",
-        "  shape VAE's latents (`scripts/configs/dit-default.yaml`), then warm-started on each",
-        "  colour VAE's (`scripts/configs/dit-colour.yaml`, `dit-colour-2.yaml`).",
+        "  image encoder trained with it on 64x64 renders). Trained on the shape VAE's latents",
+        "  (`scripts/configs/dit-default.yaml`), then warm-started on each colour VAE's",
+        "  (`scripts/configs/dit-colour.yaml`, `dit-colour-2.yaml`), all with reference-view",
+        "  renders; last, fine-tuned with renders from the reference view and 7 random views",
+        "  per shape, so that photos from any side work (`dit-views-2.yaml`).",
         f"- Weights: {size / 2**20:.1f} MB (DiT and image encoder fp16: sampled latents within",
         f"  {cost:.2e} of fp32, relative).",
         "- Reproduce: `scripts/train_default.sh`.",
@@ -139,8 +141,10 @@ def model_card(report: dict, times: str, size: int, cost: float) -> str:
             "  held-out samples; a part's colour, as opposed to the main colour, is not measured.",
         ]
     lines += [
-        "- Image input expects one object on a plain background, seen from about 30 degrees",
-        "  azimuth and 20 degrees elevation.",
+        "- Image input expects one object on a plain background, seen from level to 45",
+        "  degrees above; from the reference view (30 degrees azimuth, 20 elevation) it does",
+        "  best. From another side the shape may come out facing another way (the image part's",
+        "  `_yaw_aligned` scores measure the shape after the best turn).",
     ]
     return "\n".join(lines) + "\n"
 

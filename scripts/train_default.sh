@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Reproduce the default model from nothing: data, VAE and DiT on shape (text and image
 # conditioned), both fine-tuned in two rounds once the VAE encodes colour, a last round of
-# the VAE's decoder alone, the eval classifier, eval.
+# the VAE's decoder alone, the DiT fine-tuned for images taken from any side, the eval
+# classifier, eval.
 #
 #   scripts/train_default.sh            # CPU or GPU; every step resumes where it stopped
 #   RUNS=runs/try2 DATA=data/shapes scripts/train_default.sh
@@ -83,8 +84,16 @@ with_vae() {  # with_vae PIPELINE VAE OUT: a copy of PIPELINE whose VAE is VAE
     cp -r "$2" "$3.partial/vae"
     mv "$3.partial" "$3"
 }
+step "pipeline-colour" "$RUNS/pipeline-colour/pipeline.json" \
+    with_vae "$RUNS/dit-colour-2/pipeline" "$VAE3" "$RUNS/pipeline-colour"
+# Last, image input from any side: the DiT and image encoder fine-tuned on renders from the
+# reference view and 7 random views per shape (the VAE, so the latents, unchanged).
+step "dit-views" "$RUNS/dit-views/pipeline/pipeline.json" \
+    "${gen3d[@]}" train-dit --config scripts/configs/dit-views-2.yaml \
+        --init-from "$RUNS/pipeline-colour" --vae "$VAE3" --data "$DATA" \
+        --out "$RUNS/dit-views" --image-size 64 --image-views 8
 step "pipeline" "$RUNS/pipeline/pipeline.json" \
-    with_vae "$RUNS/dit-colour-2/pipeline" "$VAE3" "$RUNS/pipeline"
+    with_vae "$RUNS/dit-views/pipeline" "$VAE3" "$RUNS/pipeline"
 # Vertex colours instead of baked textures: the same field colours (the bake samples them),
 # several times faster.
 step "eval" "$RUNS/eval.json" \

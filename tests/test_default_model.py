@@ -103,6 +103,31 @@ def test_image_of_a_shape_gives_that_shape_back(default_pipeline) -> None:
     assert sum(scores) / len(scores) >= 0.7, scores
 
 
+def test_an_image_from_another_side_gives_that_shape_back(default_pipeline) -> None:
+    """Photos are taken from anywhere, not from the reference view the model first learnt.
+    Measured on these six unseen shapes at 128: mean F@0.05 0.68 for the shipped model
+    (fine-tuned on renders from random views, dit-views-2.yaml), 0.54 for the model before."""
+    from gen3d.data.renders import reference_render
+    from gen3d.data.sampling import SamplingConfig, sample_sdf
+    from gen3d.eval.harness import shape_scores
+
+    views = ((200.0, 30.0), (110.0, 10.0), (300.0, 40.0))  # back-left, right, front-right
+    scores = []
+    for index, (category, view) in enumerate(
+        zip(("chair", "bottle", "toy_car", "sailboat", "sofa", "rocket"), views * 2, strict=True)
+    ):
+        shape = generate_shape(category, seed=UNSEEN_SEED + index % 3)
+        image = reference_render(shape, view, 256)
+        asset = default_pipeline(image=image, seed=index % 3, **FAST)
+        truth = sample_sdf(shape, SamplingConfig(n_surface=8192, n_near=16, n_volume=16))
+        scores.append(
+            shape_scores(
+                asset.mesh, truth.surface_points, truth.surface_normals, shape, taus=(0.05,)
+            )["f@0.05"]
+        )
+    assert sum(scores) / len(scores) >= 0.6, scores
+
+
 def test_the_readme_generate_command_makes_a_textured_chair(
     clean_env, tmp_path, run_cli, classifier
 ):
