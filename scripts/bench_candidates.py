@@ -21,7 +21,7 @@ import numpy as np
 
 
 def main() -> None:
-    from gen3d.data.renders import reference_render
+    from gen3d.data.renders import random_view, reference_render
     from gen3d.eval.harness import HeldOut, shape_scores
     from gen3d.image_view import estimate_photo_view, prepared_photo
     from gen3d.pipeline import PREPARE_MARGIN, REFINE_RESOLUTION, Pipeline
@@ -40,7 +40,7 @@ def main() -> None:
     rng = np.random.default_rng(0)  # the views gen3d eval --image-views random uses
     rows = []
     for done, index in enumerate(chosen, start=1):
-        view = (float(rng.uniform(0.0, 360.0)), float(rng.uniform(0.0, 45.0)))
+        view = random_view(rng)
         image = reference_render(held.shapes[index], view, 256)
         photo = prepared_photo(image, REFINE_RESOLUTION, PREPARE_MARGIN)
         samples = []

@@ -69,16 +69,18 @@ def _renders(
     return images
 
 
+def random_view(rng: np.random.Generator) -> tuple[float, float]:
+    """A view a photo might be taken from: any azimuth, elevation in
+    ``EXTRA_VIEW_ELEVATIONS``."""
+    low, high = EXTRA_VIEW_ELEVATIONS
+    return float(rng.uniform(0.0, 360.0)), float(rng.uniform(low, high))
+
+
 def shape_views(
     view: tuple[float, float], count: int, rng: np.random.Generator
 ) -> list[tuple[float, float]]:
-    """``view`` (the reference view) and ``count - 1`` random views: any azimuth, elevation
-    in ``EXTRA_VIEW_ELEVATIONS``."""
-    low, high = EXTRA_VIEW_ELEVATIONS
-    extra = [
-        (float(rng.uniform(0.0, 360.0)), float(rng.uniform(low, high))) for _ in range(count - 1)
-    ]
-    return [tuple(view), *extra]
+    """``view`` (the reference view) and ``count - 1`` random views (``random_view``)."""
+    return [tuple(view), *(random_view(rng) for _ in range(count - 1))]
 
 
 def cache_renders(

@@ -35,7 +35,7 @@ import trimesh
 
 from gen3d.data import ShapeDataset
 from gen3d.data.procedural import ProceduralShape, generate_shape
-from gen3d.data.renders import reference_render
+from gen3d.data.renders import random_view, reference_render
 from gen3d.eval.classifier import PointCloudClassifier
 from gen3d.eval.colour import named_colour, shown_colours
 from gen3d.eval.generation import generation_scores
@@ -311,14 +311,20 @@ IMAGE_SCORES = ("f@0.02", "f@0.05", "f@0.02_yaw_aligned", "f@0.05_yaw_aligned")
 def image_scores(mesh: trimesh.Trimesh, held: HeldOut, index: int) -> dict[str, float]:
     """F-scores of ``mesh`` against held-out shape ``index``, as generated and turned about
     the up axis to fit it best."""
-    rows = {}
     surface, normals, exact = held.surface[index], held.normals[index], held.shapes[index]
+    scores = shape_scores(mesh, surface, normals, exact, taus=(0.02, 0.05))
     yaw = best_yaw(surface_samples(mesh, 4000)[0], surface)
-    turned = trimesh.Trimesh(rotate_yaw(mesh.vertices, yaw), mesh.faces, process=False)
-    for suffix, candidate in (("", mesh), ("_yaw_aligned", turned)):
-        scores = shape_scores(candidate, surface, normals, exact, taus=(0.02, 0.05))
-        rows[f"f@0.02{suffix}"], rows[f"f@0.05{suffix}"] = scores["f@0.02"], scores["f@0.05"]
-    return rows
+    if yaw != 0.0:  # else the turned mesh is the mesh itself
+        turned = trimesh.Trimesh(rotate_yaw(mesh.vertices, yaw), mesh.faces, process=False)
+        aligned = shape_scores(turned, surface, normals, exact, taus=(0.02, 0.05))
+    else:
+        aligned = scores
+    return {
+        "f@0.02": scores["f@0.02"],
+        "f@0.05": scores["f@0.05"],
+        "f@0.02_yaw_aligned": aligned["f@0.02"],
+        "f@0.05_yaw_aligned": aligned["f@0.05"],
+    }
 
 
 def evaluate_image(
@@ -343,7 +349,7 @@ def evaluate_image(
     for done, index in enumerate(chosen, start=1):
         view = tuple(pipeline.config.reference_view)
         if views == "random":
-            view = (float(rng.uniform(0.0, 360.0)), float(rng.uniform(0.0, 45.0)))
+            view = random_view(rng)
         image = reference_render(held.shapes[index], view, 256)
         mesh = _generate(pipeline, done, options, image=image)
         if mesh is None:

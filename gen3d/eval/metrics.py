@@ -153,10 +153,9 @@ YAW_STEP, FINE_YAW_STEP = 15.0, 2.5
 
 def rotate_yaw(points: np.ndarray, degrees: float) -> np.ndarray:
     """``points`` turned by ``degrees`` about the up (+y) axis, right-handed."""
-    angle = np.deg2rad(degrees)
-    cos, sin = np.cos(angle), np.sin(angle)
-    rotation = np.array([[cos, 0.0, sin], [0.0, 1.0, 0.0], [-sin, 0.0, cos]])
-    return np.asarray(points) @ rotation.T
+    from gen3d.data.procedural.sdf import rotation_matrix
+
+    return np.asarray(points) @ rotation_matrix("y", degrees).T
 
 
 def best_yaw(pred: np.ndarray, ref: np.ndarray, count: int = 4000, seed: int = 0) -> float:
