@@ -143,8 +143,8 @@ def model_card(report: dict, times: str, size: int, cost: float) -> str:
     lines += [
         "- Image input expects one object on a plain background, seen from level to 45",
         "  degrees above; from the reference view (30 degrees azimuth, 20 elevation) it does",
-        "  best. From another side the shape may come out facing another way (the image part's",
-        "  `_yaw_aligned` scores measure the shape after the best turn).",
+        "  best; from other sides its shapes are less exact (compare the report's `image` and",
+        "  `image_random_views`).",
     ]
     return "\n".join(lines) + "\n"
 
