@@ -3,6 +3,7 @@ number is produced and in range), plus a check of the reconstruction score itsel
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,7 +11,9 @@ import numpy as np
 import pytest
 
 from gen3d.data import BuildSpec, SamplingConfig, build_dataset
+from gen3d.data.procedural import ProceduralShape, generate_shape
 from gen3d.data.procedural.palette import COLOURS
+from gen3d.data.sampling import surface_samples
 from gen3d.eval.classifier import train_classifier
 from gen3d.eval.colour import shown_colours
 from gen3d.eval.harness import (
@@ -49,12 +52,35 @@ def test_a_shape_scores_perfectly_against_itself(held_out_data: Path) -> None:
     assert shifted["chamfer_l1"] > 3 * scores["chamfer_l1"]
 
 
+def test_parts_found_notices_missing_legs_that_the_f_score_forgives() -> None:
+    """A four-legged table meshed without its legs keeps most of its area, so F@0.05 stays
+    high; ``parts_found`` says four of its five parts are missing."""
+    table = generate_shape("table", 900000)
+    assert [part.name for part in table.parts].count("leg") == 4
+    surface, normals = table_surface(table)
+    whole = shape_scores(extract_hierarchical(table, 128).mesh, surface, normals, table)
+    assert whole["parts_found"] == 1.0
+    legless = dataclasses.replace(
+        table, parts=tuple(part for part in table.parts if part.name != "leg")
+    )
+    top_only = shape_scores(extract_hierarchical(legless, 128).mesh, surface, normals, table)
+    assert top_only["f@0.05"] > 0.75
+    assert top_only["parts_found"] == pytest.approx(1 / 5)
+
+
+def table_surface(shape: ProceduralShape) -> tuple[np.ndarray, np.ndarray]:
+    """Surface points and normals of a procedural shape, as a dataset stores them."""
+    points, normals, _ = surface_samples(shape, 8000)
+    return points.astype(np.float64), normals.astype(np.float64)
+
+
 def test_every_part_of_the_harness_runs(held_out_data: Path, tiny_pipeline) -> None:
     held = HeldOut.load(held_out_data)
     assert set(held.categories) <= set(CATEGORIES) and len(held.ids) >= 4
     vae = evaluate_vae(tiny_pipeline.vae, held, resolution=48)
     assert vae["shapes"] == len(held.ids)
     assert 0.0 <= vae["f@0.02"] <= 1.0 and vae["chamfer_l1"] > 0
+    assert 0.0 <= vae["parts_found"] <= 1.0
 
     clouds = np.asarray([cloud[:1500] for cloud in held.surface], dtype=np.float32)
     classifier = train_classifier(clouds, held.categories, epochs=2, width=16, batch_size=4)
@@ -67,6 +93,7 @@ def test_every_part_of_the_harness_runs(held_out_data: Path, tiny_pipeline) -> N
 
     image = evaluate_image(tiny_pipeline, held, shapes=2, options=fast)
     assert image["shapes"] == 2 and 0.0 <= image["f@0.05"] <= 1.0
+    assert 0.0 <= image["parts_found"] <= 1.0 and 0.0 <= image["parts_found_yaw_aligned"] <= 1.0
     # turning can only bring a shape closer (no turn is one of the candidates), give or take
     # the subsampled search
     assert image["f@0.05_yaw_aligned"] >= image["f@0.05"] - 0.02

@@ -13,6 +13,7 @@ from gen3d.eval.metrics import (
     f_score,
     mesh_inside,
     normal_consistency,
+    parts_found,
     rotate_yaw,
     volume_iou,
 )
@@ -85,3 +86,16 @@ def test_best_yaw_finds_the_turn_between_a_shape_and_itself_turned() -> None:
     turned = rotate_yaw(points, 70.0)
     assert f_score(turned, points, 0.05) < 0.5
     assert f_score(rotate_yaw(turned, best_yaw(turned, points)), points, 0.05) > 0.95
+
+
+def test_parts_found_counts_each_part_once_whatever_its_size() -> None:
+    # a big part (900 points) the prediction covers, a small one (40) it misses by 0.1, and a
+    # speck (5 points) too small to judge
+    part_of_point = np.repeat([0, 1, 2], [900, 40, 5])
+    to_pred = np.concatenate([np.full(900, 0.01), np.full(40, 0.1), np.full(5, 0.1)])
+    assert parts_found(part_of_point, to_pred, tau=0.05) == 0.5
+    assert parts_found(part_of_point, to_pred, tau=0.2) == 1.0
+    # a part is found when at least half of it is near: 20 of the 40 points moved close
+    to_pred[900:920] = 0.0
+    assert parts_found(part_of_point, to_pred, tau=0.05) == 1.0
+    assert parts_found(np.zeros(5, int), np.zeros(5), tau=0.05) is None

@@ -59,6 +59,11 @@ class ProceduralShape:
         rgb = xp.take(palette, xp.reshape(nearest, (-1,)), axis=0)
         return xp.min(distances, axis=-1), xp.reshape(rgb, (*nearest.shape, 3))
 
+    def part_of(self, xyz: np.ndarray) -> np.ndarray:
+        """The index (into ``parts``) of the part nearest each point ``(..., 3)``: for surface
+        points, the part whose surface they are on."""
+        return np.argmin(self._part_distances(np.asarray(xyz)), axis=-1)
+
     def bounds(self) -> Bounds:
         boxes = [part.sdf.bounds() for part in self.parts]
         return np.min([b[0] for b in boxes], axis=0), np.max([b[1] for b in boxes], axis=0)
