@@ -21,7 +21,8 @@ skips the mesh stage and paints the given mesh itself, in its own units.
 
 A pipeline folder (``save_pretrained`` / ``from_pretrained``) holds ``vae/``, ``dit/``,
 ``conditioning/`` (an image encoder's weights, or a copied text encoder) and
-``pipeline.json`` (latent statistics, scheduler shift, which encoders, default options).
+``pipeline.json`` (latent statistics, scheduler shift, which encoders, default options and
+those of image inputs).
 The packaged all-MiniLM-L6-v2 text encoder is referenced, not copied.
 """
 
@@ -164,6 +165,10 @@ class PipelineConfig:
     # default orbit radius and field of view): the view the image encoder was trained on.
     reference_view: tuple[float, float] = (30.0, 20.0)
     defaults: dict[str, Any] = field(default_factory=dict)  # GenerationOptions overrides
+    # Overrides of ``defaults`` for image inputs: a photo pins the shape down more than a
+    # caption, so it wants less guidance (the default model's image part measured best at
+    # a lower scale than its text part).
+    image_defaults: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PipelineConfig:
@@ -256,6 +261,10 @@ class Pipeline:
                     f"trained on {expected}"
                 )
         self.defaults = GenerationOptions(**self.config.defaults)
+        unknown = sorted(set(self.config.image_defaults) - set(OPTION_RANGES))
+        if unknown:
+            raise PipelineError(f"{PIPELINE_FILE}: unknown image_defaults {unknown}")
+        self.image_defaults = dataclasses.replace(self.defaults, **self.config.image_defaults)
 
     # -- loading and saving ---------------------------------------------------------------
 
@@ -357,14 +366,15 @@ class Pipeline:
         unknown = sorted(set(options) - set(OPTION_RANGES))
         if unknown:
             raise PipelineError(f"unknown options {unknown}; known: {sorted(OPTION_RANGES)}")
+        if (prompt is None) == (image is None):
+            raise PipelineError("give a prompt or an image (exactly one)")
+        defaults = self.defaults if image is None else self.image_defaults
         merged = GenerationOptions(
             **{
-                **dataclasses.asdict(self.defaults),
+                **dataclasses.asdict(defaults),
                 **{k: v for k, v in options.items() if v is not None},
             }
         )
-        if (prompt is None) == (image is None):
-            raise PipelineError("give a prompt or an image (exactly one)")
         if prompt is not None:
             prompts = [prompt] if isinstance(prompt, str) else list(prompt)
             if not prompts:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -178,6 +179,38 @@ def test_loading_errors_name_the_problem(tmp_path, tiny_pipeline_path) -> None:
     (broken / "pipeline.json").write_text(json.dumps({**config, "sampler": "ddim"}))
     with pytest.raises(PipelineError, match="unknown keys"):
         Pipeline.from_pretrained(broken)
+
+
+def test_image_inputs_take_the_image_defaults(tmp_path, tiny_pipeline_path) -> None:
+    """A pipeline's ``image_defaults`` (the default model's: less guidance for photos) apply
+    to image inputs only, and what a caller passes still wins."""
+    folder = tmp_path / "pipeline"
+    shutil.copytree(tiny_pipeline_path, folder)
+    config = json.loads((folder / "pipeline.json").read_text())
+    config["image_defaults"] = {"guidance": 1.5, "steps": 3}
+    (folder / "pipeline.json").write_text(json.dumps(config))
+    pipe = Pipeline.from_pretrained(folder, device="cpu")
+    photo = np.full((64, 64, 3), 255, dtype=np.uint8)
+    photo[16:48, 20:44] = (30, 30, 200)
+    fast = {"texture_size": 0, "resolution": 32}
+    from_image = pipe(image=photo, seed=1, **fast).metadata
+    assert (from_image["guidance"], from_image["steps"]) == (1.5, 3)
+    from_text = pipe(prompt="a chair", seed=1, **fast).metadata
+    assert (from_text["guidance"], from_text["steps"]) == (
+        pipe.defaults.guidance,
+        pipe.defaults.steps,
+    )
+    assert pipe(image=photo, seed=1, guidance=5.0, **fast).metadata["guidance"] == 5.0
+    saved = json.loads((pipe.save_pretrained(tmp_path / "saved") / "pipeline.json").read_text())
+    assert saved["image_defaults"] == {"guidance": 1.5, "steps": 3}
+
+    for bad, message in (
+        ({"colour": "red"}, "unknown image_defaults"),
+        ({"guidance": 99}, "guidance=99"),
+    ):
+        (folder / "pipeline.json").write_text(json.dumps({**config, "image_defaults": bad}))
+        with pytest.raises(PipelineError, match=message):
+            Pipeline.from_pretrained(folder, device="cpu")
 
 
 def test_readme_example_runs(tiny_pipeline_path, tmp_path, monkeypatch, readme_python) -> None:
