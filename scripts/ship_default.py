@@ -84,7 +84,19 @@ def folder_bytes(folder: Path) -> int:
     return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
-def model_card(report: dict, times: str, size: int, cost: float) -> str:
+def sampling_line(config: dict) -> list[str]:
+    """The card's line on the default sampling options (pipeline.json), image ones apart."""
+    defaults, image = config.get("defaults", {}), config.get("image_defaults", {})
+    line = (
+        f"- Sampling: {defaults.get('steps', 25)} steps, guidance {defaults.get('guidance', 4.0)}"
+    )
+    if image:
+        overrides = ", ".join(f"{key} {value}" for key, value in sorted(image.items()))
+        line += f"; for image input {overrides} (`image_defaults` in pipeline.json)"
+    return [line + "."]
+
+
+def model_card(report: dict, times: str, size: int, cost: float, config: dict) -> str:
     lines = [
         "# gen3d default model",
         "",
@@ -106,6 +118,7 @@ def model_card(report: dict, times: str, size: int, cost: float) -> str:
         "  per shape, so that photos from any side work (`dit-views-2.yaml`).",
         f"- Weights: {size / 2**20:.1f} MB (DiT and image encoder fp16: sampled latents within",
         f"  {cost:.2e} of fp32, relative).",
+        *sampling_line(config),
         "- Reproduce: `scripts/train_default.sh`.",
         "",
         "## Training time",
@@ -182,7 +195,8 @@ def main() -> None:
         raise SystemExit(f"{size / 2**20:.1f} MB is over the 40 MB the package may carry")
     report = json.loads(args.eval.read_text())
     times = args.times.read_text() if args.times and args.times.is_file() else ""
-    (target / "MODEL_CARD.md").write_text(model_card(report, times, size, cost))
+    config = json.loads((target / "pipeline.json").read_text())
+    (target / "MODEL_CARD.md").write_text(model_card(report, times, size, cost, config))
     print(f"shipped {size / 2**20:.1f} MB to {target} (fp16 cost {cost:.2e})")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -44,6 +45,7 @@ def test_ship_default_copies_halves_and_writes_a_card(tmp_path: Path, tiny_pipel
     assert all(t.dtype == torch.float32 for t in vae.values() if t.is_floating_point())
     card = (shipped / "MODEL_CARD.md").read_text()
     assert "category accuracy 0.500" in card and '"f@0.02": 0.9' in card
+    assert "- Sampling: " in card and "for image input" not in card  # the tiny one has none
     assert (package / "eval" / "weights" / "classifier" / "classifier.json").is_file()
     pipe = Pipeline.from_pretrained(shipped, device="cpu")  # fp16 files load as fp32 models
     assert next(pipe.dit.parameters()).dtype == torch.float32
@@ -71,3 +73,14 @@ def test_fp16_cost_is_carried_forward_from_a_shipped_dit(tmp_path: Path, tiny_pi
     result = ship(first / "models/default", report, tmp_path / "third")
     assert result.returncode != 0 and "already fp16" in result.stderr
     assert not (tmp_path / "third/models/default").exists()
+
+
+def test_the_card_names_the_image_inputs_own_defaults() -> None:
+    spec = importlib.util.spec_from_file_location("ship_default", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = {"defaults": {"steps": 25, "guidance": 4.0}, "image_defaults": {"guidance": 2.0}}
+    assert module.sampling_line(config) == [
+        "- Sampling: 25 steps, guidance 4.0; for image input guidance 2.0 (`image_defaults` in "
+        "pipeline.json)."
+    ]
