@@ -75,7 +75,7 @@ def parts_found(
 
     ``part_of_point (N,)`` names each reference surface point's part, ``to_pred (N,)`` its
     distance to the prediction. F-scores weigh parts by area, so a table generated without
-    its thin legs still scores F@0.05 0.9; here each leg counts as much as the top. None
+    its thin legs still scores F@0.05 0.92; here each leg counts as much as the top. None
     when no part has ``min_points`` points."""
     found = [
         float((to_pred[part_of_point == part] < tau).mean() >= share)

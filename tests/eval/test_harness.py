@@ -64,7 +64,7 @@ def test_parts_found_notices_missing_legs_that_the_f_score_forgives() -> None:
         table, parts=tuple(part for part in table.parts if part.name != "leg")
     )
     top_only = shape_scores(extract_hierarchical(legless, 128).mesh, surface, normals, table)
-    assert top_only["f@0.05"] > 0.75
+    assert top_only["f@0.05"] > 0.85  # 0.92: the legs are a small share of the area
     assert top_only["parts_found"] == pytest.approx(1 / 5)
 
 
