@@ -233,6 +233,20 @@ class SmallImageEncoder(ModelMixin, ConfigMixin):
         mask = torch.ones(tokens.shape[:2], dtype=torch.bool, device=tokens.device)
         return Conditioning(tokens, tokens.mean(dim=1), mask)
 
+    def resized(self, image_size: int) -> SmallImageEncoder:
+        """This encoder for ``image_size`` inputs, to warm-start training at another
+        resolution: the same convolutions, the position embedding resampled (bilinear) to
+        the new token grid."""
+        encoder = SmallImageEncoder(image_size=image_size, width=self.config.width)
+        state = self.state_dict()
+        old, new = self.config.image_size // 16, image_size // 16
+        grid = state["position"].reshape(1, old, old, -1).permute(0, 3, 1, 2).float()
+        grid = nn.functional.interpolate(grid, size=(new, new), mode="bilinear")
+        position = grid.permute(0, 2, 3, 1).reshape(1, new * new, -1)
+        state["position"] = position.to(state["position"].dtype)
+        encoder.load_state_dict(state)
+        return encoder.to(self.device, self.dtype)
+
     def encode(self, images: Any) -> Conditioning:
         batch = _as_image_batch(images, self.config.image_size)
         return self(batch.to(self.device, self.dtype))

@@ -139,3 +139,19 @@ def test_small_image_encoder_trains_and_round_trips(tmp_path: Path) -> None:
     with torch.no_grad():
         assert torch.equal(loaded(images).tokens, encoder(images).tokens)
     assert len(encoder.unconditional(3)) == 3
+
+
+def test_a_small_image_encoder_resized_for_finer_images_keeps_what_it_learnt() -> None:
+    """The warm start for training at a finer resolution: the same convolutions, and a
+    position embedding stretched over the finer token grid (a top-to-bottom ramp stays one)."""
+    encoder = SmallImageEncoder(image_size=64, width=64)
+    with torch.no_grad():
+        rows = torch.arange(4.0).repeat_interleave(4)  # 4 x 4 tokens, row by row
+        encoder.position.copy_(rows[None, :, None].expand(1, 16, 64))
+    finer = encoder.resized(128)
+    assert finer.config.image_size == 128
+    assert finer(torch.ones(1, 3, 128, 128)).tokens.shape == (1, 64, 64)  # 8 x 8 tokens
+    assert torch.equal(finer.net[0].weight, encoder.net[0].weight)
+    ramp = finer.position[0, :, 0].reshape(8, 8)
+    assert torch.all(ramp[1:] >= ramp[:-1]) and torch.allclose(ramp, ramp[:, :1].expand(8, 8))
+    assert ramp[0, 0] == 0.0 and ramp[-1, 0] == 3.0

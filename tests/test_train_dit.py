@@ -164,6 +164,16 @@ def test_train_dit_with_images_trains_the_image_encoder_too(prepared, tmp_path: 
     restarted = SmallImageEncoder.from_pretrained(tmp_path / "warm" / "image_encoder")
     assert torch.allclose(restarted.net[0].weight, shipped.net[0].weight, atol=0.05)
 
+    # ... also at another image size: the convolutions carry over, the position embedding
+    # is resampled to the finer token grid (one token at 16, 2 x 2 at 32).
+    finer = [*warm[:-4], "--image-size", "32", *warm[-2:]]
+    finer[finer.index(str(tmp_path / "warm"))] = str(tmp_path / "finer")
+    result = CliRunner().invoke(app, finer)
+    assert result.exit_code == 0, result.output
+    restarted = SmallImageEncoder.from_pretrained(tmp_path / "finer" / "image_encoder")
+    assert restarted.config.image_size == 32 and restarted.position.shape[1] == 4
+    assert torch.allclose(restarted.net[0].weight, shipped.net[0].weight, atol=0.05)
+
     result = CliRunner().invoke(app, [*args[:-2], "--image-size", "24"])
     assert result.exit_code != 0 and "multiple of 16" in str(result.exception)
 

@@ -193,7 +193,10 @@ def train_dit_command(
         start = init_from / "conditioning" / "image" if init_from else None
         if start is not None and (start / "config.json").is_file():
             try:
-                copy_weights(SmallImageEncoder.from_pretrained(start), image_encoder, start)
+                source = SmallImageEncoder.from_pretrained(start)
+                if source.config.image_size != image_size:  # e.g. 64 -> 128 for thin parts
+                    source = source.resized(image_size)
+                copy_weights(source, image_encoder, start)
             except ValueError as error:
                 raise TrainDiTError(f"--init-from: {error}") from error
         if meta["pooled_dim"] != meta["cond_dim"]:
