@@ -165,9 +165,9 @@ class PipelineConfig:
     # default orbit radius and field of view): the view the image encoder was trained on.
     reference_view: tuple[float, float] = (30.0, 20.0)
     defaults: dict[str, Any] = field(default_factory=dict)  # GenerationOptions overrides
-    # Overrides of ``defaults`` for image inputs: a photo pins the shape down more than a
-    # caption, so it wants less guidance (the default model's image part measured best at
-    # a lower scale than its text part).
+    # Overrides of ``defaults`` for image inputs (a model may want other guidance for a
+    # photo, which pins a shape down more than a caption does; the default model has none:
+    # scripts/bench_parts.py measured guidance 2 and 4 within noise for its images).
     image_defaults: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
