@@ -130,9 +130,12 @@ class TextEncoder:
 
 
 def _as_image_batch(images: Any, size: int) -> torch.Tensor:
-    """PIL images, numpy arrays (H, W, 3|4) or a tensor (B, 3, H, W) in [0, 1] -> a float
-    batch (B, 3, size, size); transparent pixels become white."""
+    """PIL images, image paths, numpy arrays (H, W[, 3|4]; uint8, or float in [0, 1]) or a
+    tensor (B, 3, H, W) in [0, 1] -> a float batch (B, 3, size, size); transparent pixels
+    become white. Unreadable images raise ``gen3d.images.ImageInputError``."""
     from PIL import Image
+
+    from gen3d.images import load_image
 
     if isinstance(images, torch.Tensor):
         if images.ndim != 4 or images.shape[1] != 3:
@@ -142,15 +145,14 @@ def _as_image_batch(images: Any, size: int) -> torch.Tensor:
         return torch.nn.functional.interpolate(
             images.float(), size=(size, size), mode="bilinear", antialias=True
         )
-    if isinstance(images, (Image.Image, np.ndarray)):
+    readable = (Image.Image, np.ndarray, str, Path)
+    if isinstance(images, readable):
         images = [images]
     out = []
     for image in images:
-        if isinstance(image, np.ndarray):
-            image = Image.fromarray(image)
-        if not isinstance(image, Image.Image):
+        if not isinstance(image, readable):
             raise ConditioningError(f"cannot read an image from a {type(image).__name__}")
-        rgba = image.convert("RGBA").resize((size, size), Image.Resampling.BICUBIC)
+        rgba = load_image(image).resize((size, size), Image.Resampling.BICUBIC)
         array = np.asarray(rgba, dtype=np.float32) / 255.0
         rgb = array[..., :3] * array[..., 3:] + (1 - array[..., 3:])  # over white
         out.append(torch.from_numpy(rgb).permute(2, 0, 1))

@@ -18,6 +18,7 @@ from gen3d.conditioning import (
     _as_image_batch,
     default_text_encoder_path,
 )
+from gen3d.images import ImageInputError
 
 
 @pytest.fixture(scope="module")
@@ -118,8 +119,15 @@ def test_images_are_composited_over_white_and_bad_input_is_named() -> None:
     clear = Image.new("RGBA", (32, 32), (255, 0, 0, 0))
     batch = _as_image_batch(clear, 16)
     assert batch.shape == (1, 3, 16, 16) and torch.allclose(batch, torch.ones_like(batch))
-    with pytest.raises(ConditioningError, match="cannot read an image from a str"):
+    # float arrays in [0, 1] read as their uint8 twins; paths are read; the rest is named
+    pixels = np.random.default_rng(0).integers(0, 256, (24, 24, 3)).astype(np.uint8)
+    assert torch.allclose(_as_image_batch(pixels / 255.0, 16), _as_image_batch(pixels, 16))
+    with pytest.raises(ImageInputError, match=r"photo\.png: no such image file"):
         _as_image_batch(["photo.png"], 16)
+    with pytest.raises(ImageInputError, match=r"not \(24, 24, 2\)"):
+        _as_image_batch(np.zeros((24, 24, 2)), 16)
+    with pytest.raises(ConditioningError, match="cannot read an image from a int"):
+        _as_image_batch([5], 16)
     with pytest.raises(ConditioningError, match=r"\(B, 3, H, W\)"):
         _as_image_batch(torch.zeros(2, 4, 8, 8), 16)
     with pytest.raises(ConditioningError, match=r"no config\.json"):
