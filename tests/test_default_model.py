@@ -140,7 +140,10 @@ def test_the_readme_generate_command_makes_a_textured_chair(
     args = shlex.split(command.group(1))
     assert "--model" not in args
     if "--seed" not in args:  # the README leaves the seed random; a test must not
-        args += ["--seed", "7"]
+        # Seed 7 was borderline: a chair where the field is queried in bf16 (CPUs with
+        # AVX512-BF16 or AMX), a "cabinet" to the classifier in float32. Seed 1 is a chair in
+        # both, as are 9 of seeds 1-10 in float32.
+        args += ["--seed", "1"]
     clean_env.chdir(tmp_path)
     code, err = run_cli(*args)
     assert code == 0, err
