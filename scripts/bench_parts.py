@@ -36,10 +36,9 @@ def main() -> None:
     from gen3d.data.renders import random_view, reference_render
     from gen3d.eval.harness import PART_TAU, HeldOut
     from gen3d.eval.metrics import (
-        MIN_PART_POINTS,
-        PART_FOUND_SHARE,
         distance_to_surface,
         f_score_from_distances,
+        found_parts,
         surface_samples,
     )
     from gen3d.mesh import extract_hierarchical
@@ -91,14 +90,10 @@ def main() -> None:
             to_truth = np.abs(shape.sdf(surface_samples(mesh, 20_000)[0]))
             for tau in (0.05, 0.02):
                 scores[f"f@{tau}"].append(f_score_from_distances(to_truth, to_pred, tau))
-            part_of = shape.part_of(surface)
-            found = []
-            for part in np.unique(part_of):
-                near = to_pred[part_of == part] < PART_TAU
-                if len(near) >= MIN_PART_POINTS:
-                    found.append(near.mean() >= PART_FOUND_SHARE)
-                    by_name[shape.parts[part].name].append(found[-1])
-            scores["parts_found"].append(float(np.mean(found)))
+            found = found_parts(shape.part_of(surface), to_pred, PART_TAU)
+            for part, hit in found.items():
+                by_name[shape.parts[part].name].append(hit)
+            scores["parts_found"].append(float(np.mean(list(found.values()))))
         label = stage if guidance is None else f"{stage}, guidance {guidance:g}"
         means = ", ".join(f"{key} {np.mean(values):.3f}" for key, values in scores.items())
         print(f"{label} ({len(chosen)} shapes): {means}")

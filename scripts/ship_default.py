@@ -86,10 +86,11 @@ def folder_bytes(folder: Path) -> int:
 
 def sampling_line(config: dict) -> list[str]:
     """The card's line on the default sampling options (pipeline.json), image ones apart."""
-    defaults, image = config.get("defaults", {}), config.get("image_defaults", {})
-    line = (
-        f"- Sampling: {defaults.get('steps', 25)} steps, guidance {defaults.get('guidance', 4.0)}"
-    )
+    from gen3d.pipeline import GenerationOptions
+
+    defaults = GenerationOptions(**config.get("defaults", {}))
+    image = config.get("image_defaults", {})
+    line = f"- Sampling: {defaults.steps} steps, guidance {defaults.guidance}"
     if image:
         overrides = ", ".join(f"{key} {value}" for key, value in sorted(image.items()))
         line += f"; for image input {overrides} (`image_defaults` in pipeline.json)"

@@ -63,26 +63,31 @@ PART_FOUND_SHARE = 0.5
 MIN_PART_POINTS = 16
 
 
-def parts_found(
+def found_parts(
     part_of_point: np.ndarray,
     to_pred: np.ndarray,
     tau: float,
     share: float = PART_FOUND_SHARE,
     min_points: int = MIN_PART_POINTS,
-) -> float | None:
-    """The share of a shape's parts that the prediction has: a part is found when at least
-    ``share`` of its reference surface points lie within ``tau`` of the prediction.
+) -> dict[int, bool]:
+    """Per judged part (those with ``min_points`` reference points), whether the prediction
+    has it: at least ``share`` of its reference surface points within ``tau`` of it.
 
     ``part_of_point (N,)`` names each reference surface point's part, ``to_pred (N,)`` its
-    distance to the prediction. F-scores weigh parts by area, so a table generated without
-    its thin legs still scores F@0.05 0.92; here each leg counts as much as the top. None
-    when no part has ``min_points`` points."""
-    found = [
-        float((to_pred[part_of_point == part] < tau).mean() >= share)
+    distance to the prediction."""
+    return {
+        int(part): bool((to_pred[part_of_point == part] < tau).mean() >= share)
         for part, points in zip(*np.unique(part_of_point, return_counts=True), strict=True)
         if points >= min_points
-    ]
-    return float(np.mean(found)) if found else None
+    }
+
+
+def parts_found(part_of_point: np.ndarray, to_pred: np.ndarray, tau: float) -> float | None:
+    """The share of a shape's parts that the prediction has (``found_parts``). F-scores weigh
+    parts by area, so a table generated without its thin legs still scores F@0.05 0.92; here
+    each leg counts as much as the top. None when no part is judged."""
+    found = found_parts(part_of_point, to_pred, tau)
+    return float(np.mean(list(found.values()))) if found else None
 
 
 def distance_to_points(source: np.ndarray, target: np.ndarray) -> np.ndarray:

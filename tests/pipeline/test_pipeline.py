@@ -182,8 +182,8 @@ def test_loading_errors_name_the_problem(tmp_path, tiny_pipeline_path) -> None:
 
 
 def test_image_inputs_take_the_image_defaults(tmp_path, tiny_pipeline_path) -> None:
-    """A pipeline's ``image_defaults`` (the default model's: less guidance for photos) apply
-    to image inputs only, and what a caller passes still wins."""
+    """A pipeline's ``image_defaults`` (say, other guidance for photos) apply to image
+    inputs only, and what a caller passes still wins."""
     folder = tmp_path / "pipeline"
     shutil.copytree(tiny_pipeline_path, folder)
     config = json.loads((folder / "pipeline.json").read_text())
