@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from gen3d.cli import app
@@ -176,6 +177,44 @@ def test_train_dit_with_images_trains_the_image_encoder_too(prepared, tmp_path: 
 
     result = CliRunner().invoke(app, [*args[:-2], "--image-size", "24"])
     assert result.exit_code != 0 and "multiple of 16" in str(result.exception)
+
+
+def test_an_interrupted_render_cache_resumes_with_the_same_pictures(
+    prepared, tmp_path: Path, monkeypatch
+) -> None:
+    from gen3d.data import renders as render_module
+    from gen3d.data.shards import DatasetError
+
+    data, _ = prepared
+    arguments = {"view": (30.0, 20.0), "size": 16, "views_per_shape": 2, "progress": False}
+    whole = render_module.cache_renders(data, tmp_path / "whole", **arguments)
+    expected = load_file(str(whole / render_module.RENDERS_FILE))["images"]
+
+    monkeypatch.setattr(render_module, "RENDER_CHUNK", 2)  # 6 shapes: 3 parts
+    render_part, calls = render_module._render_part, []
+
+    def dies_on_the_second_part(*args):
+        calls.append(args)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return render_part(*args)
+
+    monkeypatch.setattr(render_module, "_render_part", dies_on_the_second_part)
+    out = tmp_path / "resumed"
+    with pytest.raises(KeyboardInterrupt):
+        render_module.cache_renders(data, out, **arguments)
+    assert [p.name for p in sorted((out / "parts").glob("part-*"))] == ["part-00000.safetensors"]
+    assert not (out / render_module.RENDERS_FILE).exists()
+    with pytest.raises(DatasetError, match="other arguments"):
+        render_module.cache_renders(data, out, **{**arguments, "size": 32})
+
+    monkeypatch.setattr(render_module, "_render_part", render_part)
+    render_module.cache_renders(data, out, workers=2, **arguments)  # the other two, in parallel
+    assert torch.equal(load_file(str(out / render_module.RENDERS_FILE))["images"], expected)
+    assert not (out / "parts").exists()
+    assert json.loads((out / "renders.json").read_text()) == json.loads(
+        (whole / "renders.json").read_text()
+    )
 
 
 def test_renders_from_several_views_teach_shapes_from_any_side(prepared, tmp_path: Path) -> None:

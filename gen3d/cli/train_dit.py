@@ -105,6 +105,13 @@ def train_dit_command(
         "random (any azimuth, elevation 0-45), one picked per step, so the image encoder "
         "knows shapes from any side; 1: the reference view only.",
     ),
+    render_workers: int = typer.Option(
+        1,
+        min=1,
+        max=64,
+        help="With --image-size: processes that render the training images (once, resumable); "
+        "one per core is fastest when nothing else runs.",
+    ),
     init_from: Path | None = typer.Option(
         None,
         "--init-from",
@@ -121,6 +128,7 @@ def train_dit_command(
           --data data/shapes --out runs/dit
       gen3d train-dit ... --image-size 64     # one DiT for text and image input
       gen3d train-dit ... --image-size 64 --image-views 8   # images taken from any side
+      gen3d train-dit ... --image-size 128 --image-views 8 --render-workers 2
     """
     import torch
 
@@ -161,7 +169,14 @@ def train_dit_command(
             )
             typer.echo(f"rendering {data} from {views} into {renders} (once)")
             view = tuple(PipelineConfig(latent_mean=0.0, latent_std=1.0).reference_view)
-            cache_renders(data, renders, view=view, size=image_size, views_per_shape=image_views)
+            cache_renders(
+                data,
+                renders,
+                view=view,
+                size=image_size,
+                views_per_shape=image_views,
+                workers=render_workers,
+            )
     train_set = LatentDataset(cache, split="train", renders=renders)
     if len(train_set) == 0:
         raise TrainDiTError(f"{cache} has no training latents")

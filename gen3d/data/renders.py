@@ -18,6 +18,8 @@ Example::
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -83,6 +85,10 @@ def shape_views(
     return [tuple(view), *(random_view(rng) for _ in range(count - 1))]
 
 
+#: shapes per part file of an unfinished render cache: what a resumed run redoes at most
+RENDER_CHUNK = 100
+
+
 def cache_renders(
     dataset_root: str | Path,
     out: str | Path,
@@ -91,14 +97,17 @@ def cache_renders(
     size: int,
     views_per_shape: int = 1,
     seed: int = 0,
+    workers: int = 1,
     progress: bool = True,
 ) -> Path:
     """Render every shape of a procedural dataset (all splits, the latent cache's order) at
     ``size`` pixels from ``view`` and ``views_per_shape - 1`` random views (``seed``);
     writes ``renders.safetensors`` (``images (N, views_per_shape, 3, size, size)`` uint8)
-    and ``renders.json`` (the views of each shape). Returns ``out``."""
-    from gen3d.images import prepare_image
+    and ``renders.json`` (the views of each shape). Returns ``out``.
 
+    Shapes are rendered in parts of ``RENDER_CHUNK`` kept in ``out/parts`` until all are
+    done, so an interrupted run resumes where it stopped (the same arguments are required);
+    ``workers`` processes render parts side by side."""
     if views_per_shape < 1:
         raise ValueError(f"views_per_shape must be at least 1, not {views_per_shape}")
     data = ShapeDataset(dataset_root, split=None, n_surface=1, n_near=1, n_volume=1, seed=0)
@@ -109,24 +118,79 @@ def cache_renders(
             f"{dataset_root}: image conditioning renders procedural shapes only; "
             f"{len(not_procedural)} entries are not (first: {not_procedural[0]})"
         )
-    count = len(data.entries)
-    images = torch.empty(count, views_per_shape, 3, size, size, dtype=torch.uint8)
     rng = np.random.default_rng(seed)
-    views = [shape_views(view, views_per_shape, rng) for _ in range(count)]
-    bar = tqdm(data.entries, desc="rendering shapes", unit="shape", disable=not progress)
-    for index, entry in enumerate(bar):
-        shape = generate_shape(entry["category"], entry["seed"], margin=margin)
+    views = [shape_views(view, views_per_shape, rng) for _ in data.entries]
+    meta = {"ids": [e["id"] for e in data.entries], "view": list(view), "size": size}
+    meta["views"] = [[list(v) for v in shape] for shape in views]
+    out = Path(out)
+    parts = _prepare_parts(out / "parts", meta)
+    shapes = [(e["category"], e["seed"]) for e in data.entries]
+    jobs = [
+        (parts / f"part-{index:05d}.safetensors", start)
+        for index, start in enumerate(range(0, len(shapes), RENDER_CHUNK))
+    ]
+    todo = [(path, start) for path, start in jobs if not path.is_file()]
+    bar = tqdm(total=len(shapes), desc="rendering shapes", unit="shape", disable=not progress)
+    bar.update(len(shapes) - sum(len(shapes[s : s + RENDER_CHUNK]) for _, s in todo))
+    arguments = [
+        (path, shapes[s : s + RENDER_CHUNK], views[s : s + RENDER_CHUNK], size, margin)
+        for path, s in todo
+    ]
+    if workers <= 1:
+        for job in arguments:
+            bar.update(_render_part(*job))
+    else:
+        from .shards import run_in_workers
+
+        run_in_workers(
+            _render_part, arguments, workers, on_done=lambda _index, count: bar.update(count)
+        )
+    bar.close()
+    images = torch.cat([load_file(str(path))["images"] for path, _ in jobs])
+    save_file({"images": images.contiguous()}, str(out / RENDERS_FILE))
+    (out / RENDERS_META).write_text(json.dumps(meta), encoding="utf-8")
+    shutil.rmtree(parts)
+    return out
+
+
+def _prepare_parts(parts: Path, meta: dict[str, Any]) -> Path:
+    """The part folder of an unfinished cache for ``meta``; refuses one begun with other
+    arguments, whose parts would not fit together."""
+    spec = parts / "spec.json"
+    if spec.is_file():
+        if json.loads(spec.read_text(encoding="utf-8")) != meta:
+            raise DatasetError(
+                f"{parts} holds an unfinished render cache made with other arguments; "
+                "delete it or run the same command again"
+            )
+        return parts
+    parts.mkdir(parents=True, exist_ok=True)
+    spec.write_text(json.dumps(meta), encoding="utf-8")
+    return parts
+
+
+def _render_part(
+    path: Path,
+    shapes: list[tuple[str, int]],
+    views: list[list[tuple[float, float]]],
+    size: int,
+    margin: float,
+) -> int:
+    """Render ``shapes`` from their ``views`` into the part file ``path``; returns how many
+    shapes it rendered. Written to a temporary name first, so a part file is always whole."""
+    from gen3d.images import prepare_image
+
+    images = torch.empty(len(shapes), len(views[0]), 3, size, size, dtype=torch.uint8)
+    for index, (category, shape_seed) in enumerate(shapes):
+        shape = generate_shape(category, shape_seed, margin=margin)
         # Render at twice the size, then frame it as inference frames a user's image.
         for number, image in enumerate(_renders(shape, views[index], size * 2)):
             framed = prepare_image(image, size)
             images[index, number] = torch.from_numpy(np.array(framed)).permute(2, 0, 1)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    save_file({"images": images.contiguous()}, str(out / RENDERS_FILE))
-    meta = {"ids": [e["id"] for e in data.entries], "view": list(view), "size": size}
-    meta["views"] = [[list(v) for v in shape] for shape in views]
-    (out / RENDERS_META).write_text(json.dumps(meta), encoding="utf-8")
-    return out
+    temporary = path.with_suffix(".tmp")
+    save_file({"images": images}, str(temporary))
+    os.replace(temporary, path)
+    return len(shapes)
 
 
 def load_renders(folder: str | Path, ids: list[str]) -> torch.Tensor:

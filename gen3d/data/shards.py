@@ -292,6 +292,39 @@ def prepare_output(spec: BuildSpec, out: Path) -> None:
     meta_path.write_text(json.dumps(wanted, indent=2), encoding="utf-8")
 
 
+def run_in_workers(
+    function: Callable[..., Any],
+    jobs: list[tuple[Any, ...]],
+    workers: int,
+    on_done: Callable[[int, Any], None] | None = None,
+    resume_hint: str = "run the same command again to resume",
+) -> None:
+    """Call ``function(*job)`` for every job in ``workers`` single-threaded processes;
+    ``on_done(job_index, result)`` as each finishes. A worker that dies (out of memory, say)
+    raises ``DatasetError`` with ``resume_hint``."""
+    # spawn, not fork: forking a process whose torch thread pool has run can deadlock.
+    context = multiprocessing.get_context("spawn")
+    with (
+        _single_threaded_children(),
+        ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init) as pool,
+    ):
+        pending: dict[Future, int] = {
+            pool.submit(function, *job): index for index, job in enumerate(jobs)
+        }
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                index = pending.pop(future)
+                try:
+                    result = future.result()
+                except BrokenProcessPool as error:
+                    raise DatasetError(
+                        f"a worker process died (out of memory?); {resume_hint}"
+                    ) from error
+                if on_done:
+                    on_done(index, result)
+
+
 def build_dataset(
     spec: BuildSpec,
     out: str | Path,
@@ -324,30 +357,21 @@ def build_dataset(
             if on_progress:
                 on_progress(done, len(items))
     else:
-        # spawn, not fork: forking a process whose torch thread pool has run can deadlock.
-        context = multiprocessing.get_context("spawn")
-        with (
-            _single_threaded_children(),
-            ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init) as pool,
-        ):
-            pending: dict[Future, int] = {
-                pool.submit(build_shard, spec, index, chunk, out): len(chunk)
-                for index, chunk in todo
-            }
-            while pending:
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    try:
-                        future.result()  # inputs' own errors are recorded, not raised
-                    except BrokenProcessPool as error:
-                        raise DatasetError(
-                            "a worker process died (out of memory?); finished shards are "
-                            f"kept in {out}: run the same command again to resume"
-                        ) from error
-                    report.shards_built += 1
-                    done += pending.pop(future)
-                    if on_progress:
-                        on_progress(done, len(items))
+
+        def finished(index: int, _record: Any) -> None:
+            nonlocal done
+            report.shards_built += 1
+            done += len(todo[index][1])
+            if on_progress:
+                on_progress(done, len(items))
+
+        run_in_workers(
+            build_shard,
+            [(spec, index, chunk, out) for index, chunk in todo],
+            workers,
+            on_done=finished,
+            resume_hint=f"finished shards are kept in {out}: run the same command again to resume",
+        )
     _write_index(out, report)
     return report
 
