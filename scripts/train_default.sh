@@ -20,6 +20,8 @@ python=.venv/bin/python
 DATA="${DATA:-data/shapes}"
 RUNS="${RUNS:-runs/default}"
 mkdir -p "$RUNS"
+# Training images are rendered once per DiT run, one process per core.
+render=(--render-workers "$(nproc)")
 
 step() {  # step NAME DONE_MARKER COMMAND...
     local name="$1" marker="$2"
@@ -52,14 +54,14 @@ step "classifier" "$RUNS/classifier/classifier.json" \
 BASE_DIT="${BASE_DIT:-$RUNS/dit/pipeline}"
 step "dit" "$BASE_DIT/pipeline.json" \
     "${gen3d[@]}" train-dit --config scripts/configs/dit-default.yaml --vae "$BASE_VAE" \
-        --data "$DATA" --out "$RUNS/dit" --image-size 64
+        --data "$DATA" --out "$RUNS/dit" --image-size 64 "${render[@]}"
 VAE="${VAE:-$RUNS/vae-colour/model}"
 step "vae-colour" "$VAE/config.json" \
     "${gen3d[@]}" train-vae --config scripts/configs/vae-colour.yaml --init-from "$BASE_VAE" \
         --data "$DATA" --out "$RUNS/vae-colour" "${samples[@]}"
 step "dit-colour" "$RUNS/dit-colour/pipeline/pipeline.json" \
     "${gen3d[@]}" train-dit --config scripts/configs/dit-colour.yaml --init-from "$BASE_DIT" \
-        --vae "$VAE" --data "$DATA" --out "$RUNS/dit-colour" --image-size 64
+        --vae "$VAE" --data "$DATA" --out "$RUNS/dit-colour" --image-size 64 "${render[@]}"
 # A second round of both at lower learning rates, each warm-started from the first: one
 # round of 1000 VAE steps left decoded colour far off (reconstruction colour accuracy 0.48).
 VAE2="${VAE2:-$RUNS/vae-colour-2/model}"
@@ -69,7 +71,7 @@ step "vae-colour-2" "$VAE2/config.json" \
 step "dit-colour-2" "$RUNS/dit-colour-2/pipeline/pipeline.json" \
     "${gen3d[@]}" train-dit --config scripts/configs/dit-colour-2.yaml \
         --init-from "$RUNS/dit-colour/pipeline" --vae "$VAE2" --data "$DATA" \
-        --out "$RUNS/dit-colour-2" --image-size 64
+        --out "$RUNS/dit-colour-2" --image-size 64 "${render[@]}"
 # Last, the VAE's decoder alone (its encoder frozen: every latent, so the DiT, stays valid),
 # with colour at half weight: held-out F@0.02 0.894 -> 0.920. The final pipeline is the
 # round-2 pipeline with this VAE in it.
@@ -91,7 +93,7 @@ step "pipeline-colour" "$RUNS/pipeline-colour/pipeline.json" \
 step "dit-views" "$RUNS/dit-views/pipeline/pipeline.json" \
     "${gen3d[@]}" train-dit --config scripts/configs/dit-views-2.yaml \
         --init-from "$RUNS/pipeline-colour" --vae "$VAE3" --data "$DATA" \
-        --out "$RUNS/dit-views" --image-size 64 --image-views 8
+        --out "$RUNS/dit-views" --image-size 64 --image-views 8 "${render[@]}"
 step "pipeline" "$RUNS/pipeline/pipeline.json" \
     with_vae "$RUNS/dit-views/pipeline" "$VAE3" "$RUNS/pipeline"
 # Vertex colours instead of baked textures: the same field colours (the bake samples them),
