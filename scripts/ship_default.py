@@ -97,7 +97,23 @@ def sampling_line(config: dict) -> list[str]:
     return [line + "."]
 
 
-def model_card(report: dict, times: str, size: int, cost: float, config: dict) -> str:
+def image_size_of(pipeline: Path) -> int:
+    """The side of the images the pipeline's small image encoder takes (64 if it has none)."""
+    config = pipeline / "conditioning" / "image" / "config.json"
+    return int(json.loads(config.read_text())["image_size"]) if config.is_file() else 64
+
+
+def model_card(
+    report: dict, times: str, size: int, cost: float, config: dict, image_size: int = 64
+) -> str:
+    finer = (
+        [
+            f"  Then both were fine-tuned again with {image_size}x{image_size} renders, the image",
+            "  encoder warm-started with a finer token grid (`dit-views-128.yaml`).",
+        ]
+        if image_size > 64
+        else []
+    )
     lines = [
         "# gen3d default model",
         "",
@@ -117,6 +133,7 @@ def model_card(report: dict, times: str, size: int, cost: float, config: dict) -
         "  (`scripts/configs/dit-colour.yaml`, `dit-colour-2.yaml`), all with reference-view",
         "  renders; last, fine-tuned with renders from the reference view and 7 random views",
         "  per shape, so that photos from any side work (`dit-views-2.yaml`).",
+        *finer,
         f"- Weights: {size / 2**20:.1f} MB (DiT and image encoder fp16: sampled latents within",
         f"  {cost:.2e} of fp32, relative).",
         *sampling_line(config),
@@ -197,7 +214,9 @@ def main() -> None:
     report = json.loads(args.eval.read_text())
     times = args.times.read_text() if args.times and args.times.is_file() else ""
     config = json.loads((target / "pipeline.json").read_text())
-    (target / "MODEL_CARD.md").write_text(model_card(report, times, size, cost, config))
+    (target / "MODEL_CARD.md").write_text(
+        model_card(report, times, size, cost, config, image_size_of(target))
+    )
     print(f"shipped {size / 2**20:.1f} MB to {target} (fp16 cost {cost:.2e})")
 
 

@@ -84,3 +84,17 @@ def test_the_card_names_the_image_inputs_own_defaults() -> None:
         "- Sampling: 25 steps, guidance 4.0; for image input guidance 2.0 (`image_defaults` in "
         "pipeline.json)."
     ]
+
+
+def test_the_card_says_which_image_size_the_encoder_takes(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("ship_default", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.image_size_of(tmp_path) == 64  # a text-only pipeline: the history's size
+    encoder = tmp_path / "conditioning" / "image"
+    encoder.mkdir(parents=True)
+    (encoder / "config.json").write_text(json.dumps({"image_size": 128, "width": 384}))
+    assert module.image_size_of(tmp_path) == 128
+    card = module.model_card({}, "", 2**20, 1e-3, {}, 128)
+    assert "fine-tuned again with 128x128 renders" in card and "dit-views-128.yaml" in card
+    assert "dit-views-128.yaml" not in module.model_card({}, "", 2**20, 1e-3, {}, 64)
