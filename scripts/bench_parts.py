@@ -16,7 +16,10 @@ Measured (CPU, the shipped any-side model, 40 test shapes, guidance 4): parts fo
 0.43 / 0.48, wheels 1.00 / 0.67 / 0.08. The VAE keeps thin parts; the image-conditioned DiT
 loses them. Guidance 2 against 4 for the image stages (24 shapes each): better on the test
 split (reference F@0.05 0.927 against 0.914), worse on val (0.847 against 0.869): no
-difference worth a new default; 7 is worse on both views (0.887 / 0.785 on test).
+difference worth a new default; 7 is worse on both views (0.887 / 0.785 on test). On 24
+training shapes (``--split train``) the same model finds 0.865 / 0.678 of parts (val: 0.794 /
+0.721): it underfits rather than overfits, so thin parts need a stronger image-conditioned
+DiT, not more data. A 128-px image encoder did not help (scripts/configs/dit-views-128.yaml).
 """
 
 from __future__ import annotations
