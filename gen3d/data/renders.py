@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from .dataset import ShapeDataset
 from .procedural import generate_shape
-from .shards import DatasetError
+from .shards import DatasetError, run_in_workers
 
 RENDERS_FILE = "renders.safetensors"
 RENDERS_META = "renders.json"
@@ -129,22 +129,28 @@ def cache_renders(
         (parts / f"part-{index:05d}.safetensors", start)
         for index, start in enumerate(range(0, len(shapes), RENDER_CHUNK))
     ]
-    todo = [(path, start) for path, start in jobs if not path.is_file()]
-    bar = tqdm(total=len(shapes), desc="rendering shapes", unit="shape", disable=not progress)
-    bar.update(len(shapes) - sum(len(shapes[s : s + RENDER_CHUNK]) for _, s in todo))
     arguments = [
-        (path, shapes[s : s + RENDER_CHUNK], views[s : s + RENDER_CHUNK], size, margin)
-        for path, s in todo
-    ]
-    if workers <= 1:
-        for job in arguments:
-            bar.update(_render_part(*job))
-    else:
-        from .shards import run_in_workers
-
-        run_in_workers(
-            _render_part, arguments, workers, on_done=lambda _index, count: bar.update(count)
+        (
+            path,
+            shapes[start : start + RENDER_CHUNK],
+            views[start : start + RENDER_CHUNK],
+            size,
+            margin,
         )
+        for path, start in jobs
+        if not path.is_file()
+    ]
+    already = len(shapes) - sum(len(job[1]) for job in arguments)
+    bar = tqdm(
+        total=len(shapes),
+        initial=already,
+        desc="rendering shapes",
+        unit="shape",
+        disable=not progress,
+    )
+    run_in_workers(
+        _render_part, arguments, workers, on_done=lambda _index, count: bar.update(count)
+    )
     bar.close()
     images = torch.cat([load_file(str(path))["images"] for path, _ in jobs])
     save_file({"images": images.contiguous()}, str(out / RENDERS_FILE))

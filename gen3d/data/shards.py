@@ -299,9 +299,16 @@ def run_in_workers(
     on_done: Callable[[int, Any], None] | None = None,
     resume_hint: str = "run the same command again to resume",
 ) -> None:
-    """Call ``function(*job)`` for every job in ``workers`` single-threaded processes;
-    ``on_done(job_index, result)`` as each finishes. A worker that dies (out of memory, say)
-    raises ``DatasetError`` with ``resume_hint``."""
+    """Call ``function(*job)`` for every job in ``workers`` single-threaded processes (in
+    this process, in order, when ``workers <= 1``); ``on_done(job_index, result)`` as each
+    finishes. A worker that dies (out of memory, say) raises ``DatasetError`` with
+    ``resume_hint``."""
+    if workers <= 1:
+        for index, job in enumerate(jobs):
+            result = function(*job)
+            if on_done:
+                on_done(index, result)
+        return
     # spawn, not fork: forking a process whose torch thread pool has run can deadlock.
     context = multiprocessing.get_context("spawn")
     with (
@@ -349,29 +356,20 @@ def build_dataset(
     if on_progress:
         on_progress(done, len(items))
 
-    if workers <= 1:
-        for index, chunk in todo:
-            build_shard(spec, index, chunk, out)
-            report.shards_built += 1
-            done += len(chunk)
-            if on_progress:
-                on_progress(done, len(items))
-    else:
+    def finished(index: int, _record: Any) -> None:  # inputs' own errors are in the record
+        nonlocal done
+        report.shards_built += 1
+        done += len(todo[index][1])
+        if on_progress:
+            on_progress(done, len(items))
 
-        def finished(index: int, _record: Any) -> None:
-            nonlocal done
-            report.shards_built += 1
-            done += len(todo[index][1])
-            if on_progress:
-                on_progress(done, len(items))
-
-        run_in_workers(
-            build_shard,
-            [(spec, index, chunk, out) for index, chunk in todo],
-            workers,
-            on_done=finished,
-            resume_hint=f"finished shards are kept in {out}: run the same command again to resume",
-        )
+    run_in_workers(
+        build_shard,
+        [(spec, index, chunk, out) for index, chunk in todo],
+        workers,
+        on_done=finished,
+        resume_hint=f"finished shards are kept in {out}: run the same command again to resume",
+    )
     _write_index(out, report)
     return report
 
