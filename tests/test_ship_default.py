@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -75,26 +76,29 @@ def test_fp16_cost_is_carried_forward_from_a_shipped_dit(tmp_path: Path, tiny_pi
     assert not (tmp_path / "third/models/default").exists()
 
 
-def test_the_card_names_the_image_inputs_own_defaults() -> None:
+@pytest.fixture(scope="module")
+def ship_script():
+    """scripts/ship_default.py imported, for its card-writing functions."""
     spec = importlib.util.spec_from_file_location("ship_default", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)
+    return loaded
+
+
+def test_the_card_names_the_image_inputs_own_defaults(ship_script) -> None:
     config = {"defaults": {"steps": 25, "guidance": 4.0}, "image_defaults": {"guidance": 2.0}}
-    assert module.sampling_line(config) == [
+    assert ship_script.sampling_line(config) == [
         "- Sampling: 25 steps, guidance 4.0; for image input guidance 2.0 (`image_defaults` in "
         "pipeline.json)."
     ]
 
 
-def test_the_card_says_which_image_size_the_encoder_takes(tmp_path: Path) -> None:
-    spec = importlib.util.spec_from_file_location("ship_default", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert module.image_size_of(tmp_path) == 64  # a text-only pipeline: the history's size
+def test_the_card_says_which_image_size_the_encoder_takes(ship_script, tmp_path: Path) -> None:
+    assert ship_script.image_size_of(tmp_path) == 64  # a text-only pipeline: the history's size
     encoder = tmp_path / "conditioning" / "image"
     encoder.mkdir(parents=True)
     (encoder / "config.json").write_text(json.dumps({"image_size": 128, "width": 384}))
-    assert module.image_size_of(tmp_path) == 128
-    card = module.model_card({}, "", 2**20, 1e-3, {}, 128)
+    assert ship_script.image_size_of(tmp_path) == 128
+    card = ship_script.model_card({}, "", 2**20, 1e-3, {}, 128)
     assert "fine-tuned again with 128x128 renders" in card and "dit-views-128.yaml" in card
-    assert "dit-views-128.yaml" not in module.model_card({}, "", 2**20, 1e-3, {}, 64)
+    assert "dit-views-128.yaml" not in ship_script.model_card({}, "", 2**20, 1e-3, {}, 64)
