@@ -210,28 +210,65 @@ class ImageEncoder:
         return self._unconditional.expand(batch)
 
 
+class ResidualConvBlock(nn.Module):
+    """``x + conv(act(norm(conv(act(norm(x))))))`` at one resolution. The last convolution
+    starts at zero, so a block added to a trained encoder starts as the identity and a warm
+    start from the shallower encoder begins exactly where it left off."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.GroupNorm(8, channels),
+            nn.SiLU(),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            nn.GroupNorm(8, channels),
+            nn.SiLU(),
+            nn.Conv2d(channels, channels, 3, padding=1),
+        )
+        nn.init.zeros_(self.body[-1].weight)
+        nn.init.zeros_(self.body[-1].bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
 class SmallImageEncoder(ModelMixin, ConfigMixin):
     """A small CNN image encoder trained with the DiT: ``(B, 3, S, S)`` in [0, 1] ->
-    ``(S/16)^2`` patch tokens of ``width`` channels and a pooled embedding (their mean)."""
+    ``(S/16)^2`` patch tokens of ``width`` channels and a pooled embedding (their mean).
+
+    Four stride-2 stages; ``blocks`` residual blocks after each add depth at that stage's
+    resolution (0: the plain four-layer CNN the first default models shipped with)."""
+
+    STAGES = 4
 
     @register_to_config
-    def __init__(self, image_size: int = 128, width: int = 256):
+    def __init__(self, image_size: int = 128, width: int = 256, blocks: int = 0):
         super().__init__()
         if image_size % 16:
             raise ValueError(f"image_size must be a multiple of 16, not {image_size}")
+        if blocks < 0:
+            raise ValueError(f"blocks must be 0 or more, not {blocks}")
         layers: list[nn.Module] = []
+        stage_blocks: list[nn.Module] = []
         channels = 3
         for out in (width // 8, width // 4, width // 2, width):
             layers += [nn.Conv2d(channels, out, 4, stride=2, padding=1), nn.GroupNorm(8, out)]
             layers += [nn.SiLU()]
+            stage_blocks.append(nn.Sequential(*(ResidualConvBlock(out) for _ in range(blocks))))
             channels = out
+        # ``net`` keeps the plain CNN's layout (and state-dict keys), so that encoders saved
+        # before ``blocks`` existed load unchanged.
         self.net = nn.Sequential(*layers)
+        self.refiners = nn.ModuleList(stage_blocks)
         self.position = nn.Parameter(torch.zeros(1, (image_size // 16) ** 2, width))
         self.token_dim = self.pooled_dim = width
 
     def forward(self, images: torch.Tensor) -> Conditioning:
-        features = self.net(images * 2 - 1)  # (B, W, S/16, S/16)
-        tokens = features.flatten(2).transpose(1, 2) + self.position
+        features = images * 2 - 1
+        per_stage = len(self.net) // self.STAGES
+        for stage, refine in enumerate(self.refiners):
+            features = refine(self.net[stage * per_stage : (stage + 1) * per_stage](features))
+        tokens = features.flatten(2).transpose(1, 2) + self.position  # (B, (S/16)^2, W)
         mask = torch.ones(tokens.shape[:2], dtype=torch.bool, device=tokens.device)
         return Conditioning(tokens, tokens.mean(dim=1), mask)
 
@@ -239,7 +276,9 @@ class SmallImageEncoder(ModelMixin, ConfigMixin):
         """This encoder for ``image_size`` inputs, to warm-start training at another
         resolution: the same convolutions, the position embedding resampled (bilinear) to
         the new token grid."""
-        encoder = SmallImageEncoder(image_size=image_size, width=self.config.width)
+        encoder = SmallImageEncoder(
+            image_size=image_size, width=self.config.width, blocks=self.config.blocks
+        )
         state = self.state_dict()
         old, new = self.config.image_size // 16, image_size // 16
         grid = state["position"].reshape(1, old, old, -1).permute(0, 3, 1, 2).float()
@@ -247,6 +286,24 @@ class SmallImageEncoder(ModelMixin, ConfigMixin):
         position = grid.permute(0, 2, 3, 1).reshape(1, new * new, -1)
         state["position"] = position.to(state["position"].dtype)
         encoder.load_state_dict(state)
+        return encoder.to(self.device, self.dtype)
+
+    def deepened(self, blocks: int) -> SmallImageEncoder:
+        """This encoder with ``blocks`` residual blocks per stage, to warm-start a deeper
+        one: the trained layers kept, the new blocks starting as the identity (so it encodes
+        every image exactly as this one does until training moves them)."""
+        if blocks < self.config.blocks:
+            raise ValueError(
+                f"cannot make an encoder with {self.config.blocks} blocks per stage shallower "
+                f"({blocks})"
+            )
+        encoder = SmallImageEncoder(
+            image_size=self.config.image_size, width=self.config.width, blocks=blocks
+        )
+        fresh = encoder.state_dict()
+        for key, value in self.state_dict().items():
+            fresh[key] = value.to(fresh[key].dtype)
+        encoder.load_state_dict(fresh)
         return encoder.to(self.device, self.dtype)
 
     def encode(self, images: Any) -> Conditioning:

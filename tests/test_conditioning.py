@@ -163,3 +163,32 @@ def test_a_small_image_encoder_resized_for_finer_images_keeps_what_it_learnt() -
     ramp = finer.position[0, :, 0].reshape(8, 8)
     assert torch.all(ramp[1:] >= ramp[:-1]) and torch.allclose(ramp, ramp[:, :1].expand(8, 8))
     assert ramp[0, 0] == 0.0 and ramp[-1, 0] == 3.0
+
+
+def test_a_deepened_small_image_encoder_starts_where_the_shallow_one_stopped(
+    tmp_path: Path,
+) -> None:
+    """The warm start for a deeper image encoder: the new residual blocks start as the
+    identity, so it encodes images exactly as the trained one did, and then they learn."""
+    torch.manual_seed(0)
+    shallow = SmallImageEncoder(image_size=32, width=64)
+    images = torch.rand(3, 3, 32, 32)
+    deep = shallow.deepened(2)
+    assert deep.config.blocks == 2 and len(deep.refiners[0]) == 2
+    with torch.no_grad():
+        assert torch.equal(deep(images).tokens, shallow(images).tokens)
+    assert sum(p.numel() for p in deep.parameters()) > 2 * sum(
+        p.numel() for p in shallow.parameters()
+    )
+    deep(images).pooled.square().sum().backward()
+    last = deep.refiners[3][1].body[-1]
+    assert last.weight.grad is not None and last.weight.grad.abs().sum() > 0
+
+    deep.save_pretrained(tmp_path)
+    loaded = SmallImageEncoder.from_pretrained(tmp_path)
+    assert loaded.config.blocks == 2
+    assert torch.equal(loaded.refiners[3][1].body[2].weight, deep.refiners[3][1].body[2].weight)
+    with pytest.raises(ValueError, match="shallower"):
+        deep.deepened(1)
+    with pytest.raises(ValueError, match="blocks must be 0 or more"):
+        SmallImageEncoder(image_size=32, width=64, blocks=-1)

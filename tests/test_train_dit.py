@@ -175,6 +175,25 @@ def test_train_dit_with_images_trains_the_image_encoder_too(prepared, tmp_path: 
     assert restarted.config.image_size == 32 and restarted.position.shape[1] == 4
     assert torch.allclose(restarted.net[0].weight, shipped.net[0].weight, atol=0.05)
 
+    # ... and deeper: residual blocks added to the trained encoder (starting as the
+    # identity), kept when a later run warm-starts from it without --image-blocks.
+    deeper = [*warm, "--image-blocks", "1"]
+    deeper[deeper.index(str(tmp_path / "warm"))] = str(tmp_path / "deeper")
+    result = CliRunner().invoke(app, deeper)
+    assert result.exit_code == 0, result.output
+    restarted = SmallImageEncoder.from_pretrained(tmp_path / "deeper" / "image_encoder")
+    assert restarted.config.blocks == 1
+    assert torch.allclose(restarted.net[0].weight, shipped.net[0].weight, atol=0.05)
+    again = [*warm[:-1], str(tmp_path / "deeper" / "pipeline")]
+    again[again.index(str(tmp_path / "warm"))] = str(tmp_path / "again")
+    result = CliRunner().invoke(app, again)
+    assert result.exit_code == 0, result.output
+    assert SmallImageEncoder.from_pretrained(tmp_path / "again" / "image_encoder").config.blocks
+    shallower = [*again, "--image-blocks", "0"]
+    shallower[shallower.index(str(tmp_path / "again"))] = str(tmp_path / "shallower")
+    result = CliRunner().invoke(app, shallower)
+    assert result.exit_code != 0 and "shallower" in str(result.exception)
+
     result = CliRunner().invoke(app, [*args[:-2], "--image-size", "24"])
     assert result.exit_code != 0 and "multiple of 16" in str(result.exception)
 

@@ -105,6 +105,14 @@ def train_dit_command(
         "random (any azimuth, elevation 0-45), one picked per step, so the image encoder "
         "knows shapes from any side; 1: the reference view only.",
     ),
+    image_blocks: int | None = typer.Option(
+        None,
+        min=0,
+        max=8,
+        help="With --image-size: residual blocks per stage of the image encoder (more depth "
+        "for thin parts); default: as --init-from's encoder, else 0. Deepening a trained "
+        "encoder starts the new blocks as the identity.",
+    ),
     render_workers: int = typer.Option(
         1,
         min=1,
@@ -129,6 +137,7 @@ def train_dit_command(
       gen3d train-dit ... --image-size 64     # one DiT for text and image input
       gen3d train-dit ... --image-size 64 --image-views 8   # images taken from any side
       gen3d train-dit ... --image-size 128 --image-views 8 --render-workers 2
+      gen3d train-dit ... --image-size 64 --image-views 8 --image-blocks 2 --init-from PIPE
     """
     import torch
 
@@ -203,14 +212,25 @@ def train_dit_command(
     if image_size:
         from gen3d.conditioning import SmallImageEncoder
 
-        torch.manual_seed(train_config.seed)
-        image_encoder = SmallImageEncoder(image_size=image_size, width=meta["cond_dim"])
         start = init_from / "conditioning" / "image" if init_from else None
+        source = None
         if start is not None and (start / "config.json").is_file():
+            source = SmallImageEncoder.from_pretrained(start)
+        blocks = (
+            image_blocks
+            if image_blocks is not None
+            else (source.config.blocks if source is not None else 0)
+        )
+        torch.manual_seed(train_config.seed)
+        image_encoder = SmallImageEncoder(
+            image_size=image_size, width=meta["cond_dim"], blocks=blocks
+        )
+        if source is not None:
             try:
-                source = SmallImageEncoder.from_pretrained(start)
                 if source.config.image_size != image_size:  # e.g. 64 -> 128 for thin parts
                     source = source.resized(image_size)
+                if source.config.blocks != blocks:  # a deeper encoder, warm-started
+                    source = source.deepened(blocks)
                 copy_weights(source, image_encoder, start)
             except ValueError as error:
                 raise TrainDiTError(f"--init-from: {error}") from error
