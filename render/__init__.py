@@ -8,7 +8,7 @@ Depends on torch (and optionally nvdiffrast, xatlas): never imports gen3d, serve
 from render.backend import RasterBackend, RenderError, get_backend, nvdiffrast_available
 from render.bake import bake_texture, texel_positions
 from render.camera import Cameras, look_at, orthographic, perspective
-from render.lighting import fit_shading
+from render.lighting import fit_coloured_shading, fit_shading
 from render.mesh import RenderMesh
 from render.pose import PoseSettings, ViewEstimate, estimate_view
 from render.preview import contact_sheet, render_views, save_turntable, save_views
@@ -30,6 +30,7 @@ __all__ = [
     "bake_texture",
     "contact_sheet",
     "estimate_view",
+    "fit_coloured_shading",
     "fit_shading",
     "get_backend",
     "look_at",

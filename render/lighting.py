@@ -17,9 +17,20 @@ except at edges, so its fitted shading stays flat.
 Differences fix the shading only up to a factor; it is scaled so that its brightest pixels
 (the 98th percentile over the object) are 1: the best-lit surface shows its own colour, and
 the rest is brightened to match it.
+
+Coloured light (``fit_coloured_shading``): a warm lamp beside a blue sky lights one side
+orange and leaves the other blue. Each channel's log ratio to the brightness removes the grey
+shading, and between neighbours of one paint its change is the change in the light's colour,
+fitted the same way, as a smooth function of the normal. Differences fix it only up to a
+colour, the light's colour on average, which cannot be told from the paint's; that is taken
+to be grey (the tint's geometric mean over the object is 1 in every channel), so a photo lit
+orange on one side and blue on the other comes out neither. A light of one colour everywhere
+changes no ratio, so it stays in the texture.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import Tensor
@@ -27,6 +38,9 @@ from torch import Tensor
 BRIGHT_QUANTILE = 0.98
 #: the shading's floor: a surface in deep shadow is lifted at most 10x, not infinitely
 MIN_SHADING = 0.1
+#: the light's colour may scale a channel by at most 2x either way (against a bad fit)
+MAX_TINT = 2.0
+_LOG_MAX_TINT = math.log(MAX_TINT)
 _LUMA = (0.2126, 0.7152, 0.0722)
 
 
@@ -61,25 +75,82 @@ def fit_shading(
     light's change outgrows the rounding (measured on a lit ball photographed at 192^2 and
     enlarged to 384^2: contrast 0.25 at stride 1, 0.69 at stride 4, against 0.69 true).
     """
-    if stride is None:
-        stride = max(1, round(min(mask.shape[1:]) / 96))
+    stride = _default_stride(mask) if stride is None else stride
     image = image.to(normals)
-    brightness = (image * image.new_tensor(_LUMA)).sum(-1).clamp_min(1.0 / 255.0).log()
+    brightness = _log_luma(image)
+    shading = torch.ones(mask.shape, dtype=normals.dtype, device=normals.device)
+    log_shading = _fit_smooth_log(normals, brightness, mask, stride, iterations)
+    if log_shading is None:
+        return shading, 0.0
+    log_shading = log_shading - torch.quantile(log_shading, BRIGHT_QUANTILE)
+    values = log_shading.exp().clamp(MIN_SHADING, 1.0)
+    shading[mask] = values
+    return shading, float(1.0 - torch.quantile(values, 1.0 - BRIGHT_QUANTILE))
+
+
+def fit_coloured_shading(
+    normals: Tensor,
+    image: Tensor,
+    mask: Tensor,
+    *,
+    iterations: int = 20,
+    stride: int | None = None,
+) -> tuple[Tensor, float]:
+    """``fit_shading`` with the light's colour: the shading ``(B, H, W, 3)``, per channel, of
+    ``image (B, H, W, 3)`` over ``mask``, and the grey shading's contrast.
+
+    The grey shading times a tint per channel: how the light's colour changes over the
+    object, relative to its mean (the tint's geometric mean over the mask is 1 in every
+    channel). The tint is fitted like the grey shading, from neighbouring pixels'
+    differences of each channel's log ratio to the brightness, and kept within
+    ``[1 / MAX_TINT, MAX_TINT]``. An evenly coloured light gives a tint of 1.
+    """
+    stride = _default_stride(mask) if stride is None else stride
+    image = image.to(normals)
+    grey, contrast = fit_shading(normals, image, mask, iterations=iterations, stride=stride)
+    shading = grey[..., None].repeat(1, 1, 1, 3)
+    if not bool(mask.any()):
+        return shading, contrast
+    brightness = _log_luma(image)
+    for channel in range(3):
+        ratio = image[..., channel].clamp_min(1.0 / 255.0).log() - brightness
+        log_tint = _fit_smooth_log(normals, ratio, mask, stride, iterations)
+        if log_tint is None:
+            break
+        log_tint = (log_tint - log_tint.mean()).clamp(-_LOG_MAX_TINT, _LOG_MAX_TINT)
+        shading[..., channel][mask] = grey[mask] * log_tint.exp()
+    return shading, contrast
+
+
+def _default_stride(mask: Tensor) -> int:
+    return max(1, round(min(mask.shape[1:]) / 96))
+
+
+def _log_luma(image: Tensor) -> Tensor:
+    return (image * image.new_tensor(_LUMA)).sum(-1).clamp_min(1.0 / 255.0).log()
+
+
+def _fit_smooth_log(
+    normals: Tensor, values: Tensor, mask: Tensor, stride: int, iterations: int
+) -> Tensor | None:
+    """A smooth function of the normal (spherical harmonics, up to a constant) whose changes
+    between neighbours ``stride`` pixels apart match those of ``values (B, H, W)`` in least
+    absolute deviations (iteratively reweighted least squares), at the masked pixels; None
+    when too few neighbours are masked to fit it."""
     basis = sh_basis(normals)[..., 1:]  # the constant term has no difference
     rows, targets = [], []
     for axis in (1, 2):  # neighbours down and across
         length = mask.shape[axis] - stride
         both = mask.narrow(axis, 0, length) & mask.narrow(axis, stride, length)
 
-        def step(values: Tensor, axis: int = axis, length: int = length) -> Tensor:
-            return values.narrow(axis, stride, length) - values.narrow(axis, 0, length)
+        def step(tensor: Tensor, axis: int = axis, length: int = length) -> Tensor:
+            return tensor.narrow(axis, stride, length) - tensor.narrow(axis, 0, length)
 
         rows.append(step(basis)[both])
-        targets.append(step(brightness)[both])
+        targets.append(step(values)[both])
     design, target = torch.cat(rows).double(), torch.cat(targets).double()
-    shading = torch.ones(mask.shape, dtype=normals.dtype, device=normals.device)
     if len(target) < 2 * design.shape[1]:
-        return shading, 0.0
+        return None
     coefficients = torch.zeros(design.shape[1], dtype=torch.float64, device=design.device)
     ridge = 1e-6 * torch.eye(design.shape[1], dtype=torch.float64, device=design.device)
     for _ in range(iterations):
@@ -87,8 +158,4 @@ def fit_shading(
         weight = 1.0 / residual.clamp_min(1e-3)  # |r| = r^2 / |r|: reweighted towards L1
         weighted = design * weight[:, None]
         coefficients = torch.linalg.solve(design.T @ weighted + ridge, weighted.T @ target)
-    log_shading = (basis[mask].double() @ coefficients).to(normals.dtype)
-    log_shading = log_shading - torch.quantile(log_shading, BRIGHT_QUANTILE)
-    values = log_shading.exp().clamp(MIN_SHADING, 1.0)
-    shading[mask] = values
-    return shading, float(1.0 - torch.quantile(values, 1.0 - BRIGHT_QUANTILE))
+    return (basis[mask].double() @ coefficients).to(normals.dtype)

@@ -31,7 +31,7 @@ from torch import Tensor
 
 from render.backend import RasterBackend, RenderError, get_backend
 from render.camera import Cameras
-from render.lighting import fit_shading
+from render.lighting import fit_coloured_shading, fit_shading
 from render.mesh import RenderMesh
 
 #: Called after every step with (step, total steps, loss); returning False cancels.
@@ -60,6 +60,9 @@ class RefineSettings:
     #: it, so that shading does not end up in the texture; False: the references show the
     #: surface colour itself (unlit renders)
     fit_lighting: bool = False
+    #: with ``fit_lighting``: fit the light's colour too (``fit_coloured_shading``), so that a
+    #: warm lamp and a blue sky's shadows are not painted on; False: grey light
+    light_colour: bool = True
 
     def __post_init__(self) -> None:
         if not 1 <= self.steps <= 100_000:
@@ -201,8 +204,11 @@ def refine_texture(
     result = RefineResult(texture=anchor, coarsening=coarsening)
     shading = None
     if settings.fit_lighting:
-        shading_image, result.light_contrast = fit_shading(sampler.normals, references, weight)
-        shading = shading_image[weight][:, None].to(anchor)
+        fit = fit_coloured_shading if settings.light_colour else fit_shading
+        shading_image, result.light_contrast = fit(sampler.normals, references, weight)
+        shading = shading_image[weight].to(anchor)  # (pixels, 3), or (pixels,) for grey light
+        if shading.ndim == 1:
+            shading = shading[:, None]
     # The texture is the anchor plus the upsampled change, and sampling is linear, so each
     # step samples only the small change at the pixels' UVs (bilinear sampling of the coarse
     # change is, to second order, sampling of its bilinear upsampling).

@@ -10,7 +10,7 @@ import trimesh
 
 from render.bake import bake_texture
 from render.camera import Cameras
-from render.lighting import fit_shading
+from render.lighting import fit_coloured_shading, fit_shading
 from render.mesh import RenderMesh
 from render.refine import RefineSettings, TextureSampler, psnr, refine_texture
 from render.renderer import render_mesh
@@ -99,12 +99,13 @@ def test_too_few_pixels_give_no_shading() -> None:
     assert contrast == 0.0 and torch.all(shading == 1.0)
 
 
-def _refined_albedo_psnr(mesh: RenderMesh, reference: torch.Tensor, fit: bool) -> float:
+def _refined_albedo_psnr(
+    mesh: RenderMesh, reference: torch.Tensor, fit: bool, colour: bool = True
+) -> float:
     cameras = Cameras.orbit([30.0], 20.0, resolution=128)
     start = mesh.with_texture(torch.full_like(mesh.texture, 0.5))
-    result = refine_texture(
-        start, cameras, reference, settings=RefineSettings(steps=150, fit_lighting=fit)
-    )
+    settings = RefineSettings(steps=150, fit_lighting=fit, light_colour=colour)
+    result = refine_texture(start, cameras, reference, settings=settings)
     sampler = TextureSampler(mesh, cameras)
     return psnr(sampler(result.texture), sampler(mesh.texture), sampler.covered)
 
@@ -120,3 +121,47 @@ def test_refining_against_a_lit_photo_keeps_its_shadows_out_of_the_texture(paint
     plain_kept = _refined_albedo_psnr(painted_ball, albedo, fit=False)
     plain_fitted = _refined_albedo_psnr(painted_ball, albedo, fit=True)
     assert math.isclose(plain_fitted, plain_kept, abs_tol=0.3), (plain_kept, plain_fitted)
+
+
+def _warm_lamp_and_blue_sky(normals: torch.Tensor, towards: tuple[float, ...]) -> torch.Tensor:
+    """An orange lamp ``towards`` that direction and a dim blue light from everywhere: the lit
+    side comes out orange, the side away from the lamp blue."""
+    lamp = _lit(normals, towards, ambient=0.0)[..., None] * torch.tensor([1.0, 0.75, 0.45])
+    return lamp + torch.tensor([0.12, 0.16, 0.3])
+
+
+def test_a_coloured_light_is_found_per_channel(painted_ball) -> None:
+    cameras = Cameras.orbit([0.0], 0.0, resolution=128)
+    albedo, normals, mask = _looking(painted_ball, cameras)
+    truth = _warm_lamp_and_blue_sky(normals, (1.0, 1.0, 1.0))
+    photo = (albedo * truth).clamp(0.0, 1.0)
+    shading, contrast = fit_coloured_shading(normals, photo, mask)
+    assert shading.shape == (*mask.shape, 3) and contrast > 0.5
+
+    # Up to a colour per channel (a light of one colour everywhere could as well be the
+    # paint's): the fitted shading divided by the true one is the same everywhere. A grey fit
+    # leaves the sky's blue in the shadows.
+    def spread(fitted: torch.Tensor) -> torch.Tensor:  # per channel
+        ratio = (fitted / truth)[mask]
+        return (ratio / ratio.median(dim=0).values).log().abs().mean(dim=0)
+
+    grey, _ = fit_shading(normals, photo, mask)
+    coloured, as_grey = spread(shading), spread(grey[..., None])
+    assert coloured[2] < 0.06 < 0.1 < as_grey[2], (coloured, as_grey)
+    assert coloured.mean() < 0.8 * as_grey.mean(), (coloured, as_grey)
+
+    even, flat = fit_coloured_shading(normals, albedo, mask)
+    assert flat < 0.03 and (even[mask] - 1.0).abs().mean() < 0.02
+    empty = torch.zeros_like(mask)
+    assert torch.all(fit_coloured_shading(normals, photo, empty)[0] == 1.0)
+
+
+def test_refining_under_a_coloured_light_keeps_its_colours_out_of_the_texture(
+    painted_ball,
+) -> None:
+    cameras = Cameras.orbit([30.0], 20.0, resolution=128)
+    albedo, normals, _ = _looking(painted_ball, cameras)
+    photo = (albedo * _warm_lamp_and_blue_sky(normals, (-1.0, 2.0, 1.0))).clamp(0.0, 1.0)
+    grey = _refined_albedo_psnr(painted_ball, photo, fit=True, colour=False)
+    coloured = _refined_albedo_psnr(painted_ball, photo, fit=True)
+    assert coloured - grey >= 0.5, f"albedo PSNR {grey:.2f} (grey light) -> {coloured:.2f} dB"
