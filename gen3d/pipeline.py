@@ -792,6 +792,7 @@ def refine_from_photo(
     steps: int,
     *,
     fit_lighting: bool = True,
+    light_colour: bool = True,
     callback: Callable[[int, int, float], bool | None] | None = None,
 ) -> tuple[Any, float]:
     """A copy of textured ``mesh`` whose texture is refined against ``photo`` (an input image
@@ -801,7 +802,9 @@ def refine_from_photo(
 
     ``fit_lighting``: fit the photo's shading and refine the surface colour under it, so that
     the texture does not keep the photo's shadows (``render.lighting``; an evenly lit photo
-    gets no shading, contrast about 0). False copies the photo's colours as they are."""
+    gets no shading, contrast about 0). False copies the photo's colours as they are.
+    ``light_colour``: with ``fit_lighting``, fit how the light's colour changes over the
+    object too (a warm lamp and a blue sky); False: grey light."""
     import numpy as np
 
     from gen3d.mesh.texture import texture_image, textured_mesh
@@ -818,7 +821,7 @@ def refine_from_photo(
         cameras,
         reference,
         mask,
-        settings=RefineSettings(steps=steps, fit_lighting=fit_lighting),
+        settings=RefineSettings(steps=steps, fit_lighting=fit_lighting, light_colour=light_colour),
         callback=callback,
     )
     uv = np.asarray(mesh.visual.uv)

@@ -14,10 +14,13 @@ what gen3d did before: assume the reference view (azimuth 30, elevation 20).
 
 ``paint``: painting a mesh like a photo of it (``gen3d texture MESH --image PHOTO
 --refine-steps 100``): the same meshes without their colours, painted by the default model
-from a photo (seed 0, 1024^2 texture; evenly lit, or ``--shading lambert``: lit by a head
-light), refined from the reference view (the baseline), the view ``auto`` estimates, and the
-true view, or not refined; and from the estimated view without fitting the photo's lighting
-(``fit_lighting=False``, as gen3d refined before ``render.lighting``). Scored by PSNR of the
+from a photo (seed 0, 1024^2 texture; evenly lit, ``--shading lambert``: lit by a head
+light, or ``--shading coloured``: an orange lamp above the camera and a dim blue sky), refined
+from the reference view (the baseline), the view ``auto`` estimates, and the true view, or not
+refined; and from the estimated view without fitting the photo's lighting
+(``fit_lighting=False``, as gen3d refined before ``render.lighting``) or fitting it as grey
+light (``light_colour=False``, as gen3d did before it fitted the light's colour). Scored by
+PSNR of the
 painted mesh's unlit colour against the true colours, seen from the photo's direction and
 from 45 degrees either side of it, over the object.
 
@@ -72,20 +75,43 @@ def angle(a: tuple[float, float], b: tuple[float, float]) -> float:
     return math.degrees(math.acos(cosine))
 
 
+#: the coloured photos' light: an orange lamp (its colour) and a dim blue sky from everywhere
+LAMP, SKY = (1.0, 0.75, 0.45), (0.12, 0.16, 0.3)
+
+
 def photo(
     mesh: RenderMesh, view: tuple[float, float], shading: str = "lambert"
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """A render from ``view`` (Lambert: lit by a head light; albedo: evenly lit), framed like a
-    prepared photo, and its object mask."""
+    """A render from ``view`` (lambert: lit by a head light; albedo: evenly lit; coloured:
+    ``LAMP`` from above the camera and ``SKY``), framed like a prepared photo, and its object
+    mask."""
     from PIL import Image
 
     from gen3d.pipeline import reference_cameras
 
     cameras = reference_cameras(mesh.vertices, view, SIZE)
-    colour = render_mesh(mesh, cameras, shading=shading).color[0].clamp(0, 1)
+    if shading == "coloured":
+        colour = coloured_light_render(mesh, cameras)
+    else:
+        colour = render_mesh(mesh, cameras, shading=shading).color[0].clamp(0, 1)
     image = Image.fromarray((colour * 255 + 0.5).to(torch.uint8).numpy())
     mask = torch.from_numpy(object_mask(image))
     return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0), mask
+
+
+def coloured_light_render(mesh: RenderMesh, cameras) -> torch.Tensor:
+    """``mesh`` seen by ``cameras`` (one), on white, lit by ``LAMP`` shining from above the
+    camera (Lambert) and ``SKY``."""
+    albedo = render_mesh(mesh, cameras, shading="albedo", background=(0.0, 0.0, 0.0))
+    normals = render_mesh(mesh, cameras, shading="normals").color[0] * 2.0 - 1.0
+    normals = torch.nn.functional.normalize(normals, dim=-1)
+    towards = torch.nn.functional.normalize(
+        -cameras.forward[0] + torch.tensor([0.0, 1.0, 0.0]), dim=0
+    )
+    lamp = (normals * towards).sum(-1, keepdim=True).clamp_min(0.0) * torch.tensor(LAMP)
+    lit = albedo.color[0] * (lamp + torch.tensor(SKY))
+    alpha = albedo.alpha[0]
+    return (lit + (1.0 - alpha)).clamp(0, 1)  # the albedo render is premultiplied on black
 
 
 def inputs(count: int, seed: int) -> list[dict]:
@@ -202,6 +228,7 @@ def bench_paint(items: list[dict], steps: int, shading: str) -> dict:
         "not refined",
         "reference view (baseline)",
         "estimated view, light kept",
+        "estimated view, grey light",
         "estimated view",
         "true view",
     )
@@ -226,6 +253,7 @@ def bench_paint(items: list[dict], steps: int, shading: str) -> dict:
             views = {
                 "reference view (baseline)": REFERENCE_VIEW,
                 "estimated view, light kept": estimate.view,
+                "estimated view, grey light": estimate.view,
                 "estimated view": estimate.view,
                 "true view": true_view,
             }
@@ -235,7 +263,12 @@ def bench_paint(items: list[dict], steps: int, shading: str) -> dict:
                 if name in views:
                     fit = name != "estimated view, light kept"
                     mesh, contrast = refine_from_photo(
-                        painted, prepared, views[name], steps, fit_lighting=fit
+                        painted,
+                        prepared,
+                        views[name],
+                        steps,
+                        fit_lighting=fit,
+                        light_colour=name != "estimated view, grey light",
                     )
                     if name == "estimated view":
                         contrasts.append(contrast)
@@ -335,7 +368,10 @@ def main() -> None:
     parser.add_argument("--refine-shapes", type=int, default=12)
     parser.add_argument("--refine-steps", type=int, default=100)
     parser.add_argument(
-        "--shading", default="albedo", choices=("albedo", "lambert"), help="the photos' lighting"
+        "--shading",
+        default="albedo",
+        choices=("albedo", "lambert", "coloured"),
+        help="the photos' lighting",
     )
     args = parser.parse_args()
     parts = set(args.parts.split(","))

@@ -97,21 +97,34 @@ def sampling_line(config: dict) -> list[str]:
     return [line + "."]
 
 
-def image_size_of(pipeline: Path) -> int:
-    """The side of the images the pipeline's small image encoder takes (64 if it has none)."""
+def image_encoder_of(pipeline: Path) -> dict:
+    """The pipeline's small image encoder: the side of the images it takes and its residual
+    blocks per stage (64 and 0, the history's, if it has none)."""
     config = pipeline / "conditioning" / "image" / "config.json"
-    return int(json.loads(config.read_text())["image_size"]) if config.is_file() else 64
+    saved = json.loads(config.read_text()) if config.is_file() else {}
+    return {"image_size": int(saved.get("image_size", 64)), "blocks": int(saved.get("blocks", 0))}
 
 
 def model_card(
-    report: dict, times: str, size: int, cost: float, config: dict, image_size: int = 64
+    report: dict, times: str, size: int, cost: float, config: dict, encoder: dict | None = None
 ) -> str:
+    encoder = encoder or {"image_size": 64, "blocks": 0}
+    image_size, blocks = encoder["image_size"], encoder["blocks"]
     finer = (
         [
             f"  Then both were fine-tuned again with {image_size}x{image_size} renders, the image",
             "  encoder warm-started with a finer token grid (`dit-views-128.yaml`).",
         ]
         if image_size > 64
+        else []
+    )
+    deeper = (
+        [
+            "  Then both were fine-tuned again with a deeper image encoder: "
+            f"{blocks} residual block{'s' if blocks > 1 else ''}",
+            "  added per stage, starting as the identity (`dit-views-deep.yaml`).",
+        ]
+        if blocks
         else []
     )
     lines = [
@@ -134,6 +147,7 @@ def model_card(
         "  renders; last, fine-tuned with renders from the reference view and 7 random views",
         "  per shape, so that photos from any side work (`dit-views-2.yaml`).",
         *finer,
+        *deeper,
         f"- Weights: {size / 2**20:.1f} MB (DiT and image encoder fp16: sampled latents within",
         f"  {cost:.2e} of fp32, relative).",
         *sampling_line(config),
@@ -215,7 +229,7 @@ def main() -> None:
     times = args.times.read_text() if args.times and args.times.is_file() else ""
     config = json.loads((target / "pipeline.json").read_text())
     (target / "MODEL_CARD.md").write_text(
-        model_card(report, times, size, cost, config, image_size_of(target))
+        model_card(report, times, size, cost, config, image_encoder_of(target))
     )
     print(f"shipped {size / 2**20:.1f} MB to {target} (fp16 cost {cost:.2e})")
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Reproduce the default model from nothing: data, VAE and DiT on shape (text and image
 # conditioned), both fine-tuned in two rounds once the VAE encodes colour, a last round of
-# the VAE's decoder alone, the DiT fine-tuned for images taken from any side, the eval
-# classifier, eval.
+# the VAE's decoder alone, the DiT fine-tuned for images taken from any side (then again with
+# a deeper image encoder), the eval classifier, eval.
 #
 #   scripts/train_default.sh            # CPU or GPU; every step resumes where it stopped
 #   RUNS=runs/try2 DATA=data/shapes scripts/train_default.sh
@@ -94,8 +94,14 @@ step "dit-views" "$RUNS/dit-views/pipeline/pipeline.json" \
     "${gen3d[@]}" train-dit --config scripts/configs/dit-views-2.yaml \
         --init-from "$RUNS/pipeline-colour" --vae "$VAE3" --data "$DATA" \
         --out "$RUNS/dit-views" --image-size 64 --image-views 8 "${render[@]}"
+# Then a deeper image encoder (one residual block per stage, starting as the identity),
+# fine-tuned the same way: thin parts found from the reference view 0.889 -> 0.931.
+step "dit-deep" "$RUNS/dit-deep/pipeline/pipeline.json" \
+    "${gen3d[@]}" train-dit --config scripts/configs/dit-views-deep.yaml \
+        --init-from "$RUNS/dit-views/pipeline" --vae "$VAE3" --data "$DATA" \
+        --out "$RUNS/dit-deep" --image-size 64 --image-views 8 --image-blocks 1 "${render[@]}"
 step "pipeline" "$RUNS/pipeline/pipeline.json" \
-    with_vae "$RUNS/dit-views/pipeline" "$VAE3" "$RUNS/pipeline"
+    with_vae "$RUNS/dit-deep/pipeline" "$VAE3" "$RUNS/pipeline"
 # Vertex colours instead of baked textures: the same field colours (the bake samples them),
 # several times faster.
 step "eval" "$RUNS/eval.json" \

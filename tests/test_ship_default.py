@@ -93,12 +93,21 @@ def test_the_card_names_the_image_inputs_own_defaults(ship_script) -> None:
     ]
 
 
-def test_the_card_says_which_image_size_the_encoder_takes(ship_script, tmp_path: Path) -> None:
-    assert ship_script.image_size_of(tmp_path) == 64  # a text-only pipeline: the history's size
+def test_the_card_says_which_image_encoder_the_model_has(ship_script, tmp_path: Path) -> None:
+    plain = {"image_size": 64, "blocks": 0}
+    assert ship_script.image_encoder_of(tmp_path) == plain  # text only: the history's encoder
     encoder = tmp_path / "conditioning" / "image"
     encoder.mkdir(parents=True)
     (encoder / "config.json").write_text(json.dumps({"image_size": 128, "width": 384}))
-    assert ship_script.image_size_of(tmp_path) == 128
-    card = ship_script.model_card({}, "", 2**20, 1e-3, {}, 128)
+    finer = ship_script.image_encoder_of(tmp_path)
+    assert finer == {"image_size": 128, "blocks": 0}
+    card = ship_script.model_card({}, "", 2**20, 1e-3, {}, finer)
     assert "fine-tuned again with 128x128 renders" in card and "dit-views-128.yaml" in card
-    assert "dit-views-128.yaml" not in ship_script.model_card({}, "", 2**20, 1e-3, {}, 64)
+    assert "dit-views-deep.yaml" not in card
+    (encoder / "config.json").write_text(json.dumps({"image_size": 64, "blocks": 1}))
+    deeper = ship_script.image_encoder_of(tmp_path)
+    card = ship_script.model_card({}, "", 2**20, 1e-3, {}, deeper)
+    assert "1 residual block\n  added per stage" in card and "dit-views-deep.yaml" in card
+    assert "dit-views-128.yaml" not in card
+    plain_card = ship_script.model_card({}, "", 2**20, 1e-3, {}, plain)
+    assert "dit-views-128.yaml" not in plain_card and "dit-views-deep.yaml" not in plain_card
