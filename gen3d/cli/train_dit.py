@@ -215,7 +215,10 @@ def train_dit_command(
         start = init_from / "conditioning" / "image" if init_from else None
         source = None
         if start is not None and (start / "config.json").is_file():
-            source = SmallImageEncoder.from_pretrained(start)
+            try:
+                source = SmallImageEncoder.from_pretrained(start)
+            except (ValueError, OSError) as error:
+                raise TrainDiTError(f"--init-from: {start}: {error}") from error
         blocks = (
             image_blocks
             if image_blocks is not None
