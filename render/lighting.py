@@ -76,16 +76,11 @@ def fit_shading(
     enlarged to 384^2: contrast 0.25 at stride 1, 0.69 at stride 4, against 0.69 true).
     """
     stride = _default_stride(mask) if stride is None else stride
-    image = image.to(normals)
-    brightness = _log_luma(image)
-    shading = torch.ones(mask.shape, dtype=normals.dtype, device=normals.device)
-    log_shading = _fit_smooth_log(normals, brightness, mask, stride, iterations)
+    brightness = _log_luma(image.to(normals))
+    log_shading = _fit_smooth_log(normals, brightness[..., None], mask, stride, iterations)
     if log_shading is None:
-        return shading, 0.0
-    log_shading = log_shading - torch.quantile(log_shading, BRIGHT_QUANTILE)
-    values = log_shading.exp().clamp(MIN_SHADING, 1.0)
-    shading[mask] = values
-    return shading, float(1.0 - torch.quantile(values, 1.0 - BRIGHT_QUANTILE))
+        return torch.ones(mask.shape, dtype=normals.dtype, device=normals.device), 0.0
+    return _grey_shading(log_shading[:, 0], mask)
 
 
 def fit_coloured_shading(
@@ -107,19 +102,29 @@ def fit_coloured_shading(
     """
     stride = _default_stride(mask) if stride is None else stride
     image = image.to(normals)
-    grey, contrast = fit_shading(normals, image, mask, iterations=iterations, stride=stride)
-    shading = grey[..., None].repeat(1, 1, 1, 3)
-    if not bool(mask.any()):
-        return shading, contrast
     brightness = _log_luma(image)
-    for channel in range(3):
-        ratio = image[..., channel].clamp_min(1.0 / 255.0).log() - brightness
-        log_tint = _fit_smooth_log(normals, ratio, mask, stride, iterations)
-        if log_tint is None:
-            break
-        log_tint = (log_tint - log_tint.mean()).clamp(-_LOG_MAX_TINT, _LOG_MAX_TINT)
-        shading[..., channel][mask] = grey[mask] * log_tint.exp()
+    # One fit for the brightness and each channel's log ratio to it: they share the normals'
+    # neighbour differences, so the design is built once.
+    ratios = image.clamp_min(1.0 / 255.0).log() - brightness[..., None]
+    values = torch.cat([brightness[..., None], ratios], dim=-1)
+    fitted = _fit_smooth_log(normals, values, mask, stride, iterations)
+    if fitted is None:
+        return torch.ones((*mask.shape, 3), dtype=normals.dtype, device=normals.device), 0.0
+    grey, contrast = _grey_shading(fitted[:, 0], mask)
+    log_tint = fitted[:, 1:] - fitted[:, 1:].mean(dim=0)
+    shading = grey[..., None].repeat(1, 1, 1, 3)
+    shading[mask] = grey[mask][:, None] * log_tint.clamp(-_LOG_MAX_TINT, _LOG_MAX_TINT).exp()
     return shading, contrast
+
+
+def _grey_shading(log_shading: Tensor, mask: Tensor) -> tuple[Tensor, float]:
+    """The shading ``(B, H, W)`` from its fitted log at the masked pixels, scaled so that the
+    brightest (``BRIGHT_QUANTILE``) are 1 and floored at ``MIN_SHADING``, and its contrast."""
+    log_shading = log_shading - torch.quantile(log_shading, BRIGHT_QUANTILE)
+    values = log_shading.exp().clamp(MIN_SHADING, 1.0)
+    shading = torch.ones(mask.shape, dtype=values.dtype, device=values.device)
+    shading[mask] = values
+    return shading, float(1.0 - torch.quantile(values, 1.0 - BRIGHT_QUANTILE))
 
 
 def _default_stride(mask: Tensor) -> int:
@@ -133,10 +138,11 @@ def _log_luma(image: Tensor) -> Tensor:
 def _fit_smooth_log(
     normals: Tensor, values: Tensor, mask: Tensor, stride: int, iterations: int
 ) -> Tensor | None:
-    """A smooth function of the normal (spherical harmonics, up to a constant) whose changes
-    between neighbours ``stride`` pixels apart match those of ``values (B, H, W)`` in least
-    absolute deviations (iteratively reweighted least squares), at the masked pixels; None
-    when too few neighbours are masked to fit it."""
+    """Smooth functions of the normal (spherical harmonics, up to a constant), one per channel
+    of ``values (B, H, W, K)``, whose changes between neighbours ``stride`` pixels apart match
+    that channel's in least absolute deviations (iteratively reweighted least squares, each
+    channel with its own weights), at the masked pixels: ``(masked pixels, K)``; None when too
+    few neighbours are masked to fit them."""
     basis = sh_basis(normals)[..., 1:]  # the constant term has no difference
     rows, targets = [], []
     for axis in (1, 2):  # neighbours down and across
@@ -148,14 +154,16 @@ def _fit_smooth_log(
 
         rows.append(step(basis)[both])
         targets.append(step(values)[both])
-    design, target = torch.cat(rows).double(), torch.cat(targets).double()
+    design, target = torch.cat(rows).double(), torch.cat(targets).double()  # (M, 8), (M, K)
     if len(target) < 2 * design.shape[1]:
         return None
-    coefficients = torch.zeros(design.shape[1], dtype=torch.float64, device=design.device)
-    ridge = 1e-6 * torch.eye(design.shape[1], dtype=torch.float64, device=design.device)
+    size, channels = design.shape[1], target.shape[1]
+    coefficients = torch.zeros(size, channels, dtype=torch.float64, device=design.device)
+    ridge = 1e-6 * torch.eye(size, dtype=torch.float64, device=design.device)
     for _ in range(iterations):
         residual = (target - design @ coefficients).abs()
         weight = 1.0 / residual.clamp_min(1e-3)  # |r| = r^2 / |r|: reweighted towards L1
-        weighted = design * weight[:, None]
-        coefficients = torch.linalg.solve(design.T @ weighted + ridge, weighted.T @ target)
+        normal = torch.einsum("mi,mk,mj->kij", design, weight, design) + ridge
+        right = torch.einsum("mi,mk->ki", design, weight * target)
+        coefficients = torch.linalg.solve(normal, right).T
     return (basis[mask].double() @ coefficients).to(normals.dtype)

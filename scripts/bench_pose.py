@@ -20,9 +20,8 @@ from the reference view (the baseline), the view ``auto`` estimates, and the tru
 refined; and from the estimated view without fitting the photo's lighting
 (``fit_lighting=False``, as gen3d refined before ``render.lighting``) or fitting it as grey
 light (``light_colour=False``, as gen3d did before it fitted the light's colour). Scored by
-PSNR of the
-painted mesh's unlit colour against the true colours, seen from the photo's direction and
-from 45 degrees either side of it, over the object.
+PSNR of the painted mesh's unlit colour against the true colours, seen from the photo's
+direction and from 45 degrees either side of it, over the object.
 
 ``refine``: image to 3D from such photos with the default model (seed 0, 1024^2 texture),
 its texture refined for 100 steps against the photo as seen from the assumed reference view

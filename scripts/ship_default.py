@@ -97,18 +97,22 @@ def sampling_line(config: dict) -> list[str]:
     return [line + "."]
 
 
+#: the image encoder the model history started with: 64-px input, no residual blocks
+PLAIN_ENCODER = {"image_size": 64, "blocks": 0}
+
+
 def image_encoder_of(pipeline: Path) -> dict:
     """The pipeline's small image encoder: the side of the images it takes and its residual
-    blocks per stage (64 and 0, the history's, if it has none)."""
+    blocks per stage (``PLAIN_ENCODER``'s where its config, or the encoder, is missing)."""
     config = pipeline / "conditioning" / "image" / "config.json"
     saved = json.loads(config.read_text()) if config.is_file() else {}
-    return {"image_size": int(saved.get("image_size", 64)), "blocks": int(saved.get("blocks", 0))}
+    return {key: int(saved.get(key, plain)) for key, plain in PLAIN_ENCODER.items()}
 
 
 def model_card(
     report: dict, times: str, size: int, cost: float, config: dict, encoder: dict | None = None
 ) -> str:
-    encoder = encoder or {"image_size": 64, "blocks": 0}
+    encoder = encoder or PLAIN_ENCODER
     image_size, blocks = encoder["image_size"], encoder["blocks"]
     finer = (
         [
