@@ -754,12 +754,16 @@ class Pipeline:
             seen_from = {"source": "reference" if view == "reference" else "given"}
             seen_from.update(azimuth=float(angles[0]), elevation=float(angles[1]))
         try:
-            refined, contrast = refine_from_photo(
+            refined, result = refine_from_photo(
                 mesh, photo, angles, opts.refine_steps, callback=on_step
             )
         except RefinementCancelled as error:
             raise GenerationCancelled(str(error)) from None
-        return refined, {"view": seen_from, "light_contrast": round(contrast, 3)}
+        return refined, {
+            "view": seen_from,
+            "light_contrast": round(result.light_contrast, 3),
+            "highlights": len(result.highlights),
+        }
 
 
 def _painting_error(error: Exception, shape: Any) -> PipelineError | None:
@@ -793,18 +797,22 @@ def refine_from_photo(
     *,
     fit_lighting: bool = True,
     light_colour: bool = True,
+    highlights: bool = True,
     callback: Callable[[int, int, float], bool | None] | None = None,
-) -> tuple[Any, float]:
+) -> tuple[Any, Any]:
     """A copy of textured ``mesh`` whose texture is refined against ``photo`` (an input image
     as ``gen3d.image_view.prepared_photo(image, REFINE_RESOLUTION, PREPARE_MARGIN)`` gives
     it) seen from ``view`` (azimuth, elevation; the object's pixels only; texels the view
-    cannot see stay as baked), and the contrast of the photo's lighting.
+    cannot see stay as baked), and the ``render.RefineResult`` (its ``light_contrast``: how
+    uneven the photo's lighting was; ``highlights``: those taken out).
 
     ``fit_lighting``: fit the photo's shading and refine the surface colour under it, so that
     the texture does not keep the photo's shadows (``render.lighting``; an evenly lit photo
     gets no shading, contrast about 0). False copies the photo's colours as they are.
     ``light_colour``: with ``fit_lighting``, fit how the light's colour changes over the
-    object too (a warm lamp and a blue sky); False: grey light."""
+    object too (a warm lamp and a blue sky); False: grey light. ``highlights``: with
+    ``fit_lighting``, take a glossy surface's highlights out of the photo first
+    (``render.highlights``)."""
     import numpy as np
 
     from gen3d.mesh.texture import texture_image, textured_mesh
@@ -821,12 +829,17 @@ def refine_from_photo(
         cameras,
         reference,
         mask,
-        settings=RefineSettings(steps=steps, fit_lighting=fit_lighting, light_colour=light_colour),
+        settings=RefineSettings(
+            steps=steps,
+            fit_lighting=fit_lighting,
+            light_colour=light_colour,
+            highlights=highlights,
+        ),
         callback=callback,
     )
     uv = np.asarray(mesh.visual.uv)
     refined = textured_mesh(mesh.vertices, mesh.faces, uv, texture_image(result.texture))
-    return refined, result.light_contrast
+    return refined, result
 
 
 class _Reporter:

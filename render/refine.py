@@ -31,6 +31,7 @@ from torch import Tensor
 
 from render.backend import RasterBackend, RenderError, get_backend
 from render.camera import Cameras
+from render.highlights import CLIPPED, MIN_STRENGTH, Highlight, fit_highlights
 from render.lighting import fit_coloured_shading, fit_shading
 from render.mesh import RenderMesh
 
@@ -63,6 +64,9 @@ class RefineSettings:
     #: with ``fit_lighting``: fit the light's colour too (``fit_coloured_shading``), so that a
     #: warm lamp and a blue sky's shadows are not painted on; False: grey light
     light_colour: bool = True
+    #: with ``fit_lighting``: find specular highlights (``render.highlights``) and refine
+    #: against the references without them, so that no white blob is painted on
+    highlights: bool = True
 
     def __post_init__(self) -> None:
         if not 1 <= self.steps <= 100_000:
@@ -88,6 +92,8 @@ class RefineResult:
     #: with ``fit_lighting``: how uneven the fitted light was (0: even; 0.6: the darkest
     #: pixels got 40% of the brightest's light)
     light_contrast: float = 0.0
+    #: with ``fit_lighting`` and ``highlights``: the highlights found and taken out
+    highlights: list[Highlight] = field(default_factory=list)
 
     @property
     def steps(self) -> int:
@@ -193,8 +199,8 @@ def refine_texture(
         weight = weight & _erode(masks.to(weight.device).bool(), settings.edge_margin)
     if not bool(weight.any()):
         raise RenderError("no pixel is covered by both the mesh and the reference masks")
-    targets = references.to(mesh.texture)[weight]
     anchor = mesh.texture.detach()
+    references = references.to(anchor)
     size = (anchor.shape[0], anchor.shape[1])
     coarsening = settings.coarsening or auto_coarsening(sampler.texel_spacing(size), size)
     change = anchor.new_zeros(
@@ -206,9 +212,14 @@ def refine_texture(
     if settings.fit_lighting:
         fit = fit_coloured_shading if settings.light_colour else fit_shading
         shading_image, result.light_contrast = fit(sampler.normals, references, weight)
-        shading = shading_image[weight].to(anchor)  # (pixels, 3), or (pixels,) for grey light
-        if shading.ndim == 1:
-            shading = shading[:, None]
+        if settings.highlights:
+            references, weight, result.highlights = _without_highlights(
+                sampler, anchor, references, weight, _per_channel(shading_image)
+            )
+            if result.highlights:  # the shading again, from the photo without them
+                shading_image, result.light_contrast = fit(sampler.normals, references, weight)
+        shading = _per_channel(shading_image)[weight].to(anchor)  # (pixels, 3 or 1)
+    targets = references[weight]
     # The texture is the anchor plus the upsampled change, and sampling is linear, so each
     # step samples only the small change at the pixels' UVs (bilinear sampling of the coarse
     # change is, to second order, sampling of its bilinear upsampling).
@@ -240,6 +251,25 @@ def refine_texture(
     with torch.no_grad():
         result.texture = (anchor + _upsample(change, size)).clamp(0.0, 1.0)
     return result
+
+
+def _per_channel(shading: Tensor) -> Tensor:
+    """Shading ``(B, H, W, 3)``, or grey ``(B, H, W)`` as ``(B, H, W, 1)``."""
+    return shading if shading.ndim == 4 else shading[..., None]
+
+
+def _without_highlights(
+    sampler: TextureSampler, anchor: Tensor, references: Tensor, weight: Tensor, shading: Tensor
+) -> tuple[Tensor, Tensor, list[Highlight]]:
+    """The references less their highlights, the pixels to fit (without those where a
+    highlight clipped the photo: the paint there cannot be read), and the highlights."""
+    with torch.no_grad():
+        expected = sampler(anchor) * shading
+    added, found = fit_highlights(sampler.normals, references, expected, weight)
+    if not found:
+        return references, weight, found
+    clipped = (references.max(dim=-1).values >= CLIPPED) & (added > MIN_STRENGTH / 2)
+    return (references - added[..., None]).clamp(0.0, 1.0), weight & ~clipped, found
 
 
 def _erode(mask: Tensor, margin: int) -> Tensor:

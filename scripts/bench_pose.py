@@ -15,11 +15,13 @@ what gen3d did before: assume the reference view (azimuth 30, elevation 20).
 ``paint``: painting a mesh like a photo of it (``gen3d texture MESH --image PHOTO
 --refine-steps 100``): the same meshes without their colours, painted by the default model
 from a photo (seed 0, 1024^2 texture; evenly lit, ``--shading lambert``: lit by a head
-light, or ``--shading coloured``: an orange lamp above the camera and a dim blue sky), refined
+light, ``--shading coloured``: an orange lamp above the camera and a dim blue sky, or
+``--shading glossy``: a white lamp above the camera on a glossy surface, with highlights), refined
 from the reference view (the baseline), the view ``auto`` estimates, and the true view, or not
 refined; and from the estimated view without fitting the photo's lighting
 (``fit_lighting=False``, as gen3d refined before ``render.lighting``) or fitting it as grey
-light (``light_colour=False``, as gen3d did before it fitted the light's colour). Scored by
+light (``light_colour=False``, as gen3d did before it fitted the light's colour), or keeping
+highlights (``highlights=False``, as gen3d did before ``render.highlights``). Scored by
 PSNR of the painted mesh's unlit colour against the true colours, seen from the photo's
 direction and from 45 degrees either side of it, over the object.
 
@@ -76,6 +78,8 @@ def angle(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 #: the coloured photos' light: an orange lamp (its colour) and a dim blue sky from everywhere
 LAMP, SKY = (1.0, 0.75, 0.45), (0.12, 0.16, 0.3)
+#: the glossy photos' highlight: its strength and Blinn-Phong exponent
+GLOSS, SHININESS = 0.6, 50.0
 
 
 def photo(
@@ -91,6 +95,8 @@ def photo(
     cameras = reference_cameras(mesh.vertices, view, SIZE)
     if shading == "coloured":
         colour = coloured_light_render(mesh, cameras)
+    elif shading == "glossy":
+        colour = glossy_render(mesh, cameras)
     else:
         colour = render_mesh(mesh, cameras, shading=shading).color[0].clamp(0, 1)
     image = Image.fromarray((colour * 255 + 0.5).to(torch.uint8).numpy())
@@ -110,6 +116,23 @@ def coloured_light_render(mesh: RenderMesh, cameras) -> torch.Tensor:
     lamp = (normals * towards).sum(-1, keepdim=True).clamp_min(0.0) * torch.tensor(LAMP)
     lit = albedo.color[0] * (lamp + torch.tensor(SKY))
     alpha = albedo.alpha[0]
+    return (lit + (1.0 - alpha)).clamp(0, 1)  # the albedo render is premultiplied on black
+
+
+def glossy_render(mesh: RenderMesh, cameras) -> torch.Tensor:
+    """``mesh`` seen by ``cameras`` (one), on white, lit by a white lamp shining from above the
+    camera (Lambert, 30% ambient) on a glossy surface: a white Blinn-Phong highlight of
+    strength ``GLOSS`` and exponent ``SHININESS``."""
+    albedo = render_mesh(mesh, cameras, shading="albedo", background=(0.0, 0.0, 0.0))
+    normals = render_mesh(mesh, cameras, shading="normals").color[0] * 2.0 - 1.0
+    normals = torch.nn.functional.normalize(normals, dim=-1)
+    viewer = -cameras.forward[0]
+    towards = torch.nn.functional.normalize(viewer + torch.tensor([0.0, 1.0, 0.0]), dim=0)
+    halfway = torch.nn.functional.normalize(towards + viewer, dim=0)
+    lamp = (normals * towards).sum(-1, keepdim=True).clamp_min(0.0)
+    shine = (normals * halfway).sum(-1, keepdim=True).clamp_min(0.0).pow(SHININESS) * GLOSS
+    alpha = albedo.alpha[0]
+    lit = albedo.color[0] * (0.3 + 0.7 * lamp) + shine * alpha
     return (lit + (1.0 - alpha)).clamp(0, 1)  # the albedo render is premultiplied on black
 
 
@@ -228,11 +251,12 @@ def bench_paint(items: list[dict], steps: int, shading: str) -> dict:
         "reference view (baseline)",
         "estimated view, light kept",
         "estimated view, grey light",
+        "estimated view, highlights kept",
         "estimated view",
         "true view",
     )
     rows: dict[str, dict[str, list[float]]] = {}
-    errors, contrasts = [], []
+    errors, contrasts, highlights = [], [], []
     for case in ("random direction", "reference view"):
         for where in ("photo's view", "45 deg either side"):
             rows[f"{case}, scored at the {where}"] = {name: [] for name in variants}
@@ -253,6 +277,7 @@ def bench_paint(items: list[dict], steps: int, shading: str) -> dict:
                 "reference view (baseline)": REFERENCE_VIEW,
                 "estimated view, light kept": estimate.view,
                 "estimated view, grey light": estimate.view,
+                "estimated view, highlights kept": estimate.view,
                 "estimated view": estimate.view,
                 "true view": true_view,
             }
@@ -261,16 +286,18 @@ def bench_paint(items: list[dict], steps: int, shading: str) -> dict:
                 mesh = painted
                 if name in views:
                     fit = name != "estimated view, light kept"
-                    mesh, contrast = refine_from_photo(
+                    mesh, refined = refine_from_photo(
                         painted,
                         prepared,
                         views[name],
                         steps,
                         fit_lighting=fit,
                         light_colour=name != "estimated view, grey light",
+                        highlights=name != "estimated view, highlights kept",
                     )
                     if name == "estimated view":
-                        contrasts.append(contrast)
+                        contrasts.append(refined.light_contrast)
+                        highlights.append(len(refined.highlights))
                 result = RenderMesh.from_trimesh(mesh)
                 at_view = albedo_psnr(result, truth, true_view)
                 around = float(np.mean([albedo_psnr(result, truth, side) for side in sides]))
@@ -279,7 +306,8 @@ def bench_paint(items: list[dict], steps: int, shading: str) -> dict:
                 scores.append(f"{at_view:5.2f}/{around:5.2f}")
             print(
                 f"{case:>16} {item['category']:>14} view off {errors[-1]:5.1f} "
-                f"light contrast {contrasts[-1]:.2f}  " + "  ".join(scores),
+                f"light contrast {contrasts[-1]:.2f} highlights {highlights[-1]}  "
+                + "  ".join(scores),
                 flush=True,
             )
     result = {
@@ -289,8 +317,10 @@ def bench_paint(items: list[dict], steps: int, shading: str) -> dict:
     table(result, variants, f"photo ({shading}) taken from")
     result["estimate_error_median"] = float(np.median(errors))
     result["light_contrast_median"] = float(np.median(contrasts))
+    result["photos_with_highlights"] = float(np.mean([found > 0 for found in highlights]))
     print(f"\nmedian error of the estimated view: {result['estimate_error_median']:.1f} deg")
     print(f"median contrast of the fitted light: {result['light_contrast_median']:.2f}")
+    print(f"photos with highlights found: {result['photos_with_highlights']:.2f}")
     return result
 
 
@@ -369,7 +399,7 @@ def main() -> None:
     parser.add_argument(
         "--shading",
         default="albedo",
-        choices=("albedo", "lambert", "coloured"),
+        choices=("albedo", "lambert", "coloured", "glossy"),
         help="the photos' lighting",
     )
     args = parser.parse_args()

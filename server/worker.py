@@ -131,6 +131,7 @@ def _run_pipeline(
         if "view" in asset.metadata:  # the camera the texture was refined from, and its light
             result["view"] = asset.metadata["view"]
             result["light_contrast"] = asset.metadata["light_contrast"]
+            result["highlights"] = asset.metadata.get("highlights", 0)
         familiarity = asset.metadata.get("familiarity")
         if familiarity is not None:
             result["familiarity"] = familiarity

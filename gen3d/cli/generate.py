@@ -222,24 +222,35 @@ def run_generation(
             f"{len(asset.mesh.faces):,} faces"
         )
         if "view" in asset.metadata:
-            console.print(describe_view(asset.metadata["view"], asset.metadata["light_contrast"]))
+            console.print(
+                describe_view(
+                    asset.metadata["view"],
+                    asset.metadata["light_contrast"],
+                    asset.metadata.get("highlights", 0),
+                )
+            )
 
 
 #: below this contrast a photo counts as evenly lit, and the refinement line does not mention it
 NOTABLE_LIGHT_CONTRAST = 0.05
 
 
-def describe_view(view: dict[str, Any], light_contrast: float = 0.0) -> str:
+def describe_view(view: dict[str, Any], light_contrast: float = 0.0, highlights: int = 0) -> str:
     """One line on the camera the texture was refined from, e.g. 'refined from azimuth 210,
-    elevation 15 (estimated: silhouette IoU 0.94); the photo's shading (contrast 0.42) kept
-    out of the texture'."""
+    elevation 15 (estimated: silhouette IoU 0.94); the photo's shading (contrast 0.42) and
+    1 highlight kept out of the texture'."""
     line = f"refined from azimuth {view['azimuth']:.0f}, elevation {view['elevation']:.0f}"
     if view["source"] == "estimated":
         line = f"{line} (estimated: silhouette IoU {view['iou']:.2f}; --view to set it)"
     else:
         line = f"{line} ({view['source']})"
+    kept_out = []
     if light_contrast >= NOTABLE_LIGHT_CONTRAST:
-        line += f"; the photo's shading (contrast {light_contrast:.2f}) kept out of the texture"
+        kept_out.append(f"the photo's shading (contrast {light_contrast:.2f})")
+    if highlights:
+        kept_out.append(f"{highlights} highlight{'s' if highlights > 1 else ''}")
+    if kept_out:
+        line += f"; {' and '.join(kept_out)} kept out of the texture"
     return line
 
 

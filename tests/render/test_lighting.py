@@ -10,6 +10,7 @@ import trimesh
 
 from render.bake import bake_texture
 from render.camera import Cameras
+from render.highlights import fit_highlights
 from render.lighting import fit_coloured_shading, fit_shading
 from render.mesh import RenderMesh
 from render.refine import RefineSettings, TextureSampler, psnr, refine_texture
@@ -165,3 +166,66 @@ def test_refining_under_a_coloured_light_keeps_its_colours_out_of_the_texture(
     grey = _refined_albedo_psnr(painted_ball, photo, fit=True, colour=False)
     coloured = _refined_albedo_psnr(painted_ball, photo, fit=True)
     assert coloured - grey >= 0.5, f"albedo PSNR {grey:.2f} (grey light) -> {coloured:.2f} dB"
+
+
+def _glossy(
+    mesh: RenderMesh, cameras: Cameras, gloss: float = 0.6
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A photo of ``mesh`` lit by a white lamp above the camera, with a Blinn-Phong highlight
+    of strength ``gloss`` (0: matte); the highlight alone, the half vector and the mask."""
+    albedo, normals, mask = _looking(mesh, cameras)
+    viewer = -cameras.forward[0]
+    lamp = torch.nn.functional.normalize(viewer + torch.tensor([0.0, 1.0, 0.0]), dim=0)
+    halfway = torch.nn.functional.normalize(lamp + viewer, dim=0)
+    shine = gloss * (normals @ halfway).clamp_min(0.0).pow(40.0) * mask
+    diffuse = albedo * _lit(normals, tuple(lamp.tolist()), ambient=0.3)[..., None]
+    return (diffuse + shine[..., None]).clamp(0.0, 1.0), shine, halfway, mask
+
+
+def test_a_highlight_is_found_where_the_light_reflects(painted_ball) -> None:
+    cameras = Cameras.orbit([30.0], 20.0, resolution=128)
+    photo, shine, halfway, mask = _glossy(painted_ball, cameras)
+    albedo, normals, _ = _looking(painted_ball, cameras)
+    shading, _ = fit_shading(normals, photo, mask)
+    # What refinement starts from: the paint roughly right (washed out), under the fitted light.
+    expected = (0.7 * albedo + 0.15) * shading[..., None]
+    added, found = fit_highlights(normals, photo, expected, mask)
+    assert len(found) == 1
+    angle = math.degrees(math.acos(min(1.0, float(halfway @ torch.tensor(found[0].direction)))))
+    assert angle < 3.0, f"highlight direction {angle:.1f} degrees off"
+    assert (added - shine)[mask].abs().mean() < 0.02
+    assert torch.all(added[~mask] == 0.0)
+
+
+def test_matte_photos_get_no_highlights(painted_ball) -> None:
+    # Neither shading nor paint brighter than expected (the white and yellow octants against a
+    # washed-out start) is a highlight: it is not peaked at one normal.
+    for azimuth, elevation in ((30.0, 20.0), (200.0, 40.0), (120.0, -10.0)):
+        cameras = Cameras.orbit([azimuth], elevation, resolution=128)
+        photo, _, _, mask = _glossy(painted_ball, cameras, gloss=0.0)
+        albedo, normals, _ = _looking(painted_ball, cameras)
+        shading, _ = fit_shading(normals, photo, mask)
+        for start in (0.7 * albedo + 0.15, 0.8 * albedo):
+            added, found = fit_highlights(normals, photo, start * shading[..., None], mask)
+            assert found == [] and torch.all(added == 0.0), (azimuth, found)
+
+
+def test_refining_against_a_glossy_photo_keeps_its_highlight_out_of_the_texture(
+    painted_ball,
+) -> None:
+    cameras = Cameras.orbit([30.0], 20.0, resolution=128)
+    start = painted_ball.with_texture(0.7 * painted_ball.texture + 0.15)
+    sampler = TextureSampler(painted_ball, cameras)
+
+    def refined_psnr(photo: torch.Tensor, highlights: bool) -> tuple[float, int]:
+        settings = RefineSettings(steps=150, fit_lighting=True, highlights=highlights)
+        result = refine_texture(start, cameras, photo, settings=settings)
+        truth = sampler(painted_ball.texture)
+        return psnr(sampler(result.texture), truth, sampler.covered), len(result.highlights)
+
+    glossy, _, _, _ = _glossy(painted_ball, cameras)
+    (kept, none_found), (removed, found) = refined_psnr(glossy, False), refined_psnr(glossy, True)
+    assert none_found == 0 and found == 1
+    assert removed - kept >= 5.0, f"albedo PSNR {kept:.2f} -> {removed:.2f} dB"
+    matte, _, _, _ = _glossy(painted_ball, cameras, gloss=0.0)
+    assert refined_psnr(matte, True) == refined_psnr(matte, False)
