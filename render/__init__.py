@@ -1,6 +1,6 @@
 """Cameras, rasterizer backends (pure PyTorch everywhere; nvdiffrast on CUDA when installed),
 UV unwrapping, texture baking and refinement, the view a photo of a mesh was taken from and
-its lighting, previews.
+its lighting and highlights, previews.
 
 Depends on torch (and optionally nvdiffrast, xatlas): never imports gen3d, server, vae or dit.
 """
@@ -8,6 +8,7 @@ Depends on torch (and optionally nvdiffrast, xatlas): never imports gen3d, serve
 from render.backend import RasterBackend, RenderError, get_backend, nvdiffrast_available
 from render.bake import bake_texture, texel_positions
 from render.camera import Cameras, look_at, orthographic, perspective
+from render.highlights import Highlight, fit_highlights, lamp_direction
 from render.lighting import fit_coloured_shading, fit_shading
 from render.mesh import RenderMesh
 from render.pose import PoseSettings, ViewEstimate, estimate_view
@@ -18,6 +19,7 @@ from render.uv import UnwrapError, unwrap_uv
 
 __all__ = [
     "Cameras",
+    "Highlight",
     "PoseSettings",
     "RasterBackend",
     "RefineSettings",
@@ -31,8 +33,10 @@ __all__ = [
     "contact_sheet",
     "estimate_view",
     "fit_coloured_shading",
+    "fit_highlights",
     "fit_shading",
     "get_backend",
+    "lamp_direction",
     "look_at",
     "nvdiffrast_available",
     "orthographic",

@@ -31,7 +31,14 @@ from torch import Tensor
 
 from render.backend import RasterBackend, RenderError, get_backend
 from render.camera import Cameras
-from render.highlights import CLIPPED, MIN_STRENGTH, Highlight, fit_highlights
+from render.highlights import (
+    CLIPPED,
+    MIN_STRENGTH,
+    Highlight,
+    expected_colours,
+    fit_highlights,
+    lamp_direction,
+)
 from render.lighting import fit_coloured_shading, fit_shading
 from render.mesh import RenderMesh
 
@@ -135,7 +142,7 @@ class TextureSampler:
             image_uv = torch.stack([mesh.uv[:, 0], 1.0 - mesh.uv[:, 1]], dim=-1)
             self.uv = self.backend.interpolate(image_uv, rast, mesh.faces).flip(1)
         self.covered = (rast[..., 3] > 0).flip(1)
-        self._mesh, self._rast = mesh, rast
+        self._mesh, self._rast, self._cameras = mesh, rast, cameras
 
     @functools.cached_property
     def normals(self) -> Tensor:
@@ -145,6 +152,13 @@ class TextureSampler:
             mesh = self._mesh
             normals = self.backend.interpolate(mesh.vertex_normals(), self._rast, mesh.faces)
         return torch.nn.functional.normalize(normals, dim=-1).flip(1)
+
+    @functools.cached_property
+    def views(self) -> Tensor:
+        """Unit directions ``(B, H, W, 3)`` from the surface seen at each pixel to the camera
+        (for finding highlights; computed on first use only)."""
+        _, directions = self._cameras.pixel_rays()
+        return -directions.to(self.uv.device)
 
     def __call__(self, texture: Tensor) -> Tensor:
         return self.backend.texture(texture[None], self.uv, "linear", "wrap")
@@ -264,8 +278,14 @@ def _without_highlights(
     """The references less their highlights, the pixels to fit (without those where a
     highlight clipped the photo: the paint there cannot be read), and the highlights."""
     with torch.no_grad():
-        expected = sampler(anchor) * shading
-    added, found = fit_highlights(sampler.normals, references, expected, weight)
+        expected = expected_colours(sampler(anchor), references, shading, weight)
+    lamps = [
+        lamp_direction(sampler.normals[index], shading[index], weight[index])
+        for index in range(len(weight))
+    ]
+    added, found = fit_highlights(
+        sampler.normals, sampler.views, references, expected, weight, lamps
+    )
     if not found:
         return references, weight, found
     clipped = (references.max(dim=-1).values >= CLIPPED) & (added > MIN_STRENGTH / 2)

@@ -33,6 +33,11 @@ the photo's true direction (each framed on itself), over the pixels both cover. 
 photos from random directions, once with photos from the reference view itself, where
 estimating must not do worse than assuming.
 
+``highlights``: how often refinement finds a highlight (``render.highlights``) in the
+``paint`` part's photos, for each shading: glossy photos show one (on flat faces turned away
+from the lamp, only a few pixels of it), the others none, so one found there is a false
+alarm.
+
 Prints Markdown tables and writes bench_results/bench_pose.json (``--parts`` picks parts).
 """
 
@@ -126,9 +131,11 @@ def glossy_render(mesh: RenderMesh, cameras) -> torch.Tensor:
     albedo = render_mesh(mesh, cameras, shading="albedo", background=(0.0, 0.0, 0.0))
     normals = render_mesh(mesh, cameras, shading="normals").color[0] * 2.0 - 1.0
     normals = torch.nn.functional.normalize(normals, dim=-1)
-    viewer = -cameras.forward[0]
-    towards = torch.nn.functional.normalize(viewer + torch.tensor([0.0, 1.0, 0.0]), dim=0)
-    halfway = torch.nn.functional.normalize(towards + viewer, dim=0)
+    towards = torch.nn.functional.normalize(
+        -cameras.forward[0] + torch.tensor([0.0, 1.0, 0.0]), dim=0
+    )
+    views = -cameras.pixel_rays()[1][0]  # each pixel's own direction to the camera
+    halfway = torch.nn.functional.normalize(towards + views, dim=-1)
     lamp = (normals * towards).sum(-1, keepdim=True).clamp_min(0.0)
     shine = (normals * halfway).sum(-1, keepdim=True).clamp_min(0.0).pow(SHININESS) * GLOSS
     alpha = albedo.alpha[0]
@@ -324,6 +331,41 @@ def bench_paint(items: list[dict], steps: int, shading: str) -> dict:
     return result
 
 
+def bench_highlights(items: list[dict], shadings: tuple[str, ...]) -> dict:
+    """The share of photos in which refinement finds a highlight, per shading: glossy photos
+    show one (on some it covers only a few pixels), the rest none (a highlight found there is
+    a false alarm)."""
+    import trimesh
+    from PIL import Image
+
+    from gen3d import Pipeline
+    from gen3d.image_view import estimate_photo_view, prepared_photo
+    from gen3d.pipeline import PREPARE_MARGIN, REFINE_RESOLUTION, refine_from_photo
+
+    pipe = Pipeline.from_pretrained()
+    result = {}
+    for shading in shadings:
+        found = []
+        for case in ("random direction", "reference view"):
+            for item in items:
+                true_view = item["view"] if case == "random direction" else REFERENCE_VIEW
+                image, _ = photo(RenderMesh.from_trimesh(item["mesh"]), true_view, shading)
+                picture = Image.fromarray((image.numpy() * 255 + 0.5).astype(np.uint8))
+                plain = trimesh.Trimesh(item["mesh"].vertices, item["mesh"].faces, process=False)
+                painted = pipe(image=picture, shape=plain, keep_geometry=True, seed=0).mesh
+                prepared = prepared_photo(picture, REFINE_RESOLUTION, PREPARE_MARGIN)
+                view = estimate_photo_view(painted, prepared, PREPARE_MARGIN, REFERENCE_VIEW).view
+                _, refined = refine_from_photo(painted, prepared, view, 1)
+                found.append(len(refined.highlights))
+                print(f"{shading:>9} {case:>16} {item['category']:>14} {found[-1]}", flush=True)
+        result[shading] = float(np.mean([count > 0 for count in found]))
+    print("\n| photos | with a highlight found |")
+    print("|---|---|")
+    for shading, share in result.items():
+        print(f"| {shading} | {share:.2f} |")
+    return result
+
+
 def albedo_psnr(mesh: RenderMesh, truth: RenderMesh, view: tuple[float, float]) -> float:
     """PSNR of ``mesh``'s unlit colour against ``truth``'s, seen from ``view``."""
     colour, mask = albedo(mesh, view)
@@ -411,6 +453,10 @@ def main() -> None:
     if "paint" in parts:
         results[f"paint ({args.shading})"] = bench_paint(
             items[: args.refine_shapes], args.refine_steps, args.shading
+        )
+    if "highlights" in parts:
+        results["highlights"] = bench_highlights(
+            items[: args.refine_shapes], ("albedo", "lambert", "coloured", "glossy")
         )
     if "refine" in parts:
         results["refine"] = bench_refine(items[: args.refine_shapes], args.refine_steps)

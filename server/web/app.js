@@ -88,10 +88,14 @@ function describeRefinement(result) {
     `elevation ${Math.round(view.elevation)} (${view.source}`;
   if (view.source === "estimated") line += `, silhouette IoU ${view.iou.toFixed(2)}`;
   line += ")";
+  const keptOut = [];
   if (result.light_contrast >= 0.05) {
-    line += `; the photo's shading (contrast ${result.light_contrast.toFixed(2)}) ` +
-      "kept out of the texture";
+    keptOut.push(`the photo's shading (contrast ${result.light_contrast.toFixed(2)})`);
   }
+  if (result.highlights > 0) {
+    keptOut.push(`${result.highlights} highlight${result.highlights > 1 ? "s" : ""}`);
+  }
+  if (keptOut.length) line += `; ${keptOut.join(" and ")} kept out of the texture`;
   return line + ".";
 }
 
