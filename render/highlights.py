@@ -45,7 +45,7 @@ MIN_LAMP = 0.1
 #: a highlight is kept when its fit removes at least this share of the excess it claims
 MIN_EXPLAINED = 0.6
 #: and peaks at least this bright (0-1 colour added)
-MIN_STRENGTH = 0.08
+MIN_STRENGTH = 0.15
 #: and the excess just outside it is at most this share of its peak (a highlight fades out)
 MAX_AROUND = 0.2
 #: (its upper quartile: a brighter paint on any side of it counts)

@@ -444,6 +444,12 @@ def main() -> None:
         choices=("albedo", "lambert", "coloured", "glossy"),
         help="the photos' lighting",
     )
+    parser.add_argument(
+        "--highlight-shadings",
+        default="lambert,coloured,glossy",
+        help="the photos' lighting for --parts highlights (evenly lit photos have no lamp to "
+        "look for, so none is searched in them)",
+    )
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     results: dict = {"machine": platform.processor() or platform.machine()}
@@ -456,7 +462,7 @@ def main() -> None:
         )
     if "highlights" in parts:
         results["highlights"] = bench_highlights(
-            items[: args.refine_shapes], ("albedo", "lambert", "coloured", "glossy")
+            items[: args.refine_shapes], tuple(args.highlight_shadings.split(","))
         )
     if "refine" in parts:
         results["refine"] = bench_refine(items[: args.refine_shapes], args.refine_steps)
