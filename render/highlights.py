@@ -221,6 +221,8 @@ def _score(
         shapes = cosines.pow(sharpness)
         # Only pixels in some candidate's footprint or the ring round it count.
         rows = (shapes > _FOOTPRINT**3).any(dim=1)
+        if int(rows.sum()) < MIN_PIXELS:  # no surface faces these highlights
+            continue
         shapes, left = shapes[rows], excess[rows]
         weights = shapes * (shapes > _FOOTPRINT)  # pixels outside a highlight cost the same
         strengths = _weighted_quantiles(left[:, None] / shapes.clamp_min(1e-12), weights)

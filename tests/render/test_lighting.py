@@ -217,6 +217,9 @@ def test_matte_photos_get_no_highlights(painted_ball) -> None:
             assert found == [] and torch.all(added == 0.0), (azimuth, found)
         even, _ = fit_shading(normals, albedo, mask)
         assert lamp_direction(normals[0], even[0], mask[0]) is None
+        # Surfaces that face no half vector of the lamps tried (turned from the camera): none.
+        added, found = fit_highlights(-views, views, photo, 0.5 * photo, mask, [lamp])
+        assert found == [] and torch.all(added == 0.0)
 
 
 def test_refining_against_a_glossy_photo_keeps_its_highlight_out_of_the_texture(
