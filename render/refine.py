@@ -157,7 +157,7 @@ class TextureSampler:
     def views(self) -> Tensor:
         """Unit directions ``(B, H, W, 3)`` from the surface seen at each pixel to the camera
         (for finding highlights; computed on first use only)."""
-        _, directions = self._cameras.pixel_rays()
+        _, directions = self._cameras.to("cpu").pixel_rays()  # built on the CPU
         return -directions.to(self.uv.device)
 
     def __call__(self, texture: Tensor) -> Tensor:
