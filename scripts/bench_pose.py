@@ -109,38 +109,39 @@ def photo(
     return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0), mask
 
 
-def coloured_light_render(mesh: RenderMesh, cameras) -> torch.Tensor:
-    """``mesh`` seen by ``cameras`` (one), on white, lit by ``LAMP`` shining from above the
-    camera (Lambert) and ``SKY``."""
+def _under_lamp(mesh: RenderMesh, cameras) -> tuple[torch.Tensor, ...]:
+    """What a lit render of ``mesh`` seen by ``cameras`` (one) needs: its colour premultiplied
+    on black, alpha and unit normals per pixel, and the direction towards a lamp shining from
+    above the camera."""
     albedo = render_mesh(mesh, cameras, shading="albedo", background=(0.0, 0.0, 0.0))
     normals = render_mesh(mesh, cameras, shading="normals").color[0] * 2.0 - 1.0
     normals = torch.nn.functional.normalize(normals, dim=-1)
     towards = torch.nn.functional.normalize(
         -cameras.forward[0] + torch.tensor([0.0, 1.0, 0.0]), dim=0
     )
+    return albedo.color[0], albedo.alpha[0], normals, towards
+
+
+def coloured_light_render(mesh: RenderMesh, cameras) -> torch.Tensor:
+    """``mesh`` seen by ``cameras`` (one), on white, lit by ``LAMP`` shining from above the
+    camera (Lambert) and ``SKY``."""
+    colour, alpha, normals, towards = _under_lamp(mesh, cameras)
     lamp = (normals * towards).sum(-1, keepdim=True).clamp_min(0.0) * torch.tensor(LAMP)
-    lit = albedo.color[0] * (lamp + torch.tensor(SKY))
-    alpha = albedo.alpha[0]
-    return (lit + (1.0 - alpha)).clamp(0, 1)  # the albedo render is premultiplied on black
+    lit = colour * (lamp + torch.tensor(SKY))
+    return (lit + (1.0 - alpha)).clamp(0, 1)  # the colour is premultiplied on black
 
 
 def glossy_render(mesh: RenderMesh, cameras) -> torch.Tensor:
     """``mesh`` seen by ``cameras`` (one), on white, lit by a white lamp shining from above the
     camera (Lambert, 30% ambient) on a glossy surface: a white Blinn-Phong highlight of
     strength ``GLOSS`` and exponent ``SHININESS``."""
-    albedo = render_mesh(mesh, cameras, shading="albedo", background=(0.0, 0.0, 0.0))
-    normals = render_mesh(mesh, cameras, shading="normals").color[0] * 2.0 - 1.0
-    normals = torch.nn.functional.normalize(normals, dim=-1)
-    towards = torch.nn.functional.normalize(
-        -cameras.forward[0] + torch.tensor([0.0, 1.0, 0.0]), dim=0
-    )
+    colour, alpha, normals, towards = _under_lamp(mesh, cameras)
     views = -cameras.pixel_rays()[1][0]  # each pixel's own direction to the camera
     halfway = torch.nn.functional.normalize(towards + views, dim=-1)
     lamp = (normals * towards).sum(-1, keepdim=True).clamp_min(0.0)
     shine = (normals * halfway).sum(-1, keepdim=True).clamp_min(0.0).pow(SHININESS) * GLOSS
-    alpha = albedo.alpha[0]
-    lit = albedo.color[0] * (0.3 + 0.7 * lamp) + shine * alpha
-    return (lit + (1.0 - alpha)).clamp(0, 1)  # the albedo render is premultiplied on black
+    lit = colour * (0.3 + 0.7 * lamp) + shine * alpha
+    return (lit + (1.0 - alpha)).clamp(0, 1)  # the colour is premultiplied on black
 
 
 def inputs(count: int, seed: int) -> list[dict]:
