@@ -763,6 +763,7 @@ class Pipeline:
             "view": seen_from,
             "light_contrast": round(result.light_contrast, 3),
             "highlights": len(result.highlights),
+            "shadow_light": None if result.shadow_light is None else round(result.shadow_light, 3),
         }
 
 
@@ -798,13 +799,15 @@ def refine_from_photo(
     fit_lighting: bool = True,
     light_colour: bool = True,
     highlights: bool = True,
+    shadows: bool = True,
     callback: Callable[[int, int, float], bool | None] | None = None,
 ) -> tuple[Any, Any]:
     """A copy of textured ``mesh`` whose texture is refined against ``photo`` (an input image
     as ``gen3d.image_view.prepared_photo(image, REFINE_RESOLUTION, PREPARE_MARGIN)`` gives
     it) seen from ``view`` (azimuth, elevation; the object's pixels only; texels the view
     cannot see stay as baked), and the ``render.RefineResult`` (its ``light_contrast``: how
-    uneven the photo's lighting was; ``highlights``: those taken out).
+    uneven the photo's lighting was; ``highlights``: those taken out; ``shadow_light``: the
+    light left in the cast shadows taken out, None if none).
 
     ``fit_lighting``: fit the photo's shading and refine the surface colour under it, so that
     the texture does not keep the photo's shadows (``render.lighting``; an evenly lit photo
@@ -812,7 +815,8 @@ def refine_from_photo(
     ``light_colour``: with ``fit_lighting``, fit how the light's colour changes over the
     object too (a warm lamp and a blue sky); False: grey light. ``highlights``: with
     ``fit_lighting``, take a glossy surface's highlights out of the photo first
-    (``render.highlights``)."""
+    (``render.highlights``). ``shadows``: with ``fit_lighting``, find the shadows the photo's
+    lamp casts from one part onto another and fit their darkness (``render.shadows``)."""
     import numpy as np
 
     from gen3d.mesh.texture import texture_image, textured_mesh
@@ -834,6 +838,7 @@ def refine_from_photo(
             fit_lighting=fit_lighting,
             light_colour=light_colour,
             highlights=highlights,
+            shadows=shadows,
         ),
         callback=callback,
     )

@@ -26,11 +26,17 @@ colour, the light's colour on average, which cannot be told from the paint's; th
 to be grey (the tint's geometric mean over the object is 1 in every channel), so a photo lit
 orange on one side and blue on the other comes out neither. A light of one colour everywhere
 changes no ratio, so it stays in the texture.
+
+Cast shadows (``fit_light(shadowed=...)``): no function of the normal holds a part's shadow
+on another part, so where ``render.shadows`` finds surfaces hidden from the lamp, the log
+shading gets one more term, that shadow term times a fitted constant per channel: the log of
+the light's share left in the shadows, and of the shadows' change in colour (a blue sky's).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -54,6 +60,61 @@ def sh_basis(normals: Tensor) -> Tensor:
     )
 
 
+@dataclass(frozen=True)
+class LightFit:
+    """A photo's fitted light (``fit_light``)."""
+
+    #: ``(B, H, W)`` grey or ``(B, H, W, 3)`` coloured; 1 outside the mask
+    shading: Tensor
+    #: 1 - the grey shading's 2nd percentile over the mask (0 for an evenly lit photo)
+    contrast: float
+    #: with ``shadowed``: the share of the light left where the shadow term is 1 (below 1: the
+    #: shadows are darker than the surfaces around them); None without
+    shadow_light: float | None = None
+
+
+def fit_light(
+    normals: Tensor,
+    image: Tensor,
+    mask: Tensor,
+    *,
+    colour: bool = True,
+    shadowed: Tensor | None = None,
+    iterations: int = 20,
+    stride: int | None = None,
+) -> LightFit:
+    """The light on ``image (B, H, W, 3)`` over ``mask (B, H, W)``: grey shading
+    (``fit_shading``) or, with ``colour``, per channel (``fit_coloured_shading``); with
+    ``shadowed (B, H, W)`` (``render.shadows.shadow_term``), cast shadows too. One shadow
+    darkening is fitted for the whole batch."""
+    stride = _default_stride(mask) if stride is None else stride
+    image = image.to(normals)
+    brightness = _log_luma(image)[..., None]
+    values = brightness
+    if colour:
+        # One fit for the brightness and each channel's log ratio to it: they share the
+        # normals' neighbour differences, so the design is built once.
+        ratios = image.clamp_min(1.0 / 255.0).log() - brightness
+        values = torch.cat([brightness, ratios], dim=-1)
+    extra = None if shadowed is None else shadowed.to(normals)[..., None]
+    fitted = _fit_smooth_log(normals, values, mask, stride, iterations, extra)
+    if fitted is None:
+        shape = (*mask.shape, 3) if colour else mask.shape
+        ones = torch.ones(shape, dtype=normals.dtype, device=normals.device)
+        return LightFit(ones, 0.0, None if shadowed is None else 1.0)
+    log_values, extra_coefficients = fitted
+    grey, contrast = _grey_shading(log_values[:, 0], mask)
+    shadow_light = None
+    if extra_coefficients is not None:
+        shadow_light = math.exp(float(extra_coefficients[0, 0]))
+    if not colour:
+        return LightFit(grey, contrast, shadow_light)
+    log_tint = log_values[:, 1:] - log_values[:, 1:].mean(dim=0)
+    shading = grey[..., None].repeat(1, 1, 1, 3)
+    shading[mask] = grey[mask][:, None] * log_tint.clamp(-_LOG_MAX_TINT, _LOG_MAX_TINT).exp()
+    return LightFit(shading, contrast, shadow_light)
+
+
 def fit_shading(
     normals: Tensor,
     image: Tensor,
@@ -75,12 +136,8 @@ def fit_shading(
     light's change outgrows the rounding (measured on a lit ball photographed at 192^2 and
     enlarged to 384^2: contrast 0.25 at stride 1, 0.69 at stride 4, against 0.69 true).
     """
-    stride = _default_stride(mask) if stride is None else stride
-    brightness = _log_luma(image.to(normals))
-    log_shading = _fit_smooth_log(normals, brightness[..., None], mask, stride, iterations)
-    if log_shading is None:
-        return torch.ones(mask.shape, dtype=normals.dtype, device=normals.device), 0.0
-    return _grey_shading(log_shading[:, 0], mask)
+    fit = fit_light(normals, image, mask, colour=False, iterations=iterations, stride=stride)
+    return fit.shading, fit.contrast
 
 
 def fit_coloured_shading(
@@ -100,21 +157,8 @@ def fit_coloured_shading(
     differences of each channel's log ratio to the brightness, and kept within
     ``[1 / MAX_TINT, MAX_TINT]``. An evenly coloured light gives a tint of 1.
     """
-    stride = _default_stride(mask) if stride is None else stride
-    image = image.to(normals)
-    brightness = _log_luma(image)
-    # One fit for the brightness and each channel's log ratio to it: they share the normals'
-    # neighbour differences, so the design is built once.
-    ratios = image.clamp_min(1.0 / 255.0).log() - brightness[..., None]
-    values = torch.cat([brightness[..., None], ratios], dim=-1)
-    fitted = _fit_smooth_log(normals, values, mask, stride, iterations)
-    if fitted is None:
-        return torch.ones((*mask.shape, 3), dtype=normals.dtype, device=normals.device), 0.0
-    grey, contrast = _grey_shading(fitted[:, 0], mask)
-    log_tint = fitted[:, 1:] - fitted[:, 1:].mean(dim=0)
-    shading = grey[..., None].repeat(1, 1, 1, 3)
-    shading[mask] = grey[mask][:, None] * log_tint.clamp(-_LOG_MAX_TINT, _LOG_MAX_TINT).exp()
-    return shading, contrast
+    fit = fit_light(normals, image, mask, colour=True, iterations=iterations, stride=stride)
+    return fit.shading, fit.contrast
 
 
 def _grey_shading(log_shading: Tensor, mask: Tensor) -> tuple[Tensor, float]:
@@ -136,14 +180,22 @@ def _log_luma(image: Tensor) -> Tensor:
 
 
 def _fit_smooth_log(
-    normals: Tensor, values: Tensor, mask: Tensor, stride: int, iterations: int
-) -> Tensor | None:
+    normals: Tensor,
+    values: Tensor,
+    mask: Tensor,
+    stride: int,
+    iterations: int,
+    extra: Tensor | None = None,
+) -> tuple[Tensor, Tensor | None] | None:
     """Smooth functions of the normal (spherical harmonics, up to a constant), one per channel
     of ``values (B, H, W, K)``, whose changes between neighbours ``stride`` pixels apart match
     that channel's in least absolute deviations (iteratively reweighted least squares, each
-    channel with its own weights), at the masked pixels: ``(masked pixels, K)``; None when too
-    few neighbours are masked to fit them."""
+    channel with its own weights), at the masked pixels: ``(masked pixels, K)``, plus, per
+    channel, a multiple of each ``extra (B, H, W, E)`` term, whose coefficients ``(E, K)`` come
+    second (None without ``extra``); None when too few neighbours are masked to fit them."""
     basis = sh_basis(normals)[..., 1:]  # the constant term has no difference
+    if extra is not None:
+        basis = torch.cat([basis, extra], dim=-1)
     rows, targets = [], []
     for axis in (1, 2):  # neighbours down and across
         length = mask.shape[axis] - stride
@@ -166,4 +218,7 @@ def _fit_smooth_log(
         normal = torch.einsum("mi,mk,mj->kij", design, weight, design) + ridge
         right = torch.einsum("mi,mk->ki", design, weight * target)
         coefficients = torch.linalg.solve(normal, right).T
-    return (basis[mask].double() @ coefficients).to(normals.dtype)
+    fitted = (basis[mask].double() @ coefficients).to(normals.dtype)
+    if extra is None:
+        return fitted, None
+    return fitted, coefficients[-extra.shape[-1] :]

@@ -39,8 +39,9 @@ from render.highlights import (
     fit_highlights,
     lamp_direction,
 )
-from render.lighting import fit_coloured_shading, fit_shading
+from render.lighting import LightFit, fit_light
 from render.mesh import RenderMesh
+from render.shadows import MAX_SHADOW_LIGHT, shadow_term
 
 #: Called after every step with (step, total steps, loss); returning False cancels.
 RefineCallback = Callable[[int, int, float], bool | None]
@@ -74,6 +75,9 @@ class RefineSettings:
     #: with ``fit_lighting``: find specular highlights (``render.highlights``) and refine
     #: against the references without them, so that no white blob is painted on
     highlights: bool = True
+    #: with ``fit_lighting``: find the shadows one part casts on another under the photo's
+    #: lamp (``render.shadows``) and fit their darkness, so that they are not painted on
+    shadows: bool = True
 
     def __post_init__(self) -> None:
         if not 1 <= self.steps <= 100_000:
@@ -101,6 +105,9 @@ class RefineResult:
     light_contrast: float = 0.0
     #: with ``fit_lighting`` and ``highlights``: the highlights found and taken out
     highlights: list[Highlight] = field(default_factory=list)
+    #: with ``fit_lighting`` and ``shadows``: the share of the lamp's light left in the cast
+    #: shadows found and taken out (0.4: they are 60% darker); None: none found
+    shadow_light: float | None = None
 
     @property
     def steps(self) -> int:
@@ -152,6 +159,19 @@ class TextureSampler:
             mesh = self._mesh
             normals = self.backend.interpolate(mesh.vertex_normals(), self._rast, mesh.faces)
         return torch.nn.functional.normalize(normals, dim=-1).flip(1)
+
+    @property
+    def mesh(self) -> RenderMesh:
+        return self._mesh
+
+    @functools.cached_property
+    def positions(self) -> Tensor:
+        """Surface points ``(B, H, W, 3)`` seen at each pixel (for cast shadows; computed on
+        first use only)."""
+        with torch.no_grad():
+            mesh = self._mesh
+            points = self.backend.interpolate(mesh.vertices, self._rast, mesh.faces)
+        return points.flip(1)
 
     @functools.cached_property
     def views(self) -> Tensor:
@@ -224,15 +244,15 @@ def refine_texture(
     result = RefineResult(texture=anchor, coarsening=coarsening)
     shading = None
     if settings.fit_lighting:
-        fit = fit_coloured_shading if settings.light_colour else fit_shading
-        shading_image, result.light_contrast = fit(sampler.normals, references, weight)
+        light, lamps, shadowed = _fitted_light(sampler, references, weight, settings)
         if settings.highlights:
             references, weight, result.highlights = _without_highlights(
-                sampler, anchor, references, weight, _per_channel(shading_image)
+                sampler, anchor, references, weight, _per_channel(light.shading), lamps
             )
-            if result.highlights:  # the shading again, from the photo without them
-                shading_image, result.light_contrast = fit(sampler.normals, references, weight)
-        shading = _per_channel(shading_image)[weight].to(anchor)  # (pixels, 3 or 1)
+            if result.highlights:  # the light again, from the photo without them
+                light, _, _ = _fitted_light(sampler, references, weight, settings, shadowed)
+        result.light_contrast, result.shadow_light = light.contrast, light.shadow_light
+        shading = _per_channel(light.shading)[weight].to(anchor)  # (pixels, 3 or 1)
     targets = references[weight]
     # The texture is the anchor plus the upsampled change, and sampling is linear, so each
     # step samples only the small change at the pixels' UVs (bilinear sampling of the coarse
@@ -272,17 +292,56 @@ def _per_channel(shading: Tensor) -> Tensor:
     return shading if shading.ndim == 4 else shading[..., None]
 
 
-def _without_highlights(
-    sampler: TextureSampler, anchor: Tensor, references: Tensor, weight: Tensor, shading: Tensor
-) -> tuple[Tensor, Tensor, list[Highlight]]:
-    """The references less their highlights, the pixels to fit (without those where a
-    highlight clipped the photo: the paint there cannot be read), and the highlights."""
-    with torch.no_grad():
-        expected = expected_colours(sampler(anchor), references, shading, weight)
+def _fitted_light(
+    sampler: TextureSampler,
+    references: Tensor,
+    weight: Tensor,
+    settings: RefineSettings,
+    shadowed: Tensor | None = None,
+) -> tuple[LightFit, list[Tensor | None], Tensor | None]:
+    """The references' light (``render.lighting.fit_light``), the lamp each image's shading
+    points at (``lamp_direction``), and, with ``settings.shadows``, the cast shadows' term
+    (``render.shadows.shadow_term``; ``shadowed`` reuses one found before), or None where no
+    shadow darker than ``MAX_SHADOW_LIGHT`` was found: then the light is fitted without."""
+    colour = settings.light_colour
+    plain = fit_light(sampler.normals, references, weight, colour=colour)
+    shading = _per_channel(plain.shading)
     lamps = [
         lamp_direction(sampler.normals[index], shading[index], weight[index])
         for index in range(len(weight))
     ]
+    if not settings.shadows or all(lamp is None for lamp in lamps):
+        return plain, lamps, None
+    if shadowed is None:
+        shadowed = shadow_term(
+            sampler.mesh,
+            sampler.positions,
+            sampler.normals,
+            weight,
+            lamps,
+            backend=sampler.backend,
+        )
+        if shadowed is None:
+            return plain, lamps, None
+    light = fit_light(sampler.normals, references, weight, colour=colour, shadowed=shadowed)
+    if light.shadow_light is None or light.shadow_light > MAX_SHADOW_LIGHT:
+        return plain, lamps, None
+    return light, lamps, shadowed
+
+
+def _without_highlights(
+    sampler: TextureSampler,
+    anchor: Tensor,
+    references: Tensor,
+    weight: Tensor,
+    shading: Tensor,
+    lamps: list[Tensor | None],
+) -> tuple[Tensor, Tensor, list[Highlight]]:
+    """The references less their highlights from ``lamps``, the pixels to fit (without those
+    where a highlight clipped the photo: the paint there cannot be read), and the
+    highlights."""
+    with torch.no_grad():
+        expected = expected_colours(sampler(anchor), references, shading, weight)
     added, found = fit_highlights(
         sampler.normals, sampler.views, references, expected, weight, lamps
     )

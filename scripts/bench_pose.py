@@ -16,12 +16,15 @@ what gen3d did before: assume the reference view (azimuth 30, elevation 20).
 --refine-steps 100``): the same meshes without their colours, painted by the default model
 from a photo (seed 0, 1024^2 texture; evenly lit, ``--shading lambert``: lit by a head
 light, ``--shading coloured``: an orange lamp above the camera and a dim blue sky, or
-``--shading glossy``: a white lamp above the camera on a glossy surface, with highlights), refined
+``--shading glossy``: a white lamp above the camera on a glossy surface, with highlights,
+``--shading shadowed``: a white lamp above and to the right of the camera, with the shadows
+the shape casts on itself, ray cast), refined
 from the reference view (the baseline), the view ``auto`` estimates, and the true view, or not
 refined; and from the estimated view without fitting the photo's lighting
 (``fit_lighting=False``, as gen3d refined before ``render.lighting``) or fitting it as grey
 light (``light_colour=False``, as gen3d did before it fitted the light's colour), or keeping
-highlights (``highlights=False``, as gen3d did before ``render.highlights``). Scored by
+highlights (``highlights=False``, as gen3d did before ``render.highlights``), or keeping
+cast shadows (``shadows=False``, as gen3d did before ``render.shadows``). Scored by
 PSNR of the painted mesh's unlit colour against the true colours, seen from the photo's
 direction and from 45 degrees either side of it, over the object.
 
@@ -102,6 +105,8 @@ def photo(
         colour = coloured_light_render(mesh, cameras)
     elif shading == "glossy":
         colour = glossy_render(mesh, cameras)
+    elif shading == "shadowed":
+        colour = shadowed_render(mesh, cameras)
     else:
         colour = render_mesh(mesh, cameras, shading=shading).color[0].clamp(0, 1)
     image = Image.fromarray((colour * 255 + 0.5).to(torch.uint8).numpy())
@@ -109,15 +114,16 @@ def photo(
     return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0), mask
 
 
-def _under_lamp(mesh: RenderMesh, cameras) -> tuple[torch.Tensor, ...]:
+def _under_lamp(mesh: RenderMesh, cameras, side: float = 0.0) -> tuple[torch.Tensor, ...]:
     """What a lit render of ``mesh`` seen by ``cameras`` (one) needs: its colour premultiplied
     on black, alpha and unit normals per pixel, and the direction towards a lamp shining from
-    above the camera."""
+    above the camera (``side``: and that far to its right, 1 for 45 degrees)."""
     albedo = render_mesh(mesh, cameras, shading="albedo", background=(0.0, 0.0, 0.0))
     normals = render_mesh(mesh, cameras, shading="normals").color[0] * 2.0 - 1.0
     normals = torch.nn.functional.normalize(normals, dim=-1)
+    right = cameras.view[0, 0, :3]  # the camera's x axis in the world
     towards = torch.nn.functional.normalize(
-        -cameras.forward[0] + torch.tensor([0.0, 1.0, 0.0]), dim=0
+        -cameras.forward[0] + torch.tensor([0.0, 1.0, 0.0]) + side * right, dim=0
     )
     return albedo.color[0], albedo.alpha[0], normals, towards
 
@@ -141,6 +147,31 @@ def glossy_render(mesh: RenderMesh, cameras) -> torch.Tensor:
     lamp = (normals * towards).sum(-1, keepdim=True).clamp_min(0.0)
     shine = (normals * halfway).sum(-1, keepdim=True).clamp_min(0.0).pow(SHININESS) * GLOSS
     lit = colour * (0.3 + 0.7 * lamp) + shine * alpha
+    return (lit + (1.0 - alpha)).clamp(0, 1)  # the colour is premultiplied on black
+
+
+def shadowed_render(mesh: RenderMesh, cameras) -> torch.Tensor:
+    """``mesh`` seen by ``cameras`` (one), on white, lit by a white lamp shining from above
+    and to the right of the camera (Lambert, 30% ambient), with the shadows the mesh casts on
+    itself: each surface facing the lamp is lit only if a ray from it towards the lamp leaves
+    the mesh (trimesh's ray casting, not the shadow map ``render.shadows`` fits)."""
+    import trimesh
+
+    from render.backend import get_backend
+
+    colour, alpha, normals, towards = _under_lamp(mesh, cameras, side=1.0)
+    raster = get_backend("auto", mesh.device)
+    rast = raster.rasterize(cameras.to_clip(mesh.vertices), mesh.faces, cameras.resolution)
+    points = raster.interpolate(mesh.vertices, rast, mesh.faces).flip(1)[0]
+    covered = (rast[..., 3] > 0).flip(1)[0]
+    facing = covered & ((normals * towards).sum(-1) > 0)
+    shape = trimesh.Trimesh(mesh.vertices.numpy(), mesh.faces.numpy(), process=False)
+    origins = (points[facing] + 2e-3 * (normals[facing] + towards)).numpy()
+    hidden = shape.ray.intersects_any(origins, np.repeat(towards.numpy()[None], len(origins), 0))
+    visible = torch.ones(covered.shape)
+    visible[facing] = torch.from_numpy(~hidden).float()
+    lamp = (normals * towards).sum(-1, keepdim=True).clamp_min(0.0) * visible[..., None]
+    lit = colour * (0.3 + 0.7 * lamp)
     return (lit + (1.0 - alpha)).clamp(0, 1)  # the colour is premultiplied on black
 
 
@@ -260,11 +291,12 @@ def bench_paint(items: list[dict], steps: int, shading: str) -> dict:
         "estimated view, light kept",
         "estimated view, grey light",
         "estimated view, highlights kept",
+        "estimated view, shadows kept",
         "estimated view",
         "true view",
     )
     rows: dict[str, dict[str, list[float]]] = {}
-    errors, contrasts, highlights = [], [], []
+    errors, contrasts, highlights, shadows = [], [], [], []
     for case in ("random direction", "reference view"):
         for where in ("photo's view", "45 deg either side"):
             rows[f"{case}, scored at the {where}"] = {name: [] for name in variants}
@@ -286,6 +318,7 @@ def bench_paint(items: list[dict], steps: int, shading: str) -> dict:
                 "estimated view, light kept": estimate.view,
                 "estimated view, grey light": estimate.view,
                 "estimated view, highlights kept": estimate.view,
+                "estimated view, shadows kept": estimate.view,
                 "estimated view": estimate.view,
                 "true view": true_view,
             }
@@ -302,10 +335,12 @@ def bench_paint(items: list[dict], steps: int, shading: str) -> dict:
                         fit_lighting=fit,
                         light_colour=name != "estimated view, grey light",
                         highlights=name != "estimated view, highlights kept",
+                        shadows=name != "estimated view, shadows kept",
                     )
                     if name == "estimated view":
                         contrasts.append(refined.light_contrast)
                         highlights.append(len(refined.highlights))
+                        shadows.append(refined.shadow_light)
                 result = RenderMesh.from_trimesh(mesh)
                 at_view = albedo_psnr(result, truth, true_view)
                 around = float(np.mean([albedo_psnr(result, truth, side) for side in sides]))
@@ -314,8 +349,8 @@ def bench_paint(items: list[dict], steps: int, shading: str) -> dict:
                 scores.append(f"{at_view:5.2f}/{around:5.2f}")
             print(
                 f"{case:>16} {item['category']:>14} view off {errors[-1]:5.1f} "
-                f"light contrast {contrasts[-1]:.2f} highlights {highlights[-1]}  "
-                + "  ".join(scores),
+                f"light contrast {contrasts[-1]:.2f} highlights {highlights[-1]} "
+                f"shadow light {shadows[-1] or 0:.2f}  " + "  ".join(scores),
                 flush=True,
             )
     result = {
@@ -328,7 +363,9 @@ def bench_paint(items: list[dict], steps: int, shading: str) -> dict:
     result["photos_with_highlights"] = float(np.mean([found > 0 for found in highlights]))
     print(f"\nmedian error of the estimated view: {result['estimate_error_median']:.1f} deg")
     print(f"median contrast of the fitted light: {result['light_contrast_median']:.2f}")
+    result["photos_with_shadows"] = float(np.mean([found is not None for found in shadows]))
     print(f"photos with highlights found: {result['photos_with_highlights']:.2f}")
+    print(f"photos with cast shadows found: {result['photos_with_shadows']:.2f}")
     return result
 
 
@@ -442,7 +479,7 @@ def main() -> None:
     parser.add_argument(
         "--shading",
         default="albedo",
-        choices=("albedo", "lambert", "coloured", "glossy"),
+        choices=("albedo", "lambert", "coloured", "glossy", "shadowed"),
         help="the photos' lighting",
     )
     parser.add_argument(

@@ -132,6 +132,7 @@ def _run_pipeline(
             result["view"] = asset.metadata["view"]
             result["light_contrast"] = asset.metadata["light_contrast"]
             result["highlights"] = asset.metadata.get("highlights", 0)
+            result["shadow_light"] = asset.metadata.get("shadow_light")
         familiarity = asset.metadata.get("familiarity")
         if familiarity is not None:
             result["familiarity"] = familiarity

@@ -227,6 +227,7 @@ def run_generation(
                     asset.metadata["view"],
                     asset.metadata["light_contrast"],
                     asset.metadata.get("highlights", 0),
+                    asset.metadata.get("shadow_light"),
                 )
             )
 
@@ -235,7 +236,12 @@ def run_generation(
 NOTABLE_LIGHT_CONTRAST = 0.05
 
 
-def describe_view(view: dict[str, Any], light_contrast: float = 0.0, highlights: int = 0) -> str:
+def describe_view(
+    view: dict[str, Any],
+    light_contrast: float = 0.0,
+    highlights: int = 0,
+    shadow_light: float | None = None,
+) -> str:
     """One line on the camera the texture was refined from, e.g. 'refined from azimuth 210,
     elevation 15 (estimated: silhouette IoU 0.94); the photo's shading (contrast 0.42) and
     1 highlight kept out of the texture'."""
@@ -249,8 +255,11 @@ def describe_view(view: dict[str, Any], light_contrast: float = 0.0, highlights:
         kept_out.append(f"the photo's shading (contrast {light_contrast:.2f})")
     if highlights:
         kept_out.append(f"{highlights} highlight{'s' if highlights > 1 else ''}")
+    if shadow_light is not None:
+        kept_out.append(f"cast shadows ({shadow_light:.0%} of the light)")
     if kept_out:
-        line += f"; {' and '.join(kept_out)} kept out of the texture"
+        listed = ", ".join(kept_out[:-1]) + " and " if len(kept_out) > 1 else ""
+        line += f"; {listed}{kept_out[-1]} kept out of the texture"
     return line
 
 

@@ -95,7 +95,14 @@ function describeRefinement(result) {
   if (result.highlights > 0) {
     keptOut.push(`${result.highlights} highlight${result.highlights > 1 ? "s" : ""}`);
   }
-  if (keptOut.length) line += `; ${keptOut.join(" and ")} kept out of the texture`;
+  if (result.shadow_light != null) {
+    keptOut.push(`cast shadows (${Math.round(result.shadow_light * 100)}% of the light)`);
+  }
+  if (keptOut.length) {
+    const last = keptOut.pop();
+    const listed = keptOut.length ? `${keptOut.join(", ")} and ` : "";
+    line += `; ${listed}${last} kept out of the texture`;
+  }
   return line + ".";
 }
 

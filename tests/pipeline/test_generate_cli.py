@@ -94,7 +94,7 @@ def test_bad_requests_are_one_clear_line(
     assert not (tmp_path / "x.glb").exists()
 
 
-def test_the_refinement_line_says_when_the_photos_light_and_highlights_were_kept_out() -> None:
+def test_the_refinement_line_names_the_light_highlights_and_shadows_kept_out() -> None:
     from gen3d.cli.generate import describe_view
 
     given = {"source": "given", "azimuth": 210.0, "elevation": 15.0}
@@ -106,6 +106,10 @@ def test_the_refinement_line_says_when_the_photos_light_and_highlights_were_kept
     assert describe_view(given, 0.42, 1) == (
         "refined from azimuth 210, elevation 15 (given); "
         "the photo's shading (contrast 0.42) and 1 highlight kept out of the texture"
+    )
+    assert describe_view(given, 0.42, 1, 0.35) == (
+        "refined from azimuth 210, elevation 15 (given); the photo's shading (contrast 0.42), "
+        "1 highlight and cast shadows (35% of the light) kept out of the texture"
     )
 
 
