@@ -36,10 +36,10 @@ the photo's true direction (each framed on itself), over the pixels both cover. 
 photos from random directions, once with photos from the reference view itself, where
 estimating must not do worse than assuming.
 
-``highlights``: how often refinement finds a highlight (``render.highlights``) in the
-``paint`` part's photos, for each shading: glossy photos show one (on flat faces turned away
-from the lamp, only a few pixels of it), the others none, so one found there is a false
-alarm.
+``highlights``: how often refinement finds a highlight (``render.highlights``) and cast
+shadows (``render.shadows``) in the ``paint`` part's photos, for each shading: glossy photos
+show highlights (on flat faces turned away from the lamp, only a few pixels of them),
+shadowed photos cast shadows, the others neither, so one found there is a false alarm.
 
 Prints Markdown tables and writes bench_results/bench_pose.json (``--parts`` picks parts).
 """
@@ -370,9 +370,9 @@ def bench_paint(items: list[dict], steps: int, shading: str) -> dict:
 
 
 def bench_highlights(items: list[dict], shadings: tuple[str, ...]) -> dict:
-    """The share of photos in which refinement finds a highlight, per shading: glossy photos
-    show one (on some it covers only a few pixels), the rest none (a highlight found there is
-    a false alarm)."""
+    """The share of photos in which refinement finds a highlight, and cast shadows, per
+    shading: glossy photos show highlights (on some only a few pixels), shadowed photos cast
+    shadows, and no other photo shows either (one found there is a false alarm)."""
     import trimesh
     from PIL import Image
 
@@ -383,7 +383,7 @@ def bench_highlights(items: list[dict], shadings: tuple[str, ...]) -> dict:
     pipe = Pipeline.from_pretrained()
     result = {}
     for shading in shadings:
-        found = []
+        found, shadows = [], []
         for case in ("random direction", "reference view"):
             for item in items:
                 true_view = item["view"] if case == "random direction" else REFERENCE_VIEW
@@ -395,12 +395,20 @@ def bench_highlights(items: list[dict], shadings: tuple[str, ...]) -> dict:
                 view = estimate_photo_view(painted, prepared, PREPARE_MARGIN, REFERENCE_VIEW).view
                 _, refined = refine_from_photo(painted, prepared, view, 1)
                 found.append(len(refined.highlights))
-                print(f"{shading:>9} {case:>16} {item['category']:>14} {found[-1]}", flush=True)
-        result[shading] = float(np.mean([count > 0 for count in found]))
-    print("\n| photos | with a highlight found |")
-    print("|---|---|")
+                shadows.append(refined.shadow_light)
+                print(
+                    f"{shading:>9} {case:>16} {item['category']:>14} {found[-1]} "
+                    f"shadow light {shadows[-1]}",
+                    flush=True,
+                )
+        result[shading] = {
+            "highlights": float(np.mean([count > 0 for count in found])),
+            "shadows": float(np.mean([light is not None for light in shadows])),
+        }
+    print("\n| photos | with a highlight found | with cast shadows found |")
+    print("|---|---|---|")
     for shading, share in result.items():
-        print(f"| {shading} | {share:.2f} |")
+        print(f"| {shading} | {share['highlights']:.2f} | {share['shadows']:.2f} |")
     return result
 
 
