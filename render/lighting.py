@@ -87,9 +87,9 @@ def fit_light(
     (``fit_shading``) or, with ``colour``, per channel (``fit_coloured_shading``); with
     ``shadowed (B, H, W)`` (``render.shadows.shadow_term``), cast shadows too. One shadow
     darkening is fitted for the whole batch."""
-    stride = _default_stride(mask) if stride is None else stride
+    stride = default_stride(mask) if stride is None else stride
     image = image.to(normals)
-    brightness = _log_luma(image)[..., None]
+    brightness = log_luma(image)[..., None]
     values = brightness
     if colour:
         # One fit for the brightness and each channel's log ratio to it: they share the
@@ -171,11 +171,13 @@ def _grey_shading(log_shading: Tensor, mask: Tensor) -> tuple[Tensor, float]:
     return shading, float(1.0 - torch.quantile(values, 1.0 - BRIGHT_QUANTILE))
 
 
-def _default_stride(mask: Tensor) -> int:
+def default_stride(mask: Tensor) -> int:
+    """The neighbour distance the fits use for images of ``mask``'s size."""
     return max(1, round(min(mask.shape[1:]) / 96))
 
 
-def _log_luma(image: Tensor) -> Tensor:
+def log_luma(image: Tensor) -> Tensor:
+    """The log of each pixel's brightness ``(B, H, W)`` (Rec. 709 luma, at least 1/255)."""
     return (image * image.new_tensor(_LUMA)).sum(-1).clamp_min(1.0 / 255.0).log()
 
 

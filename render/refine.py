@@ -39,9 +39,9 @@ from render.highlights import (
     fit_highlights,
     lamp_direction,
 )
-from render.lighting import LightFit, fit_light
+from render.lighting import LightFit, default_stride, fit_light, log_luma
 from render.mesh import RenderMesh
-from render.shadows import MAX_SHADOW_LIGHT, shadow_term
+from render.shadows import MAX_SHADOW_LIGHT, shading_lamp, shadow_term
 
 #: Called after every step with (step, total steps, loss); returning False cancels.
 RefineCallback = Callable[[int, int, float], bool | None]
@@ -313,12 +313,20 @@ def _fitted_light(
     if not settings.shadows or all(lamp is None for lamp in lamps):
         return plain, lamps, None
     if shadowed is None:
-        shadowed = shadow_term(
+        # What the smooth shading leaves unexplained: where cast shadows show.
+        unexplained = log_luma(references) - shading.clamp_min(1e-3).log().mean(dim=-1)
+        closer = [
+            None if lamp is None else shading_lamp(sampler.normals[i], shading[i], weight[i], lamp)
+            for i, lamp in enumerate(lamps)
+        ]
+        shadowed, _ = shadow_term(
             sampler.mesh,
             sampler.positions,
             sampler.normals,
             weight,
-            lamps,
+            closer,
+            unexplained=unexplained,
+            stride=default_stride(weight),
             backend=sampler.backend,
         )
         if shadowed is None:
