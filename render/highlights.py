@@ -35,6 +35,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from render.search import directions_around, weighted_quantiles
+
 #: highlight sharpness (the Blinn-Phong exponent) tried: from a satin sheen to a polished
 #: surface's pinpoint
 SHARPNESS = (16.0, 32.0, 64.0, 128.0, 256.0)
@@ -183,12 +185,12 @@ def _best_highlight(
     then finer about the best, on at most ``SEARCH_PIXELS`` pixels; checked on all."""
     step = max(1, -(-len(excess) // SEARCH_PIXELS))
     some = normals[::step], views[::step], excess[::step]
-    lamps = _around(lamp, math.radians(LAMP_SEARCH), 160)
+    lamps = directions_around(lamp, math.radians(LAMP_SEARCH), 160)
     coarse = _score(*some, lamps, SHARPNESS)
     if coarse is None:
         return None
     index, _, sharpness = coarse
-    lamps = _around(lamps[index], math.radians(4.0), 48)
+    lamps = directions_around(lamps[index], math.radians(4.0), 48)
     sharper = tuple(sharpness * 2.0 ** (quarter / 4.0) for quarter in range(-4, 5))
     fine = _score(*some, lamps, sharper)
     if fine is None:
@@ -225,13 +227,13 @@ def _score(
             continue
         shapes, left = shapes[rows], excess[rows]
         weights = shapes * (shapes > _FOOTPRINT)  # pixels outside a highlight cost the same
-        strengths = _weighted_quantiles(left[:, None] / shapes.clamp_min(1e-12), weights)
+        strengths = weighted_quantiles(left[:, None] / shapes.clamp_min(1e-12), weights)
         claimed = strengths * weights
         gain = ((left[:, None].abs() - (left[:, None] - claimed).abs()) * (weights > 0)).sum(0)
         pixels = (claimed > MIN_STRENGTH / 2).sum(0) >= MIN_PIXELS
         # A highlight fades out; a brighter paint than expected goes on past it.
         ring = ((shapes <= _FOOTPRINT) & (shapes > _FOOTPRINT**3)).to(excess.dtype)
-        around = _weighted_quantiles(left[:, None].expand_as(ring), ring, AROUND_QUANTILE)
+        around = weighted_quantiles(left[:, None].expand_as(ring), ring, AROUND_QUANTILE)
         good = (
             (strengths >= MIN_STRENGTH)
             & (gain >= MIN_EXPLAINED * claimed.sum(0))
@@ -254,30 +256,3 @@ def _half_cosines(normals: Tensor, views: Tensor, lamps: Tensor) -> Tensor:
     lengths = (2.0 + 2.0 * views @ lamps.T).clamp_min(1e-6).sqrt()
     facing = normals @ lamps.T + (normals * views).sum(-1, keepdim=True)
     return (facing / lengths).clamp_min(0.0)
-
-
-def _weighted_quantiles(values: Tensor, weights: Tensor, quantile: float = 0.5) -> Tensor:
-    """Per column of ``values (N, D)``, the weighted ``quantile`` (the median: the ``k``
-    minimising ``sum(weights * |values - k|)``); 0 for a column without weight."""
-    values, weights = values.T, weights.T  # sorting along the contiguous dimension is faster
-    order = values.argsort(dim=1)
-    cumulative = weights.gather(1, order).cumsum(1)
-    cut = cumulative[:, -1:] * quantile
-    position = (cumulative < cut).sum(1, keepdim=True).clamp_max(values.shape[1] - 1)
-    found = values.gather(1, order.gather(1, position))[:, 0]
-    return torch.where(cumulative[:, -1] > 0, found, torch.zeros_like(found))
-
-
-def _around(direction: Tensor, radius: float, count: int) -> Tensor:
-    """``direction`` and ``count`` unit vectors spread evenly within ``radius`` (radians)."""
-    helper = [1.0, 0.0, 0.0] if abs(float(direction[0])) < 0.9 else [0.0, 1.0, 0.0]
-    u = torch.nn.functional.normalize(
-        torch.linalg.cross(direction, direction.new_tensor(helper)), dim=0
-    )
-    w = torch.linalg.cross(direction, u)
-    index = torch.arange(count, dtype=direction.dtype, device=direction.device) + 0.5
-    spread = radius * (index / count).sqrt()  # even over the cap, near enough
-    turn = index * math.pi * (3.0 - math.sqrt(5.0))
-    offsets = spread.sin()[:, None] * (turn.cos()[:, None] * u + turn.sin()[:, None] * w)
-    around = spread.cos()[:, None] * direction + offsets
-    return torch.cat([direction[None], torch.nn.functional.normalize(around, dim=-1)])

@@ -43,8 +43,8 @@ from torch import Tensor
 
 from render.backend import RasterBackend, get_backend
 from render.camera import Cameras, look_at, orthographic
-from render.highlights import _around, _weighted_quantiles
 from render.mesh import RenderMesh
+from render.search import directions_around, weighted_quantiles
 
 #: the shadow map's side in texels (the object's bounding sphere fills it)
 SHADOW_MAP_SIZE = 512
@@ -89,9 +89,9 @@ def shading_lamp(normals: Tensor, shading: Tensor, mask: Tensor, start: Tensor) 
     step = max(1, -(-len(values) // FIT_PIXELS))
     n, values = n[::step], values[::step]
     start = torch.nn.functional.normalize(start.to(n), dim=0)
-    candidates = _around(start, math.radians(LAMP_FIT_RANGE), LAMP_FIT_COARSE_COUNT)
+    candidates = directions_around(start, math.radians(LAMP_FIT_RANGE), LAMP_FIT_COARSE_COUNT)
     best = candidates[int(_clamped_cosine_errors(n, values, candidates).argmin())]
-    candidates = _around(best, math.radians(LAMP_FIT_FINE), LAMP_FIT_FINE_COUNT)
+    candidates = directions_around(best, math.radians(LAMP_FIT_FINE), LAMP_FIT_FINE_COUNT)
     best = candidates[int(_clamped_cosine_errors(n, values, candidates).argmin())]
     return best.to(normals.dtype)
 
@@ -221,7 +221,7 @@ def _search_lamp(
             )
         return candidates[int(_edge_gains(unexplained, terms, mask, stride).argmax())]
 
-    return best(_around(lamp, math.radians(LAMP_SEARCH), SEARCH_LAMPS))
+    return best(directions_around(lamp, math.radians(LAMP_SEARCH), SEARCH_LAMPS))
 
 
 def _pixel_term(
@@ -269,7 +269,7 @@ def _edge_gains(unexplained: Tensor, terms: Tensor, mask: Tensor, stride: int) -
     step_values, edge_values = torch.cat(steps), torch.cat(edges)  # (M,), (M, D)
     weights = edge_values.abs() * (edge_values.abs() > MIN_EDGE)
     ratios = step_values[:, None] / torch.where(weights > 0, edge_values, torch.ones_like(weights))
-    darkening = _weighted_quantiles(ratios, weights).clamp_max(0.0)  # (D,)
+    darkening = weighted_quantiles(ratios, weights).clamp_max(0.0)  # (D,)
     residual = (step_values[:, None] - darkening * edge_values).abs()
     return ((step_values.abs()[:, None] - residual) * (weights > 0)).sum(0)
 
