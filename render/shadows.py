@@ -65,7 +65,8 @@ MIN_SHADOW_PIXELS = 20
 LAMP_FIT_RANGE, LAMP_FIT_FINE = 70.0, 5.0
 LAMP_FIT_COARSE_COUNT, LAMP_FIT_FINE_COUNT = 400, 60
 FIT_PIXELS = 8000
-#: degrees: lamps tried about the one the shading points at, and how many
+#: degrees: lamps tried about ``shading_lamp``'s for the shadows that fit the photo best, and
+#: how many
 LAMP_SEARCH = 6.0
 SEARCH_LAMPS = 16
 #: the search casts shadows from the mesh simplified to this many faces, on a map this size
@@ -282,7 +283,12 @@ def _simplified(mesh: RenderMesh, faces: int) -> RenderMesh:
     vertices = mesh.vertices.detach().cpu().double().numpy()
     triangles = mesh.faces.cpu().numpy().astype(np.int64)
     reduction = 1.0 - faces / len(triangles)
-    points, triangles = fast_simplification.simplify(vertices, triangles, reduction)
+    try:
+        points, triangles = fast_simplification.simplify(vertices, triangles, reduction)
+    except (ValueError, RuntimeError):  # a mesh it cannot collapse: search on the full one
+        return mesh
+    if len(triangles) == 0:
+        return mesh
     return RenderMesh(
         torch.from_numpy(points).to(mesh.vertices),
         torch.from_numpy(triangles).to(mesh.faces),
