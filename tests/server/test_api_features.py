@@ -71,6 +71,8 @@ def test_an_image_job_refines_from_the_view_it_is_told_or_estimates(client) -> N
     assert done["result"]["view"] == {"source": "given", "azimuth": 210.0, "elevation": 15.0}
     assert 0.0 <= done["result"]["light_contrast"] <= 1.0  # how uneven the photo's light was
     assert done["result"]["highlights"] in (0, 1)  # highlights taken out of the photo
+    shadow_light = done["result"]["shadow_light"]  # light left in cast shadows; None: none
+    assert shadow_light is None or 0.0 < shadow_light <= 0.9
     view = _wait(client, estimated["id"])["result"]["view"]
     assert view["source"] == "estimated" and 0.0 <= view["iou"] <= 1.0
 
