@@ -181,6 +181,18 @@ def log_luma(image: Tensor) -> Tensor:
     return (image * image.new_tensor(_LUMA)).sum(-1).clamp_min(1.0 / 255.0).log()
 
 
+def neighbour_steps(mask: Tensor, stride: int, *images: Tensor) -> list[Tensor]:
+    """For each of ``images (B, H, W, ...)``, its changes ``(M, ...)`` between the pixel
+    pairs ``stride`` apart, down then across, where ``mask (B, H, W)`` holds both."""
+    steps: list[list[Tensor]] = [[] for _ in images]
+    for axis in (1, 2):  # neighbours down and across
+        length = mask.shape[axis] - stride
+        both = mask.narrow(axis, 0, length) & mask.narrow(axis, stride, length)
+        for found, image in zip(steps, images, strict=True):
+            found.append((image.narrow(axis, stride, length) - image.narrow(axis, 0, length))[both])
+    return [torch.cat(found) for found in steps]
+
+
 def _fit_smooth_log(
     normals: Tensor,
     values: Tensor,
@@ -198,17 +210,8 @@ def _fit_smooth_log(
     basis = sh_basis(normals)[..., 1:]  # the constant term has no difference
     if extra is not None:
         basis = torch.cat([basis, extra], dim=-1)
-    rows, targets = [], []
-    for axis in (1, 2):  # neighbours down and across
-        length = mask.shape[axis] - stride
-        both = mask.narrow(axis, 0, length) & mask.narrow(axis, stride, length)
-
-        def step(tensor: Tensor, axis: int = axis, length: int = length) -> Tensor:
-            return tensor.narrow(axis, stride, length) - tensor.narrow(axis, 0, length)
-
-        rows.append(step(basis)[both])
-        targets.append(step(values)[both])
-    design, target = torch.cat(rows).double(), torch.cat(targets).double()  # (M, 8), (M, K)
+    rows, targets = neighbour_steps(mask, stride, basis, values)
+    design, target = rows.double(), targets.double()  # (M, 8 + E), (M, K)
     if len(target) < 2 * design.shape[1]:
         return None
     size, channels = design.shape[1], target.shape[1]

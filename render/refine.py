@@ -319,7 +319,7 @@ def _fitted_light(
             None if lamp is None else shading_lamp(sampler.normals[i], shading[i], weight[i], lamp)
             for i, lamp in enumerate(lamps)
         ]
-        shadowed, _ = shadow_term(
+        shadowed = shadow_term(
             sampler.mesh,
             sampler.positions,
             sampler.normals,

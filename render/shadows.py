@@ -5,13 +5,13 @@ mug's handle its side. The fitted shading (``render.lighting``) is a smooth func
 normal, so it cannot hold them: a surface that faces the lamp but is hidden from it is
 predicted lit, and refinement paints its shadow on as dark paint, seen from every side.
 
-Knowing the mesh and the lamp (the direction the fitted shading points at,
-``render.highlights.lamp_direction``), the hidden surfaces are found with a shadow map
-(Williams, 1978): the mesh's depth seen from the lamp, orthographic since the lamp is far
-compared with the object; a surface point further from the lamp than the depth the map holds
-where it falls is hidden. Each point is pushed out along its normal by two of the map's
-texels first, and compared with the 3x3 texels around it (percentage-closer filtering), so
-that a lit surface does not shadow itself and shadow edges come out soft.
+Knowing the mesh and the lamp (the direction the fitted shading points at, found as below),
+the hidden surfaces are found with a shadow map (Williams, 1978): the mesh's depth seen from
+the lamp, orthographic since the lamp is far compared with the object; a surface point
+further from the lamp than the depth the map holds where it falls is hidden. Each point is
+pushed out along its normal by two of the map's texels first, and compared with the 3x3
+texels around it (percentage-closer filtering), so that a lit surface does not shadow
+itself and shadow edges come out soft.
 
 Cast shadows move far with the lamp, so it must be found closely. The linear fit of the
 shading against the normal that tells whether a photo has a lamp at all
@@ -19,11 +19,11 @@ shading against the normal that tells whether a photo has a lamp at all
 negatively, which pulls it 5-65 degrees off (median 13, on 12 procedural shapes lit from
 above and to the side); fitting the clamped cosine ``a + b * max(n . l, 0)`` instead
 (``shading_lamp``) is 2-13 degrees off (median 4). Lamps within ``LAMP_SEARCH`` degrees of
-that are then tried, each scored by how much of the photo's unexplained log-brightness steps between
-neighbouring pixels (the photo over the fitted shading) its shadows' edges explain: one
-darkening per lamp, fitted in least absolute deviations (a weighted median), as the lighting
-fit weighs them. The search casts from a simplified copy of the mesh (``SEARCH_FACES``) on a
-coarser map; the lamp it keeps casts from the full mesh.
+that are then tried, each scored by how much of the photo's unexplained log-brightness
+steps between neighbouring pixels (the photo over the fitted shading) its shadows' edges
+explain: one darkening per lamp, fitted in least absolute deviations (a weighted median), as
+the lighting fit weighs them. The search casts from a simplified copy of the mesh
+(``SEARCH_FACES``) on a coarser map; the lamp it keeps casts from the full mesh.
 
 How dark the shadows are is not assumed: ``render.lighting.fit_light`` fits it with the rest
 of the shading, as one more term of the log shading (``shadow_term``), which the neighbour
@@ -43,6 +43,7 @@ from torch import Tensor
 
 from render.backend import RasterBackend, get_backend
 from render.camera import Cameras, look_at, orthographic
+from render.lighting import neighbour_steps
 from render.mesh import RenderMesh
 from render.search import directions_around, weighted_quantiles
 
@@ -168,36 +169,33 @@ def shadow_term(
     unexplained: Tensor | None = None,
     stride: int = 1,
     backend: str | RasterBackend = "auto",
-) -> tuple[Tensor | None, list[Tensor | None]]:
+) -> Tensor | None:
     """How much of each pixel's lamp light is cast off by another part ``(B, H, W)`` in
     [0, 1], for images with surface ``points`` and unit ``normals (B, H, W, 3)`` over ``mask
     (B, H, W)``, each lit by the lamp ``lamps[b]`` (None: no lamp, no shadows): hidden from the
     lamp times how squarely the surface faces it (``FACING_RAMP``); None when fewer than
-    ``MIN_SHADOW_PIXELS`` pixels are mostly shadowed. And the lamps used.
+    ``MIN_SHADOW_PIXELS`` pixels are mostly shadowed.
 
     With ``unexplained (B, H, W)``, the log of each image's brightness over its fitted
     shading, each lamp is first searched for about the one given: the one whose shadows'
     edges best explain that image's steps between neighbours ``stride`` pixels apart."""
     term = torch.zeros(mask.shape, dtype=points.dtype, device=points.device)
-    used: list[Tensor | None] = []
     coarse = None
     for index, lamp in enumerate(lamps):
         where = mask[index]
         if lamp is None or not bool(where.any()):
-            used.append(None)
             continue
         lamp = torch.nn.functional.normalize(lamp.to(points), dim=0)
         surface = points[index][where], normals[index][where]
         if unexplained is not None:
             coarse = coarse if coarse is not None else _simplified(mesh, SEARCH_FACES)
             lamp = _search_lamp(coarse, *surface, where, unexplained[index], lamp, stride, backend)
-        used.append(lamp)
         term[index][where] = _pixel_term(
             mesh, *surface, lamp, SHADOW_MAP_SIZE, NORMAL_OFFSET, backend
         )
     if int((term > 0.5).sum()) < MIN_SHADOW_PIXELS:
-        return None, used
-    return term, used
+        return None
+    return term
 
 
 def _search_lamp(
@@ -210,9 +208,9 @@ def _search_lamp(
     stride: int,
     backend: str | RasterBackend,
 ) -> Tensor:
-    """The lamp within ``LAMP_SEARCH`` of ``lamp``, then ``FINE_SEARCH`` of the best, whose
-    shadows (cast from ``coarse`` onto the surface ``points``, ``normals (N, 3)`` seen at the
-    pixels of ``mask (H, W)``) best explain ``unexplained (H, W)`` (``_edge_gains``)."""
+    """The lamp, of ``SEARCH_LAMPS`` within ``LAMP_SEARCH`` of ``lamp``, whose shadows (cast
+    from ``coarse`` onto the surface ``points``, ``normals (N, 3)`` seen at the pixels of
+    ``mask (H, W)``) best explain ``unexplained (H, W)`` (``_edge_gains``)."""
 
     def best(candidates: Tensor) -> Tensor:
         terms = points.new_zeros((len(candidates), *mask.shape))
@@ -257,17 +255,9 @@ def _edge_gains(unexplained: Tensor, terms: Tensor, mask: Tensor, stride: int) -
     ``unexplained (H, W)`` between masked neighbours ``stride`` pixels apart its own steps
     explain, with the best darkening for it (least absolute deviations; 0 unless it darkens):
     ``(D,)``."""
-    steps, edges = [], []
-    for axis in (0, 1):
-        length = mask.shape[axis] - stride
-        both = mask.narrow(axis, 0, length) & mask.narrow(axis, stride, length)
-
-        def step(tensor: Tensor, axis: int = axis, length: int = length) -> Tensor:
-            return tensor.narrow(axis, stride, length) - tensor.narrow(axis, 0, length)
-
-        steps.append(step(unexplained)[both])
-        edges.append(step(terms.permute(1, 2, 0))[both])  # (M, D)
-    step_values, edge_values = torch.cat(steps), torch.cat(edges)  # (M,), (M, D)
+    step_values, edge_values = neighbour_steps(
+        mask[None], stride, unexplained[None], terms.permute(1, 2, 0)[None]
+    )  # (M,), (M, D)
     weights = edge_values.abs() * (edge_values.abs() > MIN_EDGE)
     ratios = step_values[:, None] / torch.where(weights > 0, edge_values, torch.ones_like(weights))
     darkening = weighted_quantiles(ratios, weights).clamp_max(0.0)  # (D,)
