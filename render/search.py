@@ -13,6 +13,8 @@ from torch import Tensor
 def weighted_quantiles(values: Tensor, weights: Tensor, quantile: float = 0.5) -> Tensor:
     """Per column of ``values (N, D)``, the weighted ``quantile`` (the median: the ``k``
     minimising ``sum(weights * |values - k|)``); 0 for a column without weight."""
+    if len(values) == 0:
+        return values.new_zeros(values.shape[1])
     values, weights = values.T, weights.T  # sorting along the contiguous dimension is faster
     order = values.argsort(dim=1)
     cumulative = weights.gather(1, order).cumsum(1)

@@ -258,6 +258,9 @@ def _edge_gains(unexplained: Tensor, terms: Tensor, mask: Tensor, stride: int) -
     step_values, edge_values = neighbour_steps(
         mask[None], stride, unexplained[None], terms.permute(1, 2, 0)[None]
     )  # (M,), (M, D)
+    # Only steps across some candidate's shadow edge count: sort and sum just those.
+    across = (edge_values.abs() > MIN_EDGE).any(dim=1)
+    step_values, edge_values = step_values[across], edge_values[across]
     weights = edge_values.abs() * (edge_values.abs() > MIN_EDGE)
     ratios = step_values[:, None] / torch.where(weights > 0, edge_values, torch.ones_like(weights))
     darkening = weighted_quantiles(ratios, weights).clamp_max(0.0)  # (D,)
