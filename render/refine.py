@@ -327,6 +327,7 @@ def _fitted_light(
             closer,
             unexplained=unexplained,
             stride=default_stride(weight),
+            views=sampler.views,
             backend=sampler.backend,
         )
         if shadowed is None:

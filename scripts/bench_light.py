@@ -19,7 +19,8 @@ against the photo (``gen3d.pipeline.refine_from_photo``) four ways, each timed w
 ``render.lighting.fit_light``, with its cast shadows where refinement found some) against
 the same iteratively reweighted least squares written as gen3d had it until session 21 (an
 ``einsum`` of design, weights and design per iteration), the baseline, and checks that the
-two agree. Medians over ``--repeats``, after a warm-up. Prints Markdown tables and writes bench_light.json into ``--out``.
+two agree. Medians over ``--repeats``, after a warm-up. Prints Markdown tables and writes
+bench_light.json into ``--out``.
 """
 
 from __future__ import annotations

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
 import trimesh
 from torch import Tensor
 
+import render.shadows
 from render.bake import bake_texture
 from render.camera import Cameras
 from render.highlights import lamp_direction
 from render.mesh import RenderMesh
 from render.refine import RefineSettings, TextureSampler, psnr, refine_texture
 from render.renderer import render_mesh
-from render.shadows import lamp_visibility, shading_lamp
+from render.search import directions_around
+from render.shadows import HEAD_LIGHT, lamp_visibility, shading_lamp, shadow_term
 from render.uv import unwrap_uv
 
 #: a lamp to the right, above and a little behind: the wall shades part of the floor
@@ -140,3 +144,27 @@ def test_the_lamp_is_found_from_the_clamped_cosine_of_the_shading() -> None:
     # Measured: 0.7 deg off, against 16.8 for the linear fit.
     assert degrees(found) < 2.0, f"{degrees(found):.1f} deg off (linear fit {degrees(linear):.1f})"
     assert degrees(linear) > 10.0
+
+
+def test_no_shadows_are_searched_for_under_a_head_light(scene, monkeypatch) -> None:
+    # A lamp at the camera lights every surface the camera sees, so none of its shadows
+    # shows: no shadow map is worth its time (0.6-1.5 s of a refinement at 384^2).
+    _, mesh = scene
+    cameras = Cameras.orbit([30.0], 35.0, resolution=128)
+    sampler = TextureSampler(mesh, cameras)
+    maps = []
+    monkeypatch.setattr(
+        render.shadows,
+        "lamp_visibility",
+        lambda *args, **kw: maps.append(1) or lamp_visibility(*args, **kw),
+    )
+    towards = torch.nn.functional.normalize(-cameras.forward[0], dim=0)
+    near_the_camera = directions_around(towards, math.radians(HEAD_LIGHT / 2.0), 6)
+    inputs = (sampler.mesh, sampler.positions, sampler.normals, sampler.covered)
+    unexplained = torch.zeros(sampler.covered.shape)
+    for lamp in near_the_camera:
+        found = shadow_term(*inputs, [lamp], unexplained=unexplained, views=sampler.views)
+        assert found is None
+    assert not maps
+    assert shadow_term(*inputs, [LAMP], unexplained=unexplained, views=sampler.views) is not None
+    assert maps
