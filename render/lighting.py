@@ -220,14 +220,14 @@ def _fit_smooth_log(
     # Each row's outer product (its upper triangle), once: every iteration's normal equations
     # are then one matrix product with the weights, several times faster than contracting
     # the design, weights and design again each time.
-    upper, left = torch.triu_indices(size, size, device=design.device).unbind()
-    outer = design[:, upper] * design[:, left]  # (M, size * (size + 1) / 2)
+    first, second = torch.triu_indices(size, size, device=design.device).unbind()
+    outer = design[:, first] * design[:, second]  # (M, size * (size + 1) / 2)
     for _ in range(iterations):
         residual = (target - design @ coefficients).abs()
         weight = 1.0 / residual.clamp_min(1e-3)  # |r| = r^2 / |r|: reweighted towards L1
         normal = ridge.repeat(channels, 1, 1)
-        normal[:, upper, left] += weight.T @ outer
-        normal[:, left, upper] = normal[:, upper, left]
+        normal[:, first, second] += weight.T @ outer
+        normal[:, second, first] = normal[:, first, second]
         right = (weight * target).T @ design
         coefficients = torch.linalg.solve(normal, right).T
     fitted = (basis[mask].double() @ coefficients).to(normals.dtype)
