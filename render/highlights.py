@@ -233,7 +233,7 @@ def _score(
         pixels = (claimed > MIN_STRENGTH / 2).sum(0) >= MIN_PIXELS
         # A highlight fades out; a brighter paint than expected goes on past it.
         ring = ((shapes <= _FOOTPRINT) & (shapes > _FOOTPRINT**3)).to(excess.dtype)
-        around = weighted_quantiles(left[:, None].expand_as(ring), ring, AROUND_QUANTILE)
+        around = weighted_quantiles(left[:, None], ring, AROUND_QUANTILE)
         good = (
             (strengths >= MIN_STRENGTH)
             & (gain >= MIN_EXPLAINED * claimed.sum(0))

@@ -54,3 +54,14 @@ def test_directions_around_stay_within_the_cap() -> None:
     assert torch.allclose(around.norm(dim=1), torch.ones(17))
     assert float(angles.max()) <= 6.0 + 1e-3
     assert float(angles[1:].min()) > 0.0
+
+
+def test_one_column_of_values_serves_every_column_of_weights() -> None:
+    generator = torch.Generator().manual_seed(2)
+    values = torch.randn(500, 1, generator=generator)
+    weights = torch.rand(500, 7, generator=generator) * (
+        torch.rand(500, 7, generator=generator) > 0.7
+    )
+    for quantile in (0.5, 0.9):
+        shared = weighted_quantiles(values, weights, quantile)
+        assert torch.equal(shared, weighted_quantiles(values.expand(-1, 7), weights, quantile))
