@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from gen3d.errors import Gen3DError
 
@@ -43,7 +43,7 @@ def load_image(image: Any) -> Image.Image:
                 with Image.open(path) as opened:
                     _check_size(opened.size, str(path))
                     opened.load()
-                    image = opened.copy()
+                    image = upright(opened)
         except (
             UnidentifiedImageError,
             Image.DecompressionBombError,
@@ -65,12 +65,25 @@ def load_image(image: Any) -> Image.Image:
                 f"an image array must be (H, W), (H, W, 3) or (H, W, 4), not {array.shape}"
             )
         image = Image.fromarray(array)
-    elif not isinstance(image, Image.Image):
+    elif isinstance(image, Image.Image):
+        image = upright(image)
+    else:
         raise ImageInputError(
             f"expected an image path, a PIL image or an array, not {type(image).__name__}"
         )
     _check_size(image.size, "the image")
     return image.convert("RGBA")
+
+
+def upright(image: Image.Image) -> Image.Image:
+    """``image`` turned the way its camera was held. Phones store a portrait photo's pixels
+    sideways and say so in the EXIF orientation tag; read as stored, the object would lie on
+    its side. A copy either way; an unreadable tag leaves the pixels as stored."""
+    try:
+        turned = ImageOps.exif_transpose(image)
+    except (OSError, ValueError, TypeError, KeyError, SyntaxError):
+        return image.copy()
+    return turned if turned is not None else image.copy()
 
 
 def _check_size(size: tuple[int, int], name: str) -> None:

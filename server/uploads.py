@@ -27,7 +27,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from gen3d.images import ImageInputError, prepare_image
+from gen3d.images import ImageInputError, prepare_image, upright
 from server.problems import Problem
 
 ALLOWED_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
@@ -127,7 +127,7 @@ def _decode(data: bytes, max_pixels: int) -> Image.Image:
         raise Problem(413, "image_too_large", "the image is over the pixel limit") from None
     except (OSError, SyntaxError, ValueError) as error:  # truncated or corrupt data
         raise Problem(422, "invalid_image", f"the image cannot be decoded ({error})") from None
-    return opened.convert("RGBA")
+    return upright(opened).convert("RGBA")  # stored as PNG: its EXIF turn is applied now
 
 
 def resolve_input(results_dir: Path, relative_path: str) -> Path:

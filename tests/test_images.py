@@ -67,3 +67,33 @@ def test_oversized_images_are_refused_before_decoding(tmp_path, monkeypatch) -> 
     with pytest.raises(ImageInputError, match="NaN"):
         load_image(np.full((16, 16, 3), np.nan))
     assert load_image(np.ones((16, 16, 3))).mode == "RGBA"  # float arrays in [0, 1]
+
+
+def _sideways_phone_photo(path) -> None:
+    """A photo as phones store it: the pixels a quarter turn anticlockwise, and EXIF
+    orientation 6 ("turn 90 degrees clockwise to view") saying so."""
+    upright = Image.fromarray(_photo(box=(5, 45, 10, 30)))  # a tall bar, off centre
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    upright.transpose(Image.Transpose.ROTATE_90).save(path, exif=exif, quality=95)
+
+
+def test_phone_photos_are_turned_as_their_exif_says(tmp_path) -> None:
+    path = tmp_path / "portrait.jpg"
+    _sideways_phone_photo(path)
+    with Image.open(path) as stored:
+        assert stored.size == (60, 80)  # stored sideways
+    for source in (path, Image.open(path)):
+        loaded = load_image(source)
+        assert loaded.size == (80, 60)
+        rows, cols = np.nonzero(object_mask(loaded))
+        assert rows.max() - rows.min() > cols.max() - cols.min()  # the bar stands tall
+        assert abs(rows.min() - 5) <= 2 and abs(cols.min() - 10) <= 2  # JPEG blurs edges
+
+
+def test_a_broken_exif_tag_keeps_the_pixels_as_stored(tmp_path) -> None:
+    path = tmp_path / "odd.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 42  # no such orientation
+    Image.fromarray(_photo()).save(path, exif=exif)
+    assert load_image(path).size == (80, 60)

@@ -81,3 +81,18 @@ def test_only_stored_inputs_resolve(tmp_path) -> None:
     for bad in ("../jobs.sqlite3", "inputs/../../etc/passwd", "inputs/abc.png", stray):
         with pytest.raises(Exception, match="not a stored input file"):
             resolve_input(tmp_path, bad)
+
+
+def test_a_phone_photo_is_stored_upright(tmp_path) -> None:
+    """A JPEG whose EXIF says to turn it is stored turned: the PNG kept has no EXIF."""
+    image = Image.new("RGB", (40, 64), "white")
+    ImageDraw.Draw(image).rectangle((10, 4, 30, 20), fill="red")  # red near the top
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: turn 90 degrees clockwise to view
+    buffer = io.BytesIO()
+    image.transpose(Image.Transpose.ROTATE_90).save(buffer, format="JPEG", exif=exif)
+    stored = accept_image(buffer.getvalue(), max_pixels=10_000, results_dir=tmp_path)
+    with Image.open(resolve_input(tmp_path, stored.relative_path)) as saved:
+        assert saved.size == (40, 64)
+        red = saved.convert("RGB").getpixel((20, 10))
+        assert red[0] > 200 and red[1] < 80
