@@ -1,10 +1,12 @@
 """Input images for image-to-3D: load safely, find the object, centre it on white.
 
 Image encoders were trained on renders of single objects centred on a white background, so an
-input photo is brought to that form: its alpha channel marks the object when it has one (a
-cut-out PNG); otherwise the object is what differs from the border's colour (a product shot
-on a plain backdrop). The object is cropped, composited over white, padded to a square with a
-margin and resized.
+input photo is brought to that form: turned upright as its EXIF says (phone photos), its
+alpha channel marks the object when it has one (a cut-out PNG); otherwise the object is what
+differs from the backdrop, a smooth colour field fitted to the image's border (a product shot
+on a sweep, a phone photo against a wall: one side lit, the corners darkened). Specks of dust
+are dropped. The object is cropped, composited over white, padded to a square with a margin
+and resized.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+from scipy import ndimage
 
 from gen3d.errors import Gen3DError
 
@@ -24,6 +27,14 @@ MAX_IMAGE_PIXELS = 40_000_000
 BACKGROUND_TOLERANCE = 0.12
 #: the smallest object, as a fraction of the image, that counts as one
 MIN_OBJECT_FRACTION = 0.001
+#: the backdrop is seen in a band 1/BORDER_BAND of the image's shorter side wide (at least a
+#: pixel) along its edges, fitted in this many reweighting rounds
+BORDER_BAND = 100
+BACKDROP_FIT_ITERATIONS = 12
+#: pieces of the mask smaller than this share of its largest are specks, not the object
+SPECK_SHARE = 0.01
+#: fewer of the band's pixels than this share on the fitted backdrop: fit a plain one instead
+MIN_BACKDROP_BORDER = 0.3
 
 
 class ImageInputError(Gen3DError):
@@ -97,15 +108,88 @@ def _check_size(size: tuple[int, int], name: str) -> None:
 
 
 def object_mask(image: Image.Image) -> np.ndarray:
-    """Boolean ``(H, W)``: the object's pixels, from alpha or from the border's colour."""
+    """Boolean ``(H, W)``: the object's pixels, from alpha or, without one, from the backdrop:
+    what differs from it by more than ``BACKGROUND_TOLERANCE`` (``backdrop``)."""
     rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
     alpha = rgba[..., 3]
     if (alpha < 0.98).mean() > 0.01:  # a real alpha channel
-        return alpha > 0.5
-    rgb = rgba[..., :3]
-    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
-    background = np.median(border, axis=0)
-    return np.linalg.norm(rgb - background, axis=-1) > BACKGROUND_TOLERANCE
+        return without_specks(alpha > 0.5)
+    return without_specks(backdrop_distance(rgba[..., :3]) > BACKGROUND_TOLERANCE)
+
+
+def without_specks(mask: np.ndarray) -> np.ndarray:
+    """``mask`` less its specks: the connected pieces (8-neighbours) smaller than
+    ``SPECK_SHARE`` of the largest. Dust, a mark on the backdrop or a stray pixel of a cut-out
+    would otherwise stretch the object's crop box to reach them."""
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
+    if count <= 1:
+        return mask
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    keep = sizes >= SPECK_SHARE * sizes.max()
+    keep[0] = False
+    return keep[labels]
+
+
+def backdrop_distance(rgb: np.ndarray) -> np.ndarray:
+    """How far ``(H, W)`` each pixel of ``rgb (H, W, 3)`` in [0, 1] is from the backdrop
+    behind it (Euclidean, in RGB), the backdrop as seen at the image's border.
+
+    A backdrop is rarely one colour: a studio sweep darkens towards the floor, a lens darkens
+    the corners, a window lights one side. Across the frame those change the backdrop by more
+    than the tolerance, while between neighbours they change it little, so it is modelled
+    as a smooth field: per channel a quadratic in the pixel's position, fitted to the border
+    pixels in least absolute deviations (where the object runs off the edge, its pixels are
+    outliers). Where too little of the border is backdrop to fit that, the border's median
+    colour is taken, as a plain backdrop.
+    """
+    height, width = rgb.shape[:2]
+    band = max(1, min(height, width) // BORDER_BAND)
+    ring = np.zeros((height, width), dtype=bool)
+    ring[:band], ring[-band:], ring[:, :band], ring[:, -band:] = True, True, True, True
+    rows, cols = np.nonzero(ring)
+    colours = rgb[rows, cols].astype(np.float64)
+    median = np.median(colours, axis=0)
+    design = _quadratic_terms(rows / max(height - 1, 1) * 2 - 1, cols / max(width - 1, 1) * 2 - 1)
+    coefficients = np.zeros((design.shape[1], 3))
+    coefficients[0] = median
+    for _ in range(BACKDROP_FIT_ITERATIONS):  # IRLS for least (Euclidean) absolute deviations
+        residual = np.linalg.norm(colours - design @ coefficients, axis=-1)
+        weight = 1.0 / np.maximum(residual, 0.01 * BACKGROUND_TOLERANCE)
+        weighted = design * weight[:, None]
+        coefficients = np.linalg.solve(
+            weighted.T @ design + 1e-6 * np.eye(design.shape[1]), weighted.T @ colours
+        )
+    residual = np.linalg.norm(colours - design @ coefficients, axis=-1)
+    inliers = residual < BACKGROUND_TOLERANCE / 2
+    if inliers.mean() < MIN_BACKDROP_BORDER:
+        coefficients = np.zeros_like(coefficients)
+        coefficients[0] = median
+        inliers = np.ones_like(inliers)
+    # Beyond the border the quadratic is extrapolated: keep it within the colours seen there.
+    low = colours[inliers].min(axis=0) - BACKGROUND_TOLERANCE
+    high = colours[inliers].max(axis=0) + BACKGROUND_TOLERANCE
+    y = np.linspace(-1.0, 1.0, height, dtype=np.float32)[:, None]
+    x = np.linspace(-1.0, 1.0, width, dtype=np.float32)[None, :]
+    squared = np.zeros((height, width), dtype=np.float32)
+    value = np.empty((height, width), dtype=np.float32)
+    for channel in range(3):
+        c = coefficients[:, channel].astype(np.float32)
+        # c0 + c1 y + c2 x + c3 y^2 + c4 xy + c5 x^2 = (per row) * x + (per row) + c5 x^2, in
+        # place: a 12-megapixel photo takes a few full-size passes per channel.
+        np.multiply(c[2] + c[4] * y, x, out=value)
+        value += c[0] + c[1] * y + c[3] * y * y
+        value += c[5] * x * x
+        np.clip(value, low[channel], high[channel], out=value)
+        value -= rgb[..., channel]
+        np.square(value, out=value)
+        squared += value
+    return np.sqrt(squared, out=squared)
+
+
+def _quadratic_terms(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``(N, 6)``: 1, y, x, y^2, xy, x^2 (the order ``backdrop`` evaluates them in)."""
+    return np.stack([np.ones_like(y), y, x, y * y, x * y, x * x], axis=-1)
 
 
 def prepare_image(image: Any, size: int, margin: float = 0.1) -> Image.Image:

@@ -28,6 +28,40 @@ def test_mask_from_the_border_colour_and_from_alpha() -> None:
     assert mask.sum() == 64 and mask[10, 6]
 
 
+def _backdrop(kind: str, height: int = 120, width: int = 160) -> np.ndarray:
+    y, x = np.meshgrid(np.linspace(0, 1, height), np.linspace(0, 1, width), indexing="ij")
+    if kind == "sweep":  # a studio sweep, darker towards the floor by 0.35
+        grey = 0.97 - 0.35 * y
+    else:  # vignetting: the corners 35% darker than the centre
+        grey = 0.92 * (1.0 - 0.35 * ((x - 0.5) ** 2 + (y - 0.5) ** 2) / 0.5)
+    return np.repeat(grey[..., None], 3, axis=-1)
+
+
+@pytest.mark.parametrize("kind", ["sweep", "vignette"])
+def test_the_object_is_found_on_a_backdrop_that_is_not_one_colour(kind) -> None:
+    """The backdrop changes by more than the tolerance across the frame (one colour for it
+    would call most of the frame object), but smoothly."""
+    pixels = _backdrop(kind)
+    pixels[30:90, 60:100] = (0.8, 0.3, 0.2)  # a red box
+    pixels[90:120, 70:90] = (0.2, 0.3, 0.6)  # a blue stand, cut off by the frame's bottom
+    truth = np.zeros(pixels.shape[:2], dtype=bool)
+    truth[30:90, 60:100] = truth[90:120, 70:90] = True
+    mask = object_mask(Image.fromarray((pixels * 255 + 0.5).astype(np.uint8)))
+    assert (mask == truth).all()
+    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+    one_colour = np.linalg.norm(pixels - np.median(border, axis=0), axis=-1) > 0.12
+    assert (one_colour & ~truth).mean() > 0.1  # what the border's median colour would give
+
+
+def test_specks_of_dust_do_not_stretch_the_crop() -> None:
+    photo = _photo()
+    photo[2:4, 75:77] = (0, 0, 0)  # dust in a corner, far from the object
+    photo[55, 3] = (255, 255, 255)
+    mask = object_mask(Image.fromarray(photo))
+    assert mask.sum() == 20 * 40
+    assert (np.asarray(prepare_image(photo, 64)) == np.asarray(prepare_image(_photo(), 64))).all()
+
+
 def test_prepare_centres_the_object_on_white_with_a_margin() -> None:
     prepared = np.asarray(prepare_image(_photo(), 100, margin=0.1))
     assert prepared.shape == (100, 100, 3)

@@ -1,0 +1,185 @@
+#!/usr/bin/env python
+"""How well ``gen3d.images.object_mask`` finds the object in photos on real-world backdrops.
+
+A photo without an alpha channel is cut out by its backdrop: what differs from it is the
+object. Studio sweeps darken towards the floor, lenses darken the corners (vignetting), and
+phone photos are lit from one side, so a backdrop is rarely one colour. This renders unseen
+procedural shapes from random views (Lambert, head light) and puts each on eight backdrops:
+plain, a gentle and a strong paper sweep, vignetting, a blue studio gradient, side light with
+vignetting, plain with specks of dust, and the strong sweep with the frame cutting off the
+object's bottom. It adds sensor noise and JPEG compression, and compares the mask with the
+true one: IoU, and how far the crop box that frames the object (``prepare_image``) is off, as
+a share of the object's size. The baseline in the same run is the former rule: one backdrop
+colour, the border's median.
+
+    scripts/bench_backdrops.py                      # 24 shapes x 8 backdrops, ~1 min on CPU
+    scripts/bench_backdrops.py --shapes 8 --out backdrops.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import platform
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from PIL import Image
+
+from gen3d.data.procedural import generate_shape, list_categories
+from gen3d.data.renders import random_view
+from gen3d.images import BACKGROUND_TOLERANCE, object_mask
+from gen3d.mesh import extract_hierarchical, vertex_colours
+from render import Cameras, RenderMesh, render_mesh
+
+#: photo size (width, height) and the share of the frame's height the object spans at most
+PHOTO = (480, 400)
+FRAMING_MARGIN = 0.2
+
+
+def border_median_mask(image: Image.Image) -> np.ndarray:
+    """The baseline: object = farther than the tolerance from the border's median colour."""
+    rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
+    return np.linalg.norm(rgb - np.median(border, axis=0), axis=-1) > BACKGROUND_TOLERANCE
+
+
+def backdrops(height: int, width: int) -> dict[str, np.ndarray]:
+    """Backdrops ``(H, W, 3)`` in [0, 1]."""
+    y, x = np.meshgrid(np.linspace(0, 1, height), np.linspace(0, 1, width), indexing="ij")
+    radius2 = ((x - 0.5) ** 2 + (y - 0.5) ** 2) / 0.5  # 1 at the corners
+    grey = np.ones((height, width, 3))
+    blue_top, blue_bottom = np.array([0.35, 0.55, 0.85]), np.array([0.78, 0.86, 0.95])
+    return {
+        "plain": grey * np.array([0.92, 0.92, 0.90]),
+        "soft-sweep": grey * (0.95 - 0.12 * y)[..., None],
+        "sweep": grey * (0.97 - 0.35 * y)[..., None],
+        "vignette": grey * (0.92 * (1.0 - 0.35 * radius2))[..., None],
+        "studio-blue": blue_top + (blue_bottom - blue_top) * y[..., None],
+        "side-lit": grey * ((0.95 - 0.4 * x) * (1.0 - 0.25 * radius2))[..., None],
+        "specks": grey * np.array([0.92, 0.92, 0.90]),  # plain, with dust as below
+        "cut-off": grey * (0.97 - 0.35 * y)[..., None],  # the sweep, cut as below
+    }
+
+
+def object_render(category: str, seed: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """A shape's colour and antialiased coverage ``(H, W, 3), (H, W)``, framed in a photo."""
+    shape = generate_shape(category, seed)
+    mesh = extract_hierarchical(shape, 64).mesh
+    vertex_colours(shape, mesh)
+    drawable = RenderMesh.from_trimesh(mesh)
+    azimuth, elevation = random_view(rng)
+    width, height = PHOTO
+    cameras = Cameras.orbit([azimuth], elevation, resolution=(height, width))
+    cameras = cameras.framed(drawable.vertices, FRAMING_MARGIN)
+    out = render_mesh(drawable, cameras, shading="lambert")
+    return out.color[0].clamp(0, 1).numpy(), out.alpha[0, ..., 0].clamp(0, 1).numpy()
+
+
+def photograph(colour: np.ndarray, alpha: np.ndarray, backdrop: np.ndarray, seed: int) -> Image:
+    """The object over the backdrop, with sensor noise, through JPEG at quality 85."""
+    rng = np.random.default_rng(seed)
+    pixels = colour * alpha[..., None] + backdrop * (1.0 - alpha[..., None])
+    pixels = np.clip(pixels + rng.normal(0.0, 0.01, pixels.shape), 0.0, 1.0)
+    buffer = io.BytesIO()
+    Image.fromarray((pixels * 255 + 0.5).astype(np.uint8)).save(buffer, "JPEG", quality=85)
+    return Image.open(io.BytesIO(buffer.getvalue()))
+
+
+def crop_error(mask: np.ndarray, truth: np.ndarray) -> float:
+    """The largest difference between the two masks' bounding boxes, over the true box's
+    longest side (1.0 for an empty mask)."""
+    if not mask.any():
+        return 1.0
+    boxes = []
+    for m in (mask, truth):
+        rows, cols = np.nonzero(m)
+        boxes.append(np.array([rows.min(), rows.max(), cols.min(), cols.max()], dtype=float))
+    size = max(boxes[1][1] - boxes[1][0], boxes[1][3] - boxes[1][2]) + 1
+    return float(np.abs(boxes[0] - boxes[1]).max() / size)
+
+
+def iou(mask: np.ndarray, truth: np.ndarray) -> float:
+    return float((mask & truth).sum() / max((mask | truth).sum(), 1))
+
+
+def run(shapes: int, seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    categories = list_categories()
+    methods: dict[str, Callable[[Image.Image], np.ndarray]] = {
+        "border median (before)": border_median_mask,
+        "object_mask": object_mask,
+    }
+    scores: dict = {m: {} for m in methods}
+    seconds = dict.fromkeys(methods, 0.0)
+    width, height = PHOTO
+    for index in range(shapes):
+        category = categories[index % len(categories)]
+        colour, alpha = object_render(category, 90_000 + index, rng)
+        for name, backdrop in backdrops(height, width).items():
+            photo = photograph(colour, alpha, backdrop, seed + index)
+            truth = alpha > 0.5
+            if name == "specks":  # dust: 30 dark dots of 1-3 pixels
+                pixels = np.asarray(photo, dtype=np.float64) / 255.0
+                dots = np.random.default_rng(seed + index)
+                for _ in range(30):
+                    y, x, r = dots.integers(0, height), dots.integers(0, width), dots.integers(1, 3)
+                    pixels[max(y - r, 0) : y + r, max(x - r, 0) : x + r] = 0.2
+                photo = Image.fromarray((pixels * 255 + 0.5).astype(np.uint8))
+            if name == "cut-off":  # the frame cuts off the object's bottom fifth
+                rows = np.nonzero(truth.any(axis=1))[0]
+                keep = int(rows.max() - 0.2 * (rows.max() - rows.min()))
+                photo = photograph(colour[:keep], alpha[:keep], backdrop[:keep], seed + index)
+                truth = truth[:keep]
+            for method, mask_of in methods.items():
+                start = time.perf_counter()
+                mask = mask_of(photo)
+                seconds[method] += time.perf_counter() - start
+                found = scores[method].setdefault(name, {"iou": [], "crop": [], "shapes": []})
+                found["iou"].append(iou(mask, truth))
+                found["crop"].append(crop_error(mask, truth))
+                found["shapes"].append(category)
+    photos = shapes * len(backdrops(2, 2))
+    report = {"shapes": shapes, "photo": PHOTO, "machine": platform.processor() or "cpu"}
+    for method in methods:
+        report[method] = {
+            name: {
+                "iou_mean": round(float(np.mean(v["iou"])), 4),
+                "iou_over_0.95": round(float(np.mean(np.array(v["iou"]) >= 0.95)), 3),
+                "crop_within_2pct": round(float(np.mean(np.array(v["crop"]) <= 0.02)), 3),
+                "worst": v["shapes"][int(np.argmin(v["iou"]))],
+            }
+            for name, v in scores[method].items()
+        }
+        report[method]["ms_per_photo"] = round(1000 * seconds[method] / photos, 2)
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--shapes", type=int, default=24)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", help="also write the report as JSON here")
+    args = parser.parse_args()
+    torch.set_grad_enabled(False)
+    report = run(args.shapes, args.seed)
+    print(f"{'backdrop':<12} {'method':<24} {'IoU':>7} {'IoU>=0.95':>10} {'crop<=2%':>9}")
+    for name in backdrops(2, 2):
+        for method in ("border median (before)", "object_mask"):
+            row = report[method][name]
+            print(
+                f"{name:<12} {method:<24} {row['iou_mean']:>7.4f} {row['iou_over_0.95']:>10.3f} "
+                f"{row['crop_within_2pct']:>9.3f}  worst: {row['worst']}"
+            )
+    for method in ("border median (before)", "object_mask"):
+        print(f"{method}: {report[method]['ms_per_photo']} ms per photo")
+    if args.out:
+        with open(args.out, "w") as handle:
+            json.dump(report, handle, indent=2)
+
+
+if __name__ == "__main__":
+    main()
