@@ -10,7 +10,7 @@ Inputs:
   A ``mesh`` column (a path too) starts that row from a mesh, with ``strength``,
   ``keep_geometry`` (true: paint the mesh in place, as ``gen3d texture``), ``keep_uvs``
   (false: new UVs) and ``up``; an image row with ``refine_steps`` may say the ``view`` its
-  image was taken from (``auto``, ``reference`` or ``AZIMUTH,ELEVATION``; see
+  image was taken from (``auto``, ``reference`` or ``AZIMUTH,ELEVATION[,ROLL]``; see
   ``gen3d.image_view``);
 - ``.jsonl``: one object per line with the same keys;
 - a folder: an image-to-3D item per ``.png``, ``.jpg``, ``.jpeg`` or ``.webp`` in it, in

@@ -7,10 +7,13 @@
 - ``"reference"``: the pipeline's reference view (what its image encoder was trained on, and
   how renders made for gen3d are usually taken);
 - ``(azimuth, elevation)`` in degrees: the orbit camera of that direction (azimuth 0 looks at
-  the object's front, counter-clockwise seen from above; elevation above the horizon).
+  the object's front, counter-clockwise seen from above; elevation above the horizon);
+- ``(azimuth, elevation, roll)``: and the picture turned ``roll`` degrees counter-clockwise (a
+  camera held askew; ``auto`` estimates it too, up to ``render.pose.MAX_ROLL``).
 
 The CLI's ``--view``, the service's ``view`` form field and the batch ``view`` column take the
-same as text: ``auto``, ``reference`` or ``AZIMUTH,ELEVATION`` (e.g. ``210,15``).
+same as text: ``auto``, ``reference`` or ``AZIMUTH,ELEVATION[,ROLL]`` (e.g. ``210,15`` or
+``210,15,-5``).
 """
 
 from __future__ import annotations
@@ -28,9 +31,12 @@ VIEW_WORDS = ("auto", "reference")
 #: when a bigger mesh is simplified to this, and the search's time grows with faces
 POSE_FACES = 50_000
 #: the form the text of a view takes, for help texts and errors
-VIEW_HELP = "auto, reference, or AZIMUTH,ELEVATION in degrees (e.g. 210,15)"
+VIEW_HELP = "auto, reference, or AZIMUTH,ELEVATION[,ROLL] in degrees (e.g. 210,15 or 210,15,-5)"
+#: the largest roll a view may give, degrees either way (a picture turned further is upside
+#: down rather than askew: give the direction it was taken from instead)
+MAX_GIVEN_ROLL = 90.0
 
-View = str | tuple[float, float]
+View = str | tuple[float, float] | tuple[float, float, float]
 
 
 class ViewError(Gen3DError, ValueError):
@@ -38,8 +44,8 @@ class ViewError(Gen3DError, ValueError):
 
 
 def parse_view(value: Any) -> View:
-    """``value`` (a word, ``"AZ,EL"`` text or a pair of numbers) as a checked view: a word,
-    or (azimuth in [0, 360), elevation in [-90, 90])."""
+    """``value`` (a word, ``"AZ,EL[,ROLL]"`` text or two or three numbers) as a checked view:
+    a word, (azimuth in [0, 360), elevation in [-90, 90]), or that and roll in [-90, 90]."""
     if isinstance(value, str):
         text = value.strip().lower()
         if text in VIEW_WORDS:
@@ -50,15 +56,24 @@ def parse_view(value: Any) -> View:
         except ValueError:
             raise ViewError(f"view {value!r} is not one of {VIEW_HELP}") from None
         return parse_view(tuple(numbers))
-    if isinstance(value, list | tuple) and len(value) == 2:
+    if isinstance(value, list | tuple) and len(value) in (2, 3):
         if any(isinstance(v, bool) or not isinstance(v, int | float) for v in value):
-            raise ViewError(f"view {value!r}: azimuth and elevation must be numbers")
-        azimuth, elevation = (float(v) for v in value)
-        if not (math.isfinite(azimuth) and math.isfinite(elevation)):
-            raise ViewError(f"view {value!r}: azimuth and elevation must be finite")
+            raise ViewError(f"view {value!r}: azimuth, elevation and roll must be numbers")
+        numbers = [float(v) for v in value]
+        if not all(math.isfinite(v) for v in numbers):
+            raise ViewError(f"view {value!r}: azimuth, elevation and roll must be finite")
+        azimuth, elevation = numbers[:2]
         if not -90.0 <= elevation <= 90.0:
             raise ViewError(f"view elevation {elevation:g} is out of range: use -90..90 degrees")
-        return (azimuth % 360.0, elevation)
+        if len(numbers) == 2:
+            return (azimuth % 360.0, elevation)
+        roll = numbers[2]
+        if not -MAX_GIVEN_ROLL <= roll <= MAX_GIVEN_ROLL:
+            raise ViewError(
+                f"view roll {roll:g} is out of range: use -{MAX_GIVEN_ROLL:g}..{MAX_GIVEN_ROLL:g}"
+                " degrees"
+            )
+        return (azimuth % 360.0, elevation, roll)
     raise ViewError(f"view {value!r} is not one of {VIEW_HELP}")
 
 
@@ -66,7 +81,7 @@ def view_text(view: View) -> str:
     """A checked view as the text ``parse_view`` reads back (``"auto"``, ``"210,15"``)."""
     if isinstance(view, str):
         return view
-    return f"{view[0]:g},{view[1]:g}"
+    return ",".join(f"{angle:g}" for angle in view)
 
 
 def prepared_photo(image: Any, size: int, margin: float) -> tuple[torch.Tensor, torch.Tensor]:

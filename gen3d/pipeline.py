@@ -742,9 +742,9 @@ class Pipeline:
             estimate = estimate_photo_view(
                 mesh, photo, PREPARE_MARGIN, prior=self.config.reference_view
             )
-            seen_from, angles = {"source": "estimated", **estimate.as_metadata()}, estimate.view
+            seen_from, angles = {"source": "estimated", **estimate.as_metadata()}, estimate.camera
             log.info(
-                "%s seen from azimuth %.0f, elevation %.0f (silhouette IoU %.2f)",
+                "%s seen from azimuth %.0f, elevation %.0f, roll %.0f (silhouette IoU %.2f)",
                 _image_name(image),
                 *angles,
                 estimate.iou,
@@ -753,6 +753,8 @@ class Pipeline:
             angles = self.config.reference_view if view == "reference" else view
             seen_from = {"source": "reference" if view == "reference" else "given"}
             seen_from.update(azimuth=float(angles[0]), elevation=float(angles[1]))
+            if len(angles) > 2 and angles[2]:
+                seen_from["roll"] = float(angles[2])
         try:
             refined, result = refine_from_photo(
                 mesh, photo, angles, opts.refine_steps, callback=on_step
@@ -782,18 +784,22 @@ def _painting_error(error: Exception, shape: Any) -> PipelineError | None:
     )
 
 
-def reference_cameras(mesh_vertices: torch.Tensor, view: tuple[float, float], size: int) -> Any:
-    """The camera of ``view`` (azimuth, elevation), framed on the mesh as
-    ``gen3d.images.prepare_image`` frames an input's object (``Cameras.framed``)."""
+def reference_cameras(mesh_vertices: torch.Tensor, view: tuple[float, ...], size: int) -> Any:
+    """The camera of ``view`` (azimuth, elevation[, roll]: the picture turned that many
+    degrees counter-clockwise), framed on the mesh as ``gen3d.images.prepare_image`` frames
+    an input's object (``Cameras.framed``)."""
     from render import Cameras
 
-    return Cameras.orbit([view[0]], view[1], resolution=size).framed(mesh_vertices, PREPARE_MARGIN)
+    cameras = Cameras.orbit([view[0]], view[1], resolution=size)
+    if len(view) > 2 and view[2]:
+        cameras = cameras.rolled(view[2])
+    return cameras.framed(mesh_vertices, PREPARE_MARGIN)
 
 
 def refine_from_photo(
     mesh: Any,
     photo: tuple[torch.Tensor, torch.Tensor],
-    view: tuple[float, float],
+    view: tuple[float, ...],
     steps: int,
     *,
     fit_lighting: bool = True,
@@ -804,7 +810,7 @@ def refine_from_photo(
 ) -> tuple[Any, Any]:
     """A copy of textured ``mesh`` whose texture is refined against ``photo`` (an input image
     as ``gen3d.image_view.prepared_photo(image, REFINE_RESOLUTION, PREPARE_MARGIN)`` gives
-    it) seen from ``view`` (azimuth, elevation; the object's pixels only; texels the view
+    it) seen from ``view`` (azimuth, elevation[, roll]; the object's pixels only; texels the view
     cannot see stay as baked), and the ``render.RefineResult`` (its ``light_contrast``: how
     uneven the photo's lighting was; ``highlights``: those taken out; ``shadow_light``: the
     light left in the cast shadows taken out, None if none).

@@ -177,6 +177,23 @@ class Cameras:
         matrix = (self.projection @ self.view).to(points)
         return homogeneous @ matrix.transpose(1, 2)
 
+    def rolled(self, degrees: Sequence[float] | Tensor | float) -> Cameras:
+        """These cameras turned about their viewing axes, so that what they see turns
+        ``degrees`` counter-clockwise in the picture (one angle, or one per camera): the
+        camera of a photo taken with the phone held askew. Roll before ``framed``, which
+        frames what the turned camera sees."""
+        angles = torch.deg2rad(torch.as_tensor(degrees, dtype=torch.float64)).reshape(-1)
+        angles = angles.expand(len(self)) if len(angles) == 1 else angles
+        if len(angles) != len(self):
+            raise CameraError(f"{len(angles)} roll angles for {len(self)} cameras")
+        cos, sin = torch.cos(angles), torch.sin(angles)
+        turn = torch.eye(4, dtype=torch.float64).repeat(len(self), 1, 1)
+        # In camera space x is right and y up in the picture: turning points about +z turns
+        # the picture counter-clockwise.
+        turn[:, 0, 0], turn[:, 0, 1], turn[:, 1, 0], turn[:, 1, 1] = cos, -sin, sin, cos
+        view = turn.to(self.view) @ self.view
+        return Cameras(view, self.projection, self.resolution)
+
     def framed(self, points: Tensor, margin: float = 0.1) -> Cameras:
         """These cameras zoomed and shifted so that ``points (N, 3)`` fill each frame as a
         photo's object is framed for gen3d (``gen3d.images.prepare_image``): the longest side

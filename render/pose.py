@@ -16,13 +16,18 @@ A ``prior`` view (the pipeline's reference view) wins when it scores within
 looks the same from every side), the view the rest of the pipeline assumed is the consistent
 choice.
 
-Only the direction is estimated: the object is taken to be upright (no roll), framed by its
-bounds, and seen through the orbit cameras' lens.
+A photo taken with the camera held askew shows the object turned in the picture: once the
+direction is found, turns of the picture up to ``MAX_ROLL`` degrees either way are tried
+(``Cameras.rolled``), and the three angles refined together. Most photos are level, so a turn
+is kept only where it scores ``prior_tolerance`` better than none.
+
+The object is taken to be framed by its bounds and seen through the orbit cameras' lens.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -37,6 +42,10 @@ from render.renderer import sample_albedo
 #: the coarse grid's azimuths (every 15 degrees) and elevations (degrees above the horizon)
 COARSE_AZIMUTHS = tuple(float(a) for a in range(0, 360, 15))
 COARSE_ELEVATIONS = (-15.0, 0.0, 15.0, 30.0, 45.0, 60.0, 75.0)
+#: the picture's turns tried (degrees, counter-clockwise), every ``ROLL_STEP`` up to this
+MAX_ROLL, ROLL_STEP = 20.0, 5.0
+
+Camera = tuple[float, float, float]  # azimuth, elevation, roll in degrees
 
 
 @dataclass(frozen=True)
@@ -46,13 +55,22 @@ class ViewEstimate:
     iou: float  # silhouette overlap with the photo's object, in [0, 1]
     colour_error: float | None  # mean absolute colour difference where both show the object
     score: float  # what was maximised: iou - colour_weight * colour_error
+    roll: float = 0.0  # degrees the picture is turned counter-clockwise (a camera held askew)
 
     @property
     def view(self) -> tuple[float, float]:
+        """The direction: (azimuth, elevation)."""
         return (self.azimuth, self.elevation)
+
+    @property
+    def camera(self) -> Camera:
+        """The whole camera: (azimuth, elevation, roll)."""
+        return (self.azimuth, self.elevation, self.roll)
 
     def as_metadata(self) -> dict[str, float]:
         data = {"azimuth": round(self.azimuth, 1), "elevation": round(self.elevation, 1)}
+        if round(self.roll, 1) != 0.0:
+            data["roll"] = round(self.roll, 1)
         data["iou"] = round(self.iou, 3)
         if self.colour_error is not None:
             data["colour_error"] = round(self.colour_error, 3)
@@ -66,7 +84,8 @@ class PoseSettings:
     margin: float = 0.1  # the photo's framing margin (``gen3d.images.prepare_image``'s)
     keep: int = 3  # coarse candidates searched further
     finest_step: float = 1.0  # degrees: the fine search halves its step down to this
-    prior_tolerance: float = 0.01  # a prior view this close to the best score wins
+    prior_tolerance: float = 0.01  # a prior view (or no roll) this close to the best wins
+    max_roll: float = MAX_ROLL  # degrees either way; 0 takes every photo to be level
     batch: int = 48  # views rasterised at once
 
     def __post_init__(self) -> None:
@@ -78,6 +97,8 @@ class PoseSettings:
             raise RenderError("keep and batch must be >= 1 and finest_step positive")
         if self.prior_tolerance < 0:
             raise RenderError(f"prior_tolerance must be >= 0, got {self.prior_tolerance}")
+        if not 0 <= self.max_roll <= 90:
+            raise RenderError(f"max_roll must be in 0..90 degrees, got {self.max_roll}")
 
 
 def estimate_view(
@@ -106,31 +127,49 @@ def estimate_view(
         raise RenderError("cannot estimate a view of a mesh with no faces")
     target = _Target(mesh, image, mask, settings, backend)
     coarse = [(a, e) for e in COARSE_ELEVATIONS for a in COARSE_AZIMUTHS]
-    found = sorted(target.score(coarse), key=lambda e: e.score, reverse=True)
+    count = int(settings.max_roll // ROLL_STEP)
+    rolls = [ROLL_STEP * k for k in range(-count, count + 1)]
+    found = sorted(target.score_turned(coarse, rolls), key=lambda e: e.score, reverse=True)
     step = min(_spacing(COARSE_AZIMUTHS), _spacing(COARSE_ELEVATIONS)) / 2.0
-    best = _pattern_search(target, found[: settings.keep], step, settings)
+    level = [e for e in found if e.roll == 0.0][: settings.keep]
+    best = _pattern_search(target, level, step, settings)
+    if found[0].roll != 0.0:  # the photo looks turned: search with roll from the turned ones
+        turned = target.score([e.camera for e in found[: settings.keep]])
+        best_turned = _pattern_search(target, turned, step, settings, roll=True)
+        # Most photos are level: a turn has to earn its place.
+        if best_turned.score > best.score + settings.prior_tolerance:
+            best = best_turned
     if prior is None:
         return best
-    near_prior = _pattern_search(target, target.score([prior]), step, settings)
+    prior_camera = (prior[0], prior[1], 0.0)
+    near_prior = _pattern_search(target, target.score([prior_camera]), step, settings)
     return near_prior if near_prior.score >= best.score - settings.prior_tolerance else best
 
 
 def _pattern_search(
-    target: _Target, candidates: list[ViewEstimate], step: float, settings: PoseSettings
+    target: _Target,
+    candidates: list[ViewEstimate],
+    step: float,
+    settings: PoseSettings,
+    *,
+    roll: bool = False,
 ) -> ViewEstimate:
-    """The best view found from ``candidates``: each tries its eight neighbours at ``step``,
-    the best ``settings.keep`` go on, and the step halves down to ``settings.finest_step``."""
+    """The best view found from ``candidates``: each tries its eight neighbours in azimuth and
+    elevation at ``step`` (and with ``roll``, a turn either way, from half ``ROLL_STEP``), the
+    best ``settings.keep`` go on, and the steps halve down to ``settings.finest_step``."""
+    moves = [(da, de, 0.0) for da in (-1, 0, 1) for de in (-1, 0, 1) if da or de]
+    if roll:
+        moves += [(0, 0, -1.0), (0, 0, 1.0)]
+    roll_step = ROLL_STEP / 2.0
     while step >= settings.finest_step:
         tried = [
-            (c.azimuth + da * step, c.elevation + de * step)
+            (c.azimuth + da * step, c.elevation + de * step, c.roll + dr * roll_step)
             for c in candidates
-            for da in (-1, 0, 1)
-            for de in (-1, 0, 1)
-            if da or de
+            for da, de, dr in moves
         ]
         ranked = sorted(candidates + target.score(tried), key=lambda e: e.score, reverse=True)
         candidates = ranked[: settings.keep]
-        step /= 2.0
+        step, roll_step = step / 2.0, max(roll_step / 2.0, settings.finest_step)
     return candidates[0]
 
 
@@ -151,49 +190,127 @@ class _Target:
     ) -> None:
         self.mesh, self.settings = mesh, settings
         self.backend = get_backend(backend, mesh.device) if isinstance(backend, str) else backend
-        size = (settings.resolution, settings.resolution)
-        # Area averaging: a pixel is the object where most of it is.
-        pixels = torch.cat([image.float(), mask.float()[..., None]], dim=-1)
-        small = torch.nn.functional.interpolate(
-            pixels.permute(2, 0, 1)[None].to(mesh.device), size=size, mode="area"
-        )[0].permute(1, 2, 0)
-        self.mask = small[..., 3] >= 0.5
-        self.image = small[..., :3]
+        self.pixels = torch.cat([image.float(), mask.float()[..., None]], dim=-1).to(mesh.device)
+        self.mask, self.image = self._compared(self.pixels)
         self.coloured = mesh.texture is not None or mesh.vertex_colors is not None
 
-    def score(self, views: list[tuple[float, float]]) -> list[ViewEstimate]:
+    def _compared(self, pixels: Tensor) -> tuple[Tensor, Tensor]:
+        """``pixels (H, W, 4)`` (colour and mask) at the comparison resolution, by area
+        averaging (a pixel is the object where most of it is): the mask and the colours."""
+        size = (self.settings.resolution, self.settings.resolution)
+        small = torch.nn.functional.interpolate(
+            pixels.permute(2, 0, 1)[None], size=size, mode="area"
+        )[0].permute(1, 2, 0)
+        return small[..., 3] >= 0.5, small[..., :3]
+
+    def score(self, views: list[Camera]) -> list[ViewEstimate]:
+        """Each camera rendered (turned by its roll) and compared with the photo."""
         found = []
         for start in range(0, len(views), self.settings.batch):
-            found += self._score_batch(views[start : start + self.settings.batch])
+            batch = views[start : start + self.settings.batch]
+            covered, colour = self._render(batch)
+            found += self._scored(batch, covered, colour, self.mask, self.image)
+        return found
+
+    def score_turned(self, views: list[tuple[float, float]], rolls: list[float]) -> list:
+        """Each direction rendered level once and compared with the photo turned back by each
+        of ``rolls`` and framed again: nearly what a render turned by the roll would score,
+        for a render per direction rather than one per direction and roll. For the coarse
+        search; the candidates it finds are scored exactly after."""
+        photos = [
+            (roll, self._compared(_turned(self.pixels, -roll, self.settings.margin)))
+            if roll
+            else (roll, (self.mask, self.image))
+            for roll in rolls
+        ]
+        found = []
+        for start in range(0, len(views), self.settings.batch):
+            batch = views[start : start + self.settings.batch]
+            covered, colour = self._render([(a, e, 0.0) for a, e in batch])
+            for roll, (mask, image) in photos:
+                cameras = [(a, e, roll) for a, e in batch]
+                found += self._scored(cameras, covered, colour, mask, image)
         return found
 
     @torch.no_grad()
-    def _score_batch(self, views: list[tuple[float, float]]) -> list[ViewEstimate]:
-        # Elevations beyond the poles come back over the top: the same camera, turned round.
-        views = [_wrapped(azimuth, elevation) for azimuth, elevation in views]
-        azimuths = [azimuth for azimuth, _ in views]
-        elevations = [elevation for _, elevation in views]
+    def _render(self, views: list[Camera]) -> tuple[Tensor, Tensor | None]:
+        """Coverage ``(B, H, W)`` and (for a coloured mesh) colours, top-down as the photo."""
+        azimuths = [azimuth for azimuth, _, _ in views]
+        elevations = [elevation for _, elevation, _ in views]
         cameras = Cameras.orbit(azimuths, elevations, resolution=self.settings.resolution)
-        cameras = cameras.to(self.mesh.device).framed(self.mesh.vertices, self.settings.margin)
+        cameras = cameras.rolled([roll for _, _, roll in views]).to(self.mesh.device)
+        cameras = cameras.framed(self.mesh.vertices, self.settings.margin)
         rast = self.backend.rasterize(
             cameras.to_clip(self.mesh.vertices), self.mesh.faces, cameras.resolution
         )
-        covered = (rast[..., 3] > 0).flip(1)  # top-down, as the photo
-        both = covered & self.mask
-        union = (covered | self.mask).sum((1, 2)).clamp_min(1)
-        ious = both.sum((1, 2)) / union
+        covered = (rast[..., 3] > 0).flip(1)
+        if not self.coloured:
+            return covered, None
+        return covered, sample_albedo(self.mesh, rast, self.backend).flip(1)
+
+    def _scored(
+        self,
+        views: list[Camera],
+        covered: Tensor,
+        colour: Tensor | None,
+        mask: Tensor,
+        image: Tensor,
+    ) -> list[ViewEstimate]:
+        both = covered & mask
+        ious = both.sum((1, 2)) / (covered | mask).sum((1, 2)).clamp_min(1)
         errors: Tensor | None = None
-        if self.coloured:
-            colour = sample_albedo(self.mesh, rast, self.backend).flip(1)
-            difference = (colour - self.image).abs().mean(-1) * both
+        if colour is not None:
+            difference = (colour - image).abs().mean(-1) * both
             errors = difference.sum((1, 2)) / both.sum((1, 2)).clamp_min(1)
         found = []
-        for index, (azimuth, elevation) in enumerate(views):
+        for index, (azimuth, elevation, roll) in enumerate(views):
+            # Elevations beyond the poles come back over the top: the same direction.
+            azimuth, elevation = _wrapped(azimuth, elevation)
             iou = float(ious[index])
             error = None if errors is None else float(errors[index])
             score = iou - (0.0 if error is None else self.settings.colour_weight * error)
-            found.append(ViewEstimate(azimuth, elevation, iou, error, score))
+            found.append(ViewEstimate(azimuth, elevation, iou, error, score, roll))
         return found
+
+
+def _turned(pixels: Tensor, degrees: float, margin: float) -> Tensor:
+    """``pixels (S, S, C)`` (colours, then the object's mask last; white and no object outside
+    the picture) turned ``degrees`` counter-clockwise about the centre and framed again as
+    ``gen3d.images.prepare_image`` frames an object: its longest side across ``1 - 2 *
+    margin`` of the square, centred."""
+    size = pixels.shape[0]
+    angle = math.radians(degrees)
+    cos, sin = math.cos(angle), math.sin(angle)
+    # grid_sample's theta maps output coordinates (x right, y down) to input ones: turning
+    # the picture counter-clockwise reads each output pixel from clockwise of it.
+    rotation = pixels.new_tensor([[cos, -sin], [sin, cos]])
+    # First on a canvas twice the size (coordinates [-2, 2]), so that no corner falls off.
+    canvas = _sampled(pixels, torch.cat([2 * rotation, pixels.new_zeros(2, 1)], 1), 2 * size)
+    rows = torch.nonzero(canvas[..., -1].amax(1) >= 0.5)[:, 0]
+    cols = torch.nonzero(canvas[..., -1].amax(0) >= 0.5)[:, 0]
+    if len(rows) == 0:
+        return pixels
+    pixel = 2.0 / size  # a pixel's side in those coordinates, on the canvas as in the photo
+    extent = max(int(rows[-1] - rows[0]), int(cols[-1] - cols[0])) + 1
+    half = extent * pixel / 2 / (1.0 - 2.0 * margin)
+    centre_y = (float(rows[0] + rows[-1]) / 2 + 0.5) * pixel - 2.0
+    centre_x = (float(cols[0] + cols[-1]) / 2 + 0.5) * pixel - 2.0
+    frame = pixels.new_tensor([[half, 0.0, centre_x], [0.0, half, centre_y]])
+    return _sampled(pixels, rotation @ frame, size)
+
+
+def _sampled(pixels: Tensor, theta: Tensor, size: int) -> Tensor:
+    """``pixels (S, S, C)`` read through the affine map ``theta (2, 3)`` (grid_sample's:
+    output to input, normalised coordinates) into a ``size`` square; white and no object
+    outside."""
+    grid = torch.nn.functional.affine_grid(theta[None], [1, 1, size, size], align_corners=False)
+    filled = pixels.clone()
+    filled[..., :-1] -= 1.0  # sampled with zeros outside, then shifted back: white outside
+    out = torch.nn.functional.grid_sample(
+        filled.permute(2, 0, 1)[None], grid, mode="bilinear", align_corners=False
+    )[0].permute(1, 2, 0)
+    out[..., :-1] += 1.0
+    return out
 
 
 def _wrapped(azimuth: float, elevation: float) -> tuple[float, float]:

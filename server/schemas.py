@@ -100,7 +100,7 @@ class FormOptions(_Options):
         max_length=40,
         description="With an image and refine_steps: the camera the image was taken from: "
         "auto (estimated from the image, the default), reference (the model's training view), "
-        "or AZIMUTH,ELEVATION in degrees (e.g. 210,15).",
+        "or AZIMUTH,ELEVATION[,ROLL] in degrees (e.g. 210,15 or 210,15,-5).",
         examples=["auto", "210,15"],
     )
     strength: float | None = Field(

@@ -38,7 +38,8 @@ VIEW_OPTION = typer.Option(
     "--view",
     help="With --image and --refine-steps: the camera the image was taken from: auto "
     "(estimated from the image, the default), reference (the model's training view), or "
-    "AZIMUTH,ELEVATION in degrees (e.g. 210,15; azimuth 0 faces the object's front).",
+    "AZIMUTH,ELEVATION[,ROLL] in degrees (e.g. 210,15; azimuth 0 faces the object's front; "
+    "ROLL turns the picture counter-clockwise, for a camera held askew).",
 )
 
 
@@ -246,6 +247,8 @@ def describe_view(
     elevation 15 (estimated: silhouette IoU 0.94); the photo's shading (contrast 0.42) and
     1 highlight kept out of the texture'."""
     line = f"refined from azimuth {view['azimuth']:.0f}, elevation {view['elevation']:.0f}"
+    if view.get("roll"):
+        line += f", the picture turned {view['roll']:+.0f}"
     if view["source"] == "estimated":
         line = f"{line} (estimated: silhouette IoU {view['iou']:.2f}; --view to set it)"
     else:

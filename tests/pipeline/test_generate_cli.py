@@ -107,6 +107,10 @@ def test_the_refinement_line_names_the_light_highlights_and_shadows_kept_out() -
         "refined from azimuth 210, elevation 15 (given); "
         "the photo's shading (contrast 0.42) and 1 highlight kept out of the texture"
     )
+    turned = given | {"roll": -6.2}
+    assert describe_view(turned) == (
+        "refined from azimuth 210, elevation 15, the picture turned -6 (given)"
+    )
     assert describe_view(given, 0.42, 1, 0.35) == (
         "refined from azimuth 210, elevation 15 (given); the photo's shading (contrast 0.42), "
         "1 highlight and cast shadows (35% of the light) kept out of the texture"

@@ -23,6 +23,8 @@ from gen3d.image_view import ViewError, _simplified, parse_view, view_text
         ("-30,-10", (330.0, -10.0)),
         ((400, 90), (40.0, 90.0)),
         ([12.5, 0], (12.5, 0.0)),
+        ("210,15,-5", (210.0, 15.0, -5.0)),  # and the picture's roll
+        ((10, 0, 90), (10.0, 0.0, 90.0)),
     ],
 )
 def test_views_read_as_words_or_azimuth_and_elevation(given, expected) -> None:
@@ -36,7 +38,8 @@ def test_views_read_as_words_or_azimuth_and_elevation(given, expected) -> None:
     [
         ("front", "not one of auto, reference, or AZIMUTH,ELEVATION"),
         ("30", "not one of"),
-        ("1,2,3", "not one of"),
+        ("1,2,3,4", "not one of"),
+        ("30,10,120", "roll 120 is out of range"),
         ("30,91", "elevation 91 is out of range"),
         ((math.nan, 10), "must be finite"),
         ((True, 10), "must be numbers"),

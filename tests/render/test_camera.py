@@ -51,6 +51,19 @@ def test_orbit_and_turntable() -> None:
         Cameras.orbit([0.0], resolution=(0, 10))
 
 
+def test_a_rolled_camera_turns_the_picture_counter_clockwise() -> None:
+    cameras = Cameras.orbit([0.0, 0.0], 0.0)  # looking down -z at the origin
+    right = torch.tensor([[0.5, 0.0, 0.0]])  # to the right of the picture's centre
+    clip = cameras.rolled([90.0, -30.0]).to_clip(right)
+    ndc = clip[..., :2] / clip[..., 3:]
+    assert ndc[0, 0, 0].abs() < 1e-6 and ndc[0, 0, 1] > 0  # turned up: counter-clockwise
+    assert torch.atan2(ndc[1, 0, 1], ndc[1, 0, 0]).rad2deg() == pytest.approx(-30.0, abs=1e-4)
+    assert torch.allclose(cameras.rolled(0.0).view, cameras.view)
+    assert torch.allclose(cameras.rolled(45.0).eyes, cameras.eyes, atol=1e-6)  # same place
+    with pytest.raises(CameraError, match="roll"):
+        cameras.rolled([1.0, 2.0, 3.0])
+
+
 @pytest.mark.parametrize("orthographic_height", [None, 3.0])
 def test_pixel_rays_project_back_to_their_pixel_centres(orthographic_height: float | None) -> None:
     cameras = Cameras.orbit(

@@ -31,8 +31,11 @@ def chair() -> RenderMesh:
     return RenderMesh.from_trimesh(mesh)
 
 
-def _photo(mesh: RenderMesh, view: tuple[float, float]) -> tuple[torch.Tensor, torch.Tensor]:
-    cameras = Cameras.orbit([view[0]], view[1], resolution=192).framed(mesh.vertices, 0.1)
+def _photo(
+    mesh: RenderMesh, view: tuple[float, float], roll: float = 0.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    cameras = Cameras.orbit([view[0]], view[1], resolution=192).rolled(roll)
+    cameras = cameras.framed(mesh.vertices, 0.1)
     out = render_mesh(mesh, cameras, shading="lambert")
     return out.color[0].clamp(0, 1), out.mask[0]
 
@@ -44,6 +47,22 @@ def test_the_view_of_a_photo_is_found_within_a_few_degrees(chair, view):
     assert _angle(found.view, view) < 5.0
     assert found.iou > 0.85  # thin legs lose pixels at 96^2
     assert found.colour_error is not None and found.colour_error < 0.2
+
+
+@pytest.mark.parametrize(("view", "roll"), [((205.0, 25.0), 8.0), ((60.0, 10.0), -13.0)])
+def test_a_photo_taken_askew_is_found_with_its_roll(chair, view, roll):
+    image, mask = _photo(chair, view, roll)
+    found = estimate_view(chair, image, mask, prior=(30.0, 20.0))
+    assert _angle(found.view, view) < 5.0
+    assert found.roll == pytest.approx(roll, abs=2.0)
+    assert found.as_metadata()["roll"] == round(found.roll, 1)
+    level = estimate_view(chair, image, mask, settings=PoseSettings(max_roll=0))
+    assert level.roll == 0.0 and level.iou < found.iou - 0.1  # what a level search finds
+
+
+def test_a_level_photo_keeps_no_roll(chair):
+    found = estimate_view(chair, *_photo(chair, (205.0, 25.0)))
+    assert found.roll == 0.0 and "roll" not in found.as_metadata()
 
 
 def test_colour_tells_apart_views_whose_silhouettes_mirror_each_other():
