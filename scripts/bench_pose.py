@@ -36,6 +36,11 @@ the photo's true direction (each framed on itself), over the pixels both cover. 
 photos from random directions, once with photos from the reference view itself, where
 estimating must not do worse than assuming.
 
+``roll``: photos taken askew, turned by a random roll up to ``--max-roll`` degrees either
+way (evenly lit), painted as in ``paint``: the view estimated with its roll (gen3d's default)
+against level (``max_roll=0``, as gen3d estimated before), and refined from each and from the
+true camera; view and roll errors, seconds per estimate, and PSNR at the photo's view.
+
 ``highlights``: how often refinement finds a highlight (``render.highlights``) and cast
 shadows (``render.shadows``) in the ``paint`` part's photos, for each shading: glossy photos
 show highlights (on flat faces turned away from the lamp, only a few pixels of them),
@@ -56,6 +61,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import trimesh
 
 from gen3d.data.procedural import generate_shape, list_categories
 from gen3d.images import object_mask
@@ -315,11 +321,11 @@ def bench_paint(items: list[dict], steps: int, shading: str) -> dict:
             errors.append(angle(estimate.view, true_view))
             views = {
                 "reference view (baseline)": REFERENCE_VIEW,
-                "estimated view, light kept": estimate.view,
-                "estimated view, grey light": estimate.view,
-                "estimated view, highlights kept": estimate.view,
-                "estimated view, shadows kept": estimate.view,
-                "estimated view": estimate.view,
+                "estimated view, light kept": estimate.camera,
+                "estimated view, grey light": estimate.camera,
+                "estimated view, highlights kept": estimate.camera,
+                "estimated view, shadows kept": estimate.camera,
+                "estimated view": estimate.camera,
                 "true view": true_view,
             }
             scores = []
@@ -451,7 +457,7 @@ def bench_refine(items: list[dict], steps: int) -> dict:
             true_colour, true_mask = albedo(truth, true_view)
             views = {
                 "reference view (baseline)": REFERENCE_VIEW,
-                "estimated view": estimate.view,
+                "estimated view": estimate.camera,
                 "true view": true_view,
             }
             scores = []
@@ -477,6 +483,84 @@ def bench_refine(items: list[dict], steps: int) -> dict:
     return result
 
 
+def bench_roll(items: list[dict], steps: int, max_roll: float, seed: int) -> dict:
+    """Photos taken askew: each item's photo (evenly lit) turned by a random roll within
+    ``max_roll`` either way. The view is estimated with roll (gen3d's default) and level
+    (``max_roll=0``, as gen3d did before); the painted mesh is refined from each and from the
+    true camera. Scored by the estimates' direction and roll errors, seconds per estimate, and
+    PSNR of the painted colours at the photo's view."""
+    from PIL import Image
+
+    from gen3d import Pipeline
+    from gen3d.image_view import estimate_photo_view, prepared_photo
+    from gen3d.pipeline import PREPARE_MARGIN, REFINE_RESOLUTION, refine_from_photo
+
+    pipe = Pipeline.from_pretrained()
+    rng = random.Random(seed + 1)
+    variants = ("not refined", "level estimate (before)", "estimate with roll", "true camera")
+    psnrs: dict[str, list[float]] = {name: [] for name in variants}
+    errors: dict[str, list[float]] = {"level estimate (before)": [], "estimate with roll": []}
+    roll_errors, seconds = [], {name: [] for name in errors}
+    for item in items:
+        roll = rng.uniform(-max_roll, max_roll)
+        camera = (*item["view"], roll)
+        truth = RenderMesh.from_trimesh(item["mesh"])
+        image, _ = photo(truth, camera)
+        picture = Image.fromarray((image.numpy() * 255 + 0.5).astype(np.uint8))
+        plain = trimesh.Trimesh(item["mesh"].vertices, item["mesh"].faces, process=False)
+        painted = pipe(image=picture, shape=plain, keep_geometry=True, seed=0).mesh
+        prepared = prepared_photo(picture, REFINE_RESOLUTION, PREPARE_MARGIN)
+        cameras = {"true camera": camera}
+        for name, limit in (("level estimate (before)", 0.0), ("estimate with roll", None)):
+            started = time.perf_counter()
+            estimate = estimate_photo_view(
+                painted, prepared, PREPARE_MARGIN, REFERENCE_VIEW, max_roll=limit
+            )
+            seconds[name].append(time.perf_counter() - started)
+            errors[name].append(angle(estimate.view, item["view"]))
+            cameras[name] = estimate.camera
+        roll_errors.append(abs(cameras["estimate with roll"][2] - roll))
+        scores = []
+        for name in variants:
+            mesh = painted
+            if name in cameras:
+                mesh, _ = refine_from_photo(painted, prepared, cameras[name], steps)
+            psnrs[name].append(albedo_psnr(RenderMesh.from_trimesh(mesh), truth, camera))
+            scores.append(f"{psnrs[name][-1]:5.2f}")
+        print(
+            f"{item['category']:>14} roll {roll:+5.1f} "
+            f" found {cameras['estimate with roll'][2]:+5.1f}"
+            f"  view off {errors['level estimate (before)'][-1]:5.1f} level / "
+            f"{errors['estimate with roll'][-1]:5.1f} with roll  PSNR " + " ".join(scores),
+            flush=True,
+        )
+    result = {
+        "psnr": {name: float(np.mean(values)) for name, values in psnrs.items()},
+        "view_error": {name: summary(values) for name, values in errors.items()},
+        "roll_error_median": float(np.median(roll_errors)),
+        "roll_within_2": float(np.mean(np.asarray(roll_errors) <= 2.0)),
+        "seconds_per_estimate": {name: float(np.mean(v)) for name, v in seconds.items()},
+    }
+    print(f"\n| photos turned up to {max_roll:g} deg | " + " | ".join(variants) + " |")
+    print("|---|" + "---|" * len(variants))
+    print(
+        "| PSNR (dB) at the photo's view | "
+        + " | ".join(f"{result['psnr'][name]:.2f}" for name in variants)
+        + " |"
+    )
+    for name in errors:
+        view = result["view_error"][name]
+        print(
+            f"{name}: view error median {view['median']:.1f} deg, within 10 deg "
+            f"{view['within_10']:.2f}; {result['seconds_per_estimate'][name]:.2f} s"
+        )
+    print(
+        f"roll error median {result['roll_error_median']:.1f} deg, within 2 deg "
+        f"{result['roll_within_2']:.2f}"
+    )
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shapes", type=int, default=24)
@@ -484,6 +568,9 @@ def main() -> None:
     parser.add_argument("--parts", default="views,paint,refine")
     parser.add_argument("--refine-shapes", type=int, default=12)
     parser.add_argument("--refine-steps", type=int, default=100)
+    parser.add_argument(
+        "--max-roll", type=float, default=15.0, help="--parts roll: photos turned up to this"
+    )
     parser.add_argument(
         "--shading",
         default="albedo",
@@ -512,6 +599,10 @@ def main() -> None:
         )
     if "refine" in parts:
         results["refine"] = bench_refine(items[: args.refine_shapes], args.refine_steps)
+    if "roll" in parts:
+        results["roll"] = bench_roll(
+            items[: args.refine_shapes], args.refine_steps, args.max_roll, args.seed
+        )
     out = ROOT / "bench_results" / "bench_pose.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")

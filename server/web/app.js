@@ -85,7 +85,9 @@ function describeRefinement(result) {
   const view = result.view;
   if (!view) return "";
   let line = `Refined from azimuth ${Math.round(view.azimuth)}, ` +
-    `elevation ${Math.round(view.elevation)} (${view.source}`;
+    `elevation ${Math.round(view.elevation)}`;
+  if (view.roll) line += `, the picture turned ${view.roll > 0 ? "+" : ""}${Math.round(view.roll)}`;
+  line += ` (${view.source}`;
   if (view.source === "estimated") line += `, silhouette IoU ${view.iou.toFixed(2)}`;
   line += ")";
   const keptOut = [];
