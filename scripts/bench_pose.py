@@ -67,7 +67,7 @@ from gen3d.data.procedural import generate_shape, list_categories
 from gen3d.images import object_mask
 from gen3d.mesh import extract_hierarchical, vertex_colours
 from render import RenderMesh, render_mesh
-from render.pose import estimate_view
+from render.pose import PoseSettings, estimate_view
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_VIEW = (30.0, 20.0)
@@ -225,9 +225,9 @@ def summary(errors: list[float]) -> dict:
 
 
 def bench_views(items: list[dict]) -> dict:
-    rows = {"coloured": [], "silhouette": [], "reference (baseline)": []}
+    rows = {"coloured": [], "coloured, level": [], "silhouette": [], "reference (baseline)": []}
     alike: dict[str, list[bool]] = {name: [] for name in rows}
-    seconds = []
+    seconds, level_seconds, rolls = [], [], []
     for item in items:
         coloured = RenderMesh.from_trimesh(item["mesh"])
         image, mask = photo(coloured, item["view"])
@@ -235,9 +235,16 @@ def bench_views(items: list[dict]) -> dict:
         started = time.perf_counter()
         found = estimate_view(coloured, image, mask)
         seconds.append(time.perf_counter() - started)
+        rolls.append(found.roll)
+        # Level only, as gen3d estimated before it looked for a camera held askew.
+        started = time.perf_counter()
+        level = estimate_view(coloured, image, mask, settings=PoseSettings(max_roll=0.0))
+        level_seconds.append(time.perf_counter() - started)
         silhouette = estimate_view(plain, image, mask)
         rows["coloured"].append(angle(found.view, item["view"]))
-        alike["coloured"].append(looks_alike(coloured, found.view, item["view"]))
+        alike["coloured"].append(looks_alike(coloured, found.camera, item["view"]))
+        rows["coloured, level"].append(angle(level.view, item["view"]))
+        alike["coloured, level"].append(looks_alike(coloured, level.view, item["view"]))
         alike["silhouette"].append(looks_alike(coloured, silhouette.view, item["view"]))
         alike["reference (baseline)"].append(looks_alike(coloured, REFERENCE_VIEW, item["view"]))
         rows["silhouette"].append(angle(silhouette.view, item["view"]))
@@ -252,6 +259,8 @@ def bench_views(items: list[dict]) -> dict:
     for name, found in alike.items():
         result[name]["looks_alike"] = float(np.mean(found))
     result["seconds_per_estimate"] = float(np.mean(seconds))
+    result["seconds_per_level_estimate"] = float(np.mean(level_seconds))
+    result["level_photos_given_a_roll"] = float(np.mean([roll != 0.0 for roll in rolls]))
     result["faces_mean"] = float(np.mean([len(item["mesh"].faces) for item in items]))
     print("\n| estimate | median error (deg) | within 10 deg | within 20 deg | looks alike |")
     print("|---|---|---|---|---|")
@@ -262,8 +271,9 @@ def bench_views(items: list[dict]) -> dict:
             f"| {r['looks_alike']:.2f} |"
         )
     print(
-        f"\n{result['seconds_per_estimate']:.2f} s per estimate "
-        f"({result['faces_mean']:.0f} faces on average)"
+        f"\n{result['seconds_per_estimate']:.2f} s per estimate, level only "
+        f"{result['seconds_per_level_estimate']:.2f} s ({result['faces_mean']:.0f} faces on "
+        f"average); level photos given a roll: {result['level_photos_given_a_roll']:.2f}"
     )
     return result
 
