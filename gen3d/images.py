@@ -12,6 +12,7 @@ and resized.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,8 @@ MIN_OBJECT_FRACTION = 0.001
 #: pixel) along its edges, fitted in this many reweighting rounds
 BORDER_BAND = 100
 BACKDROP_FIT_ITERATIONS = 12
+#: less of the image's edge than this share on the fitted backdrop: a busy background (warned)
+PLAIN_BACKDROP_SHARE = 0.7
 #: pieces of the mask smaller than this share of its largest are specks, not the object
 SPECK_SHARE = 0.01
 #: fewer of the band's pixels than this share on the fitted backdrop: fit a plain one instead
@@ -107,14 +110,43 @@ def _check_size(size: tuple[int, int], name: str) -> None:
         )
 
 
-def object_mask(image: Image.Image) -> np.ndarray:
-    """Boolean ``(H, W)``: the object's pixels, from alpha or, without one, from the backdrop:
-    what differs from it by more than ``BACKGROUND_TOLERANCE`` (``backdrop``)."""
+@dataclass(frozen=True)
+class Cutout:
+    """An input image's object, and how it was found."""
+
+    mask: np.ndarray  # (H, W) bool
+    source: str  # "alpha" (a cut-out's transparency) or "backdrop" (what differs from it)
+    backdrop_share: float = 1.0  # of the image's edge, the share on the fitted backdrop
+
+    @property
+    def warning(self) -> str | None:
+        """What the user should know about the cut, or None: a busy background (a room, a
+        street) is no backdrop, and colour alone cannot tell the object from it."""
+        if self.source == "backdrop" and self.backdrop_share < PLAIN_BACKDROP_SHARE:
+            return (
+                f"the image's background is not plain (only {self.backdrop_share:.0%} of its "
+                "edge looks like one backdrop), so the object was cut out by colour and may "
+                "take background with it: a cut-out (a PNG with transparency) or a photo "
+                "against a plain backdrop works best"
+            )
+        return None
+
+
+def cut_out(image: Image.Image) -> Cutout:
+    """The object of ``image``: from alpha or, without one, what differs from the backdrop by
+    more than ``BACKGROUND_TOLERANCE`` (``fit_backdrop``); specks dropped."""
     rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
     alpha = rgba[..., 3]
     if (alpha < 0.98).mean() > 0.01:  # a real alpha channel
-        return without_specks(alpha > 0.5)
-    return without_specks(backdrop_distance(rgba[..., :3]) > BACKGROUND_TOLERANCE)
+        return Cutout(without_specks(alpha > 0.5), "alpha")
+    backdrop = fit_backdrop(rgba[..., :3])
+    mask = without_specks(backdrop.distance(rgba[..., :3]) > BACKGROUND_TOLERANCE)
+    return Cutout(mask, "backdrop", backdrop.share)
+
+
+def object_mask(image: Image.Image) -> np.ndarray:
+    """Boolean ``(H, W)``: the object's pixels (``cut_out``)."""
+    return cut_out(image).mask
 
 
 def without_specks(mask: np.ndarray) -> np.ndarray:
@@ -131,17 +163,47 @@ def without_specks(mask: np.ndarray) -> np.ndarray:
     return keep[labels]
 
 
-def backdrop_distance(rgb: np.ndarray) -> np.ndarray:
-    """How far ``(H, W)`` each pixel of ``rgb (H, W, 3)`` in [0, 1] is from the backdrop
-    behind it (Euclidean, in RGB), the backdrop as seen at the image's border.
+@dataclass(frozen=True)
+class Backdrop:
+    """A photo's backdrop: per channel a quadratic in the pixel's position (``fit_backdrop``)."""
+
+    coefficients: np.ndarray  # (6, 3), for 1, y, x, y^2, xy, x^2 with x, y in [-1, 1]
+    low: np.ndarray  # (3,): the field is kept within the colours seen on the edge, widened
+    high: np.ndarray  # by the tolerance, where it is extrapolated
+    share: float  # of the image's edge, the share within half the tolerance of the field
+
+    def distance(self, rgb: np.ndarray) -> np.ndarray:
+        """How far ``(H, W)`` each pixel of ``rgb (H, W, 3)`` in [0, 1] is from the backdrop
+        behind it (Euclidean, in RGB)."""
+        height, width = rgb.shape[:2]
+        y = np.linspace(-1.0, 1.0, height, dtype=np.float32)[:, None]
+        x = np.linspace(-1.0, 1.0, width, dtype=np.float32)[None, :]
+        squared = np.zeros((height, width), dtype=np.float32)
+        value = np.empty((height, width), dtype=np.float32)
+        for channel in range(3):
+            c = self.coefficients[:, channel].astype(np.float32)
+            # c0 + c1 y + c2 x + c3 y^2 + c4 xy + c5 x^2 = (per row) * x + (per row) + c5 x^2,
+            # in place: a 12-megapixel photo takes a few full-size passes per channel.
+            np.multiply(c[2] + c[4] * y, x, out=value)
+            value += c[0] + c[1] * y + c[3] * y * y
+            value += c[5] * x * x
+            np.clip(value, self.low[channel], self.high[channel], out=value)
+            value -= rgb[..., channel]
+            np.square(value, out=value)
+            squared += value
+        return np.sqrt(squared, out=squared)
+
+
+def fit_backdrop(rgb: np.ndarray) -> Backdrop:
+    """The backdrop of ``rgb (H, W, 3)`` in [0, 1], as seen along the image's edge.
 
     A backdrop is rarely one colour: a studio sweep darkens towards the floor, a lens darkens
     the corners, a window lights one side. Across the frame those change the backdrop by more
     than the tolerance, while between neighbours they change it little, so it is modelled
-    as a smooth field: per channel a quadratic in the pixel's position, fitted to the border
+    as a smooth field: per channel a quadratic in the pixel's position, fitted to the edge's
     pixels in least absolute deviations (where the object runs off the edge, its pixels are
-    outliers). Where too little of the border is backdrop to fit that, the border's median
-    colour is taken, as a plain backdrop.
+    outliers). Where too little of the edge is on such a field, the edge's median colour is
+    taken, as a plain backdrop.
     """
     height, width = rgb.shape[:2]
     band = max(1, min(height, width) // BORDER_BAND)
@@ -162,29 +224,14 @@ def backdrop_distance(rgb: np.ndarray) -> np.ndarray:
         )
     residual = np.linalg.norm(colours - design @ coefficients, axis=-1)
     inliers = residual < BACKGROUND_TOLERANCE / 2
-    if inliers.mean() < MIN_BACKDROP_BORDER:
+    share = float(inliers.mean())
+    if share < MIN_BACKDROP_BORDER:
         coefficients = np.zeros_like(coefficients)
         coefficients[0] = median
         inliers = np.ones_like(inliers)
-    # Beyond the border the quadratic is extrapolated: keep it within the colours seen there.
     low = colours[inliers].min(axis=0) - BACKGROUND_TOLERANCE
     high = colours[inliers].max(axis=0) + BACKGROUND_TOLERANCE
-    y = np.linspace(-1.0, 1.0, height, dtype=np.float32)[:, None]
-    x = np.linspace(-1.0, 1.0, width, dtype=np.float32)[None, :]
-    squared = np.zeros((height, width), dtype=np.float32)
-    value = np.empty((height, width), dtype=np.float32)
-    for channel in range(3):
-        c = coefficients[:, channel].astype(np.float32)
-        # c0 + c1 y + c2 x + c3 y^2 + c4 xy + c5 x^2 = (per row) * x + (per row) + c5 x^2, in
-        # place: a 12-megapixel photo takes a few full-size passes per channel.
-        np.multiply(c[2] + c[4] * y, x, out=value)
-        value += c[0] + c[1] * y + c[3] * y * y
-        value += c[5] * x * x
-        np.clip(value, low[channel], high[channel], out=value)
-        value -= rgb[..., channel]
-        np.square(value, out=value)
-        squared += value
-    return np.sqrt(squared, out=squared)
+    return Backdrop(coefficients, low, high, share)
 
 
 def _quadratic_terms(y: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -195,8 +242,20 @@ def _quadratic_terms(y: np.ndarray, x: np.ndarray) -> np.ndarray:
 def prepare_image(image: Any, size: int, margin: float = 0.1) -> Image.Image:
     """The object centred on white in a ``size`` square RGB image, ``margin`` of it free on
     each side."""
+    return prepare_input(image, size, margin).image
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    image: Image.Image  # ``prepare_image``'s
+    warning: str | None  # what the user should know about how the object was cut out
+
+
+def prepare_input(image: Any, size: int, margin: float = 0.1) -> PreparedImage:
+    """``prepare_image``, and the cut-out's warning (``Cutout.warning``)."""
     rgba = load_image(image)
-    mask = object_mask(rgba)
+    cutout = cut_out(rgba)
+    mask = cutout.mask
     if mask.mean() < MIN_OBJECT_FRACTION:
         raise ImageInputError(
             "the image shows no object: it is empty or one plain colour (give a photo or render "
@@ -214,4 +273,4 @@ def prepare_image(image: Any, size: int, margin: float = 0.1) -> Image.Image:
     y, x = (side - composite.shape[0]) // 2, (side - composite.shape[1]) // 2
     canvas[y : y + composite.shape[0], x : x + composite.shape[1]] = composite
     square = Image.fromarray((canvas * 255.0 + 0.5).astype(np.uint8), mode="RGB")
-    return square.resize((size, size), Image.Resampling.LANCZOS)
+    return PreparedImage(square.resize((size, size), Image.Resampling.LANCZOS), cutout.warning)

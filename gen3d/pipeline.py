@@ -445,7 +445,7 @@ class Pipeline:
 
         started = time.perf_counter()
         report("encode", 0.0)
-        cond, uncond = self._encode(prompts, images)
+        cond, uncond, input_warnings = self._encode(prompts, images)
         familiarity = self._familiarity(prompts, cond)
         init = None if start_shape is None else self._encode_shape(start_shape)
         timings["encode"] = time.perf_counter() - started
@@ -509,6 +509,8 @@ class Pipeline:
             metadata.update(refinement)
             if familiarity is not None:
                 metadata["familiarity"] = familiarity[index].as_metadata()
+            if input_warnings[index]:
+                metadata["warnings"] = [input_warnings[index]]
             assets.append(Asset(mesh, metadata, item_timings[index]))
         return (
             assets
@@ -547,17 +549,28 @@ class Pipeline:
                 raise PipelineError(f"a seed must be an integer in 0..2^63-1, not {value!r}")
         return seeds
 
-    def _encode(self, prompts: list[str] | None, images: list[Any] | None) -> tuple[Any, Any]:
-        from gen3d.images import prepare_image
+    def _encode(
+        self, prompts: list[str] | None, images: list[Any] | None
+    ) -> tuple[Any, Any, list[str | None]]:
+        """The condition, the unconditional embedding, and per item what the user should know
+        about how an image's object was cut out (None for prompts and clean cut-outs)."""
+        from gen3d.images import prepare_input
 
+        warnings: list[str | None] = [None] * len(prompts or images or [])
         with torch.no_grad():
             if prompts is not None:
                 encoder, cond = self.text_encoder, self.text_encoder.encode(prompts)
             else:
                 encoder = self.image_encoder
                 size = int(encoder.config.image_size)
-                cond = encoder.encode([prepare_image(image, size) for image in images])
-            return cond.to(self.device), encoder.unconditional(len(cond)).to(self.device)
+                prepared = [prepare_input(image, size) for image in images]
+                for image, item in zip(images, prepared, strict=True):
+                    if item.warning:
+                        log.warning("%s: %s", _image_name(image), item.warning)
+                warnings = [item.warning for item in prepared]
+                cond = encoder.encode([item.image for item in prepared])
+            uncond = encoder.unconditional(len(cond)).to(self.device)
+            return cond.to(self.device), uncond, warnings
 
     @staticmethod
     def check_shape(

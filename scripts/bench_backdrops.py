@@ -10,7 +10,9 @@ vignetting, plain with specks of dust, and the strong sweep with the frame cutti
 object's bottom. It adds sensor noise and JPEG compression, and compares the mask with the
 true one: IoU, and how far the crop box that frames the object (``prepare_image``) is off, as
 a share of the object's size. The baseline in the same run is the former rule: one backdrop
-colour, the border's median.
+colour, the border's median. It also counts the photos warned of a busy background
+(``Cutout.warning``), on those backdrops (false alarms) and on three backgrounds that are no
+backdrop: a room, a table's grain, a window beside a wall.
 
     scripts/bench_backdrops.py                      # 24 shapes x 8 backdrops, ~1 min on CPU
     scripts/bench_backdrops.py --shapes 8 --out backdrops.json
@@ -29,10 +31,11 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from PIL import Image
+from scipy import ndimage
 
 from gen3d.data.procedural import generate_shape, list_categories
 from gen3d.data.renders import random_view
-from gen3d.images import BACKGROUND_TOLERANCE, object_mask
+from gen3d.images import BACKGROUND_TOLERANCE, cut_out, object_mask
 from gen3d.mesh import extract_hierarchical, vertex_colours
 from render import Cameras, RenderMesh, render_mesh
 
@@ -63,6 +66,26 @@ def backdrops(height: int, width: int) -> dict[str, np.ndarray]:
         "side-lit": grey * ((0.95 - 0.4 * x) * (1.0 - 0.25 * radius2))[..., None],
         "specks": grey * np.array([0.92, 0.92, 0.90]),  # plain, with dust as below
         "cut-off": grey * (0.97 - 0.35 * y)[..., None],  # the sweep, cut as below
+    }
+
+
+def busy_backgrounds(height: int, width: int, seed: int) -> dict[str, np.ndarray]:
+    """Backgrounds that are no backdrop, ``(H, W, 3)`` in [0, 1]: a room (flat patches of
+    many colours), a table's grain (smoothed noise), a window beside a wall."""
+    rng = np.random.default_rng(seed)
+    room = np.ones((height, width, 3)) * rng.uniform(0.3, 0.9, 3)
+    for _ in range(12):
+        top, left = rng.integers(0, height), rng.integers(0, width)
+        room[top : top + rng.integers(40, 200), left : left + rng.integers(40, 250)] = rng.uniform(
+            0, 1, 3
+        )
+    grain = ndimage.gaussian_filter(rng.normal(0, 1, (height, width, 3)), (6, 6, 0))
+    window = np.full((height, width, 3), 0.35)
+    window[:, : width // 2] = 0.95
+    return {
+        "room": room,
+        "table grain": np.clip(0.55 + grain / grain.std() * 0.15, 0, 1),
+        "window and wall": window,
     }
 
 
@@ -147,6 +170,21 @@ def run(shapes: int, seed: int) -> dict:
                 found["iou"].append(iou(mask, truth))
                 found["crop"].append(crop_error(mask, truth))
                 found["shapes"].append(category)
+    # Which photos get the busy-background warning: on the backdrops above (false alarms)
+    # and on backgrounds that are none.
+    rng = np.random.default_rng(seed)
+    warned: dict[str, list[bool]] = {}
+    for index in range(shapes):
+        colour, alpha = object_render(categories[index % len(categories)], 90_000 + index, rng)
+        scenes = {**backdrops(height, width), **busy_backgrounds(height, width, seed + index)}
+        for name, background in scenes.items():
+            if name == "cut-off":  # the frame cuts off the object's bottom fifth, as above
+                rows = np.nonzero((alpha > 0.5).any(axis=1))[0]
+                keep = int(rows.max() - 0.2 * (rows.max() - rows.min()))
+                photo = photograph(colour[:keep], alpha[:keep], background[:keep], seed + index)
+            else:
+                photo = photograph(colour, alpha, background, seed + index)
+            warned.setdefault(name, []).append(cut_out(photo).warning is not None)
     photos = shapes * len(backdrops(2, 2))
     report = {"shapes": shapes, "photo": PHOTO, "machine": platform.processor() or "cpu"}
     for method in methods:
@@ -160,6 +198,7 @@ def run(shapes: int, seed: int) -> dict:
             for name, v in scores[method].items()
         }
         report[method]["ms_per_photo"] = round(1000 * seconds[method] / photos, 2)
+    report["warned"] = {name: round(float(np.mean(found)), 3) for name, found in warned.items()}
     return report
 
 
@@ -234,6 +273,10 @@ def main() -> None:
             )
     for method in ("border median (before)", "object_mask"):
         print(f"{method}: {report[method]['ms_per_photo']} ms per photo")
+    print(
+        "warned of a busy background: "
+        + ", ".join(f"{name} {share:.0%}" for name, share in report["warned"].items())
+    )
     if args.out:
         with open(args.out, "w") as handle:
             json.dump(report, handle, indent=2)

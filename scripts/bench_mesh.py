@@ -115,7 +115,7 @@ def bench_cleanup(model: str | None, repeats: int = 2) -> list[dict]:
     pipe = Pipeline.from_pretrained(model, device="cpu")
     rows = []
     for prompt, seed in CLEANUP_PROMPTS:
-        cond, uncond = pipe._encode([prompt], None)
+        cond, uncond, _ = pipe._encode([prompt], None)
         options = pipe.check_inputs(prompt, None, {})[2]
         latents = pipe._sample(cond, uncond, [seed], options, lambda *args: True)
         with torch.no_grad():

@@ -133,17 +133,20 @@ def _run_pipeline(
             result["light_contrast"] = asset.metadata["light_contrast"]
             result["highlights"] = asset.metadata.get("highlights", 0)
             result["shadow_light"] = asset.metadata.get("shadow_light")
+        warnings = list(asset.metadata.get("warnings", []))  # e.g. a photo's busy background
         familiarity = asset.metadata.get("familiarity")
         if familiarity is not None:
             result["familiarity"] = familiarity
             if not familiarity["familiar"]:
-                result["warnings"] = [
+                warnings.append(
                     unfamiliar_warning(
                         inputs["prompt"],
                         familiarity["similarity"],
                         familiarity["closest_known_caption"],
                     )
-                ]
+                )
+        if warnings:
+            result["warnings"] = warnings
         state = SUCCEEDED
         store.finish(job.id, worker, state, result=result)
     except GenerationCancelled:

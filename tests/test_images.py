@@ -7,7 +7,14 @@ import pytest
 from PIL import Image
 
 from gen3d import images
-from gen3d.images import ImageInputError, load_image, object_mask, prepare_image
+from gen3d.images import (
+    ImageInputError,
+    cut_out,
+    load_image,
+    object_mask,
+    prepare_image,
+    prepare_input,
+)
 
 
 def _photo(background=(40, 90, 160), box=(10, 30, 20, 60)) -> np.ndarray:
@@ -51,6 +58,22 @@ def test_the_object_is_found_on_a_backdrop_that_is_not_one_colour(kind) -> None:
     border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
     one_colour = np.linalg.norm(pixels - np.median(border, axis=0), axis=-1) > 0.12
     assert (one_colour & ~truth).mean() > 0.1  # what the border's median colour would give
+
+
+def test_a_busy_background_is_warned_of_and_a_backdrop_is_not() -> None:
+    sweep = _backdrop("sweep")
+    sweep[30:90, 60:100] = (0.8, 0.3, 0.2)
+    cutout = cut_out(Image.fromarray((sweep * 255 + 0.5).astype(np.uint8)))
+    assert cutout.source == "backdrop" and cutout.backdrop_share == 1.0
+    assert cutout.warning is None
+    room = np.random.default_rng(0).uniform(0, 1, (6, 8, 3)).repeat(20, 0).repeat(20, 1)
+    room[30:90, 60:100] = (0.8, 0.3, 0.2)  # the object among patches of other colours
+    cutout = cut_out(Image.fromarray((room * 255 + 0.5).astype(np.uint8)))
+    assert cutout.backdrop_share < 0.5 and "background is not plain" in cutout.warning
+    rgba = np.zeros((32, 32, 4), dtype=np.uint8)
+    rgba[8:16, 4:12] = (255, 0, 0, 255)
+    assert cut_out(Image.fromarray(rgba)).warning is None  # a cut-out has no backdrop
+    assert prepare_input(Image.fromarray((room * 255).astype(np.uint8)), 32).warning
 
 
 def test_specks_of_dust_do_not_stretch_the_crop() -> None:

@@ -139,6 +139,13 @@ def test_image_to_3d(tiny_pipeline: Pipeline, tmp_path) -> None:
     asset = tiny_pipeline(image=photo, seed=2, texture_size=0)
     assert asset.metadata["image"] == "photo.png"
     assert len(asset.mesh.faces) > 100
+    assert "warnings" not in asset.metadata  # a plain backdrop
+
+    # The same object in a room: patches of other colours all along the edge.
+    canvas[:, :30], canvas[:20, 30:], canvas[75:, 30:80] = (40, 90, 40), (90, 60, 30), (0, 0, 0)
+    Image.fromarray(canvas).save(photo)
+    asset = tiny_pipeline(image=photo, seed=2, texture_size=0)
+    assert "background is not plain" in asset.metadata["warnings"][0]
 
     blank = tmp_path / "blank.png"
     Image.new("RGB", (64, 64), "white").save(blank)

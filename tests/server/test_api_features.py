@@ -59,16 +59,33 @@ def test_image_upload_makes_an_asset(client: TestClient) -> None:
     done = _wait(client, job["id"])
     assert done["status"] == "succeeded", done
     assert client.get(done["links"]["asset.glb"]).content[:4] == b"glTF"
+    assert "warnings" not in done["result"]
+    # The ball in a room, patches of other colours all round: it is made, with a warning.
+    room = np.random.default_rng(0).integers(0, 255, (4, 4, 3), dtype=np.uint8)
+    picture = Image.fromarray(room.repeat(16, 0).repeat(16, 1))
+    picture.paste((220, 30, 30), (20, 20, 44, 44))
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    files = {"image": ("room.png", buffer.getvalue(), "image/png")}
+    job = client.post("/generate", files=files, data={"seed": "5", "texture_size": "0"}).json()
+    done = _wait(client, job["id"])
+    assert done["status"] == "succeeded"
+    assert "background is not plain" in done["result"]["warnings"][0]
 
 
 def test_an_image_job_refines_from_the_view_it_is_told_or_estimates(client) -> None:
     files = {"image": ("ball.png", _png(), "image/png")}
     data = {"seed": "5", "texture_size": "64", "refine_steps": "3"}
-    told = client.post("/generate", files=files, data={**data, "view": " 210, 15 "}).json()
-    assert told["request"]["view"] == "210,15"
+    told = client.post("/generate", files=files, data={**data, "view": " 210, 15, -5 "}).json()
+    assert told["request"]["view"] == "210,15,-5"  # and the picture turned 5 degrees clockwise
     estimated = client.post("/generate", files=files, data=data).json()
     done = _wait(client, told["id"])
-    assert done["result"]["view"] == {"source": "given", "azimuth": 210.0, "elevation": 15.0}
+    assert done["result"]["view"] == {
+        "source": "given",
+        "azimuth": 210.0,
+        "elevation": 15.0,
+        "roll": -5.0,
+    }
     assert 0.0 <= done["result"]["light_contrast"] <= 1.0  # how uneven the photo's light was
     assert done["result"]["highlights"] in (0, 1)  # highlights taken out of the photo
     shadow_light = done["result"]["shadow_light"]  # light left in cast shadows; None: none
