@@ -239,6 +239,19 @@ def _quadratic_terms(y: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.stack([np.ones_like(y), y, x, y * y, x * y, x * x], axis=-1)
 
 
+def straightened(image: Any, degrees: float) -> Image.Image:
+    """``image``'s object (cut out: RGBA, transparent around it) turned ``degrees``
+    clockwise, undoing a camera held askew that turned the picture as much the other way; the
+    canvas grows to hold every corner."""
+    rgba = load_image(image)
+    cutout = cut_out(rgba)
+    pixels = np.asarray(rgba).copy()
+    pixels[..., 3] = np.where(cutout.mask, pixels[..., 3], 0)
+    return Image.fromarray(pixels).rotate(
+        -degrees, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=(255, 255, 255, 0)
+    )
+
+
 def prepare_image(image: Any, size: int, margin: float = 0.1) -> Image.Image:
     """The object centred on white in a ``size`` square RGB image, ``margin`` of it free on
     each side."""

@@ -26,6 +26,7 @@ The object is taken to be framed by its bounds and seen through the orbit camera
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Sequence
@@ -56,6 +57,7 @@ class ViewEstimate:
     colour_error: float | None  # mean absolute colour difference where both show the object
     score: float  # what was maximised: iou - colour_weight * colour_error
     roll: float = 0.0  # degrees the picture is turned counter-clockwise (a camera held askew)
+    level_score: float | None = None  # with a roll: the best level view's score
 
     @property
     def view(self) -> tuple[float, float]:
@@ -138,7 +140,7 @@ def estimate_view(
         best_turned = _pattern_search(target, turned, step, settings, roll=True)
         # Most photos are level: a turn has to earn its place.
         if best_turned.score > best.score + settings.prior_tolerance:
-            best = best_turned
+            best = dataclasses.replace(best_turned, level_score=best.score)
     if prior is None:
         return best
     prior_camera = (prior[0], prior[1], 0.0)

@@ -41,6 +41,10 @@ way (evenly lit), painted as in ``paint``: the view estimated with its roll (gen
 against level (``max_roll=0``, as gen3d estimated before), and refined from each and from the
 true camera; view and roll errors, seconds per estimate, and PSNR at the photo's view.
 
+``straighten``: image to 3D from photos of held-out shapes (``--data``'s test split), level
+and turned 8-15 degrees, with the pipeline's straightening and without; F-scores as ``gen3d
+eval`` scores them, seconds per asset.
+
 ``highlights``: how often refinement finds a highlight (``render.highlights``) and cast
 shadows (``render.shadows``) in the ``paint`` part's photos, for each shading: glossy photos
 show highlights (on flat faces turned away from the lamp, only a few pixels of them),
@@ -571,6 +575,79 @@ def bench_roll(items: list[dict], steps: int, max_roll: float, seed: int) -> dic
     return result
 
 
+def bench_straighten(data: str, shapes: int, seed: int) -> dict:
+    """Image to 3D (default model, vertex colours) from Lambert-lit photos of held-out shapes
+    (``data``'s test split) from random directions, level and turned by a random roll of 8-15
+    degrees either way, with the pipeline's straightening (the default) and without
+    (``straighten=False``, as gen3d did before). Scored as ``gen3d eval`` scores image to 3D
+    (F@0.05, F@0.02, parts found), with seconds per asset."""
+    from PIL import Image
+
+    from gen3d import Pipeline
+    from gen3d.eval.harness import HeldOut, image_scores
+    from gen3d.pipeline import reference_cameras
+
+    held = HeldOut.load(data, split="test")
+    chosen = [i for i, shape in enumerate(held.shapes) if shape is not None][:shapes]
+    pipe = Pipeline.from_pretrained()
+    rng = random.Random(seed + 2)
+    names = ("level", "turned")
+    rows = {(name, on): [] for name in names for on in (False, True)}
+    seconds = {key: [] for key in rows}
+    turned_back: list[tuple[float, float]] = []
+    for done, index in enumerate(chosen):
+        shape = held.shapes[index]
+        mesh = extract_hierarchical(shape, 96).mesh
+        vertex_colours(shape, mesh)
+        drawable = RenderMesh.from_trimesh(mesh)
+        view = (rng.uniform(0.0, 360.0), rng.uniform(0.0, 45.0))
+        rolls = {"level": 0.0, "turned": rng.choice((-1, 1)) * rng.uniform(8.0, 15.0)}
+        line = []
+        for name in names:
+            cameras = reference_cameras(drawable.vertices, (*view, rolls[name]), 256)
+            colour = render_mesh(drawable, cameras, shading="lambert").color[0].clamp(0, 1)
+            picture = Image.fromarray((colour.numpy() * 255 + 0.5).astype(np.uint8))
+            for on in (False, True):
+                started = time.perf_counter()
+                asset = pipe(image=picture, seed=done, texture_size=0, straighten=on)
+                seconds[(name, on)].append(time.perf_counter() - started)
+                rows[(name, on)].append(image_scores(asset.mesh, held, index))
+                line.append(f"{rows[(name, on)][-1]['f@0.05']:.3f}")
+                if on:
+                    turned_back.append((rolls[name], asset.metadata.get("straightened", 0.0)))
+        print(
+            f"{held.categories[index]:>14} roll {rolls['turned']:+5.1f} turned back "
+            f"{turned_back[-2][1]:+5.1f} (level) {turned_back[-1][1]:+5.1f}  F@0.05 level "
+            f"{line[0]} / {line[1]} straightened, turned {line[2]} / {line[3]}",
+            flush=True,
+        )
+    result: dict = {}
+    print("\n| photo | straightening | F@0.05 | F@0.02 | parts found | s per asset |")
+    print("|---|---|---|---|---|---|")
+    for (name, on), found in rows.items():
+        means = {
+            key: float(np.mean([r[key] for r in found if r[key] is not None]))
+            for key in ("f@0.05", "f@0.02", "parts_found")
+        }
+        means["seconds"] = float(np.mean(seconds[(name, on)]))
+        result[f"{name}, {'straightened' if on else 'as it is (before)'}"] = means
+        print(
+            f"| {name} | {'on' if on else 'off (before)'} | {means['f@0.05']:.3f} | "
+            f"{means['f@0.02']:.3f} | {means['parts_found']:.3f} | {means['seconds']:.1f} |"
+        )
+    level_turned = [back for roll, back in turned_back if roll == 0.0 and back]
+    found = [abs(back - roll) for roll, back in turned_back if roll and back]
+    result["level_photos_turned"] = len(level_turned)
+    result["turned_photos_straightened"] = len(found)
+    result["straightened_error_median"] = float(np.median(found)) if found else None
+    print(
+        f"level photos turned: {len(level_turned)} of {len(chosen)}; turned photos "
+        f"straightened: {len(found)} of {len(chosen)} (median error "
+        f"{result['straightened_error_median'] or 0:.1f} deg)"
+    )
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shapes", type=int, default=24)
@@ -578,6 +655,9 @@ def main() -> None:
     parser.add_argument("--parts", default="views,paint,refine")
     parser.add_argument("--refine-shapes", type=int, default=12)
     parser.add_argument("--refine-steps", type=int, default=100)
+    parser.add_argument(
+        "--data", default="data/shapes", help="--parts straighten: a dataset's test split"
+    )
     parser.add_argument(
         "--max-roll", type=float, default=15.0, help="--parts roll: photos turned up to this"
     )
@@ -609,6 +689,8 @@ def main() -> None:
         )
     if "refine" in parts:
         results["refine"] = bench_refine(items[: args.refine_shapes], args.refine_steps)
+    if "straighten" in parts:
+        results["straighten"] = bench_straighten(args.data, args.refine_shapes, args.seed)
     if "roll" in parts:
         results["roll"] = bench_roll(
             items[: args.refine_shapes], args.refine_steps, args.max_roll, args.seed

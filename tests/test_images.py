@@ -14,6 +14,7 @@ from gen3d.images import (
     object_mask,
     prepare_image,
     prepare_input,
+    straightened,
 )
 
 
@@ -74,6 +75,19 @@ def test_a_busy_background_is_warned_of_and_a_backdrop_is_not() -> None:
     rgba[8:16, 4:12] = (255, 0, 0, 255)
     assert cut_out(Image.fromarray(rgba)).warning is None  # a cut-out has no backdrop
     assert prepare_input(Image.fromarray((room * 255).astype(np.uint8)), 32).warning
+
+
+def test_a_photo_turned_askew_is_turned_back() -> None:
+    bar = np.full((80, 120, 3), 255, dtype=np.uint8)
+    bar[35:45, 20:100] = (30, 60, 200)  # a level bar
+    askew = Image.fromarray(bar).rotate(20, expand=True, fillcolor=(255, 255, 255))  # ccw
+    back = straightened(askew, 20.0)
+    assert back.mode == "RGBA"
+    rows, cols = np.nonzero(object_mask(back))
+    slope = np.polyfit(cols, rows, 1)[0]
+    assert abs(np.degrees(np.arctan(slope))) < 1.5  # level again
+    assert abs((cols.max() - cols.min()) - 80) <= 3
+    assert np.asarray(back)[0, 0, 3] == 0  # around the object: transparent
 
 
 def test_specks_of_dust_do_not_stretch_the_crop() -> None:

@@ -16,6 +16,7 @@ from gen3d.cli.options import generation_option, given_options
 from gen3d.errors import Gen3DError
 
 STAGE_LABELS = {
+    "straighten": "straightening the photo",
     "encode": "encoding the input",
     "sample": "sampling the shape",
     "decode": "decoding the field",

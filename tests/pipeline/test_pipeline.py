@@ -23,7 +23,8 @@ from gen3d.pipeline import (
 def test_text_to_textured_glb(tiny_pipeline: Pipeline, tmp_path) -> None:
     asset = tiny_pipeline(prompt="a red sphere", seed=3)
     assert asset.metadata["prompt"] == "a red sphere" and asset.metadata["seed"] == 3
-    assert set(asset.timings) == set(STAGES) - {"refine"}  # refinement is for image input
+    # Straightening and refinement are for image input.
+    assert set(asset.timings) == set(STAGES) - {"straighten", "refine"}
     assert asset.texture is not None and asset.texture.size == (64, 64)
     radius = np.linalg.norm(asset.mesh.vertices, axis=1)
     assert abs(np.median(radius) - 0.5) < 0.05  # the decoder's sphere
@@ -94,7 +95,9 @@ def test_progress_reports_every_stage_in_order_and_can_cancel(tiny_pipeline: Pip
         prompt="a chair", seed=1, steps=3, callback=lambda s, f, info: events.append((s, f))
     )
     stages = [stage for stage, _ in events]
-    assert sorted(set(stages), key=stages.index) == [s for s in STAGES if s != "refine"]
+    assert sorted(set(stages), key=stages.index) == [
+        s for s in STAGES if s not in ("straighten", "refine")
+    ]
     samples = [fraction for stage, fraction in events if stage == "sample"]
     assert samples == pytest.approx([0.0, 1 / 3, 2 / 3, 1.0])
 
