@@ -583,9 +583,13 @@ class Pipeline:
         from gen3d.images import straightened
 
         report("straighten", 0.0)
+        # One quick shape per distinct input (variations of one photo share it).
+        keys = [str(image) if isinstance(image, str | Path) else id(image) for image in images]
+        firsts = {key: index for index, key in reversed(list(enumerate(keys)))}
+        distinct = sorted(firsts.values())
         quick = self(
-            image=list(images),
-            seed=seeds,
+            image=[images[index] for index in distinct],
+            seed=[seeds[index] for index in distinct],
             steps=STRAIGHTEN_STEPS,
             guidance=opts.guidance,
             resolution=STRAIGHTEN_RESOLUTION,
@@ -595,19 +599,24 @@ class Pipeline:
             straighten=False,
         )
         quick = quick if isinstance(quick, list) else [quick]
-        turned, rolls = [], []
-        for index, (image, asset) in enumerate(zip(images, quick, strict=True)):
+        roll_of: dict[Any, float] = {}
+        for done, (index, asset) in enumerate(zip(distinct, quick, strict=True)):
+            image = images[index]
             photo = prepared_photo(image, REFINE_RESOLUTION, PREPARE_MARGIN)
             estimate = estimate_photo_view(asset.mesh, photo, PREPARE_MARGIN)
             low, high = STRAIGHTEN_ROLLS
             gain = estimate.score - (estimate.level_score or estimate.score)
             askew = low <= abs(estimate.roll) <= high and gain >= STRAIGHTEN_MIN_GAIN
-            roll = estimate.roll if askew else 0.0
-            if roll:
-                log.info("%s looks turned %+.0f degrees: turned back", _image_name(image), roll)
-            turned.append(straightened(image, roll) if roll else image)
-            rolls.append(roll)
-            report("straighten", (index + 1) / len(images))
+            roll_of[keys[index]] = estimate.roll if askew else 0.0
+            if askew:
+                name = _image_name(image)
+                log.info("%s looks turned %+.0f degrees: turned back", name, estimate.roll)
+            report("straighten", (done + 1) / len(distinct))
+        rolls = [roll_of[key] for key in keys]
+        turned = [
+            straightened(image, roll) if roll else image
+            for image, roll in zip(images, rolls, strict=True)
+        ]
         return turned, rolls
 
     def _encode(

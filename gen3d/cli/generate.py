@@ -76,6 +76,11 @@ def generate_command(
     texture_size: int | None = generation_option("texture_size"),
     refine_steps: int | None = generation_option("refine_steps"),
     view: str | None = VIEW_OPTION,
+    straighten: bool = typer.Option(
+        True,
+        help="With --image: turn a photo taken with the camera held askew upright first "
+        "(a quick shape is sampled to find its roll; a few seconds).",
+    ),
     preview: Path | None = typer.Option(None, help="Also write a PNG of four views here."),
     variations: int = typer.Option(
         1,
@@ -114,6 +119,8 @@ def generate_command(
     if (strength is not None or up != UpAxis.y) and start is None:
         raise GenerateError("--strength and --up go with --from MESH (the mesh to start from)")
     shape = {"shape": start, "strength": strength, "up": up.value} if start is not None else {}
+    if not straighten:
+        shape = {**shape, "straighten": False}
     run_generation(ctx, prompt, image, out, model, seed, options, preview, variations, shape, view)
 
 
@@ -159,7 +166,7 @@ def run_generation(
     _, _, checked_options = pipe.check_inputs(prompt, image, options)
     if view is not None:
         view = pipe.check_view(view, image is not None and checked_options.refine_steps > 0)
-    if shape:
+    if shape.get("shape") is not None:
         with console.status(f"reading {shape['shape']}"):
             checked, _ = pipe.check_shape(
                 shape["shape"],
@@ -223,6 +230,11 @@ def run_generation(
             f"seed {asset.metadata['seed']}; model load {load_seconds:.1f} s; {stage_times}; "
             f"{len(asset.mesh.faces):,} faces"
         )
+        if asset.metadata.get("straightened"):
+            console.print(
+                f"the photo looked turned {asset.metadata['straightened']:+.0f} degrees (a "
+                "camera held askew): turned upright first (--no-straighten to keep it)"
+            )
         if "view" in asset.metadata:
             console.print(
                 describe_view(
