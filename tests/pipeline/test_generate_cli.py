@@ -26,8 +26,12 @@ def test_prompt_and_image_to_files(clean_env, tmp_path, run_cli, tiny_pipeline_p
     clean_env.setenv("GEN3D_MODEL_PATH", str(tiny_pipeline_path))
     code, err = run_cli("generate", "--image", str(photo), "-o", str(tmp_path / "obj.obj"))
     assert code == 0, err
+    assert "straighten" in err  # the photo is checked for a camera held askew first
     # The texture is named after the asset, so that assets in one folder keep their own.
     assert {p.name for p in tmp_path.glob("obj.*")} == {"obj.obj", "obj.mtl", "obj.png"}
+    as_it_is = ["--image", str(photo), "--no-straighten", "-o", str(tmp_path / "level.glb")]
+    code, err = run_cli("generate", *as_it_is)
+    assert code == 0 and "straighten" not in err, err
 
     # Refining against the photo says the view it used: given, or estimated.
     refine = ["generate", "--image", str(photo), "--refine-steps", "2", "--texture-size", "64"]
