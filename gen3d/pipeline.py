@@ -581,29 +581,40 @@ class Pipeline:
         and by how many degrees each was turned back (0: left as it was)."""
         from gen3d.image_view import estimate_photo_view, prepared_photo
         from gen3d.images import straightened
+        from render import RenderError
 
         report("straighten", 0.0)
         # One quick shape per distinct input (variations of one photo share it).
         keys = [str(image) if isinstance(image, str | Path) else id(image) for image in images]
         firsts = {key: index for index, key in reversed(list(enumerate(keys)))}
         distinct = sorted(firsts.values())
-        quick = self(
-            image=[images[index] for index in distinct],
-            seed=[seeds[index] for index in distinct],
-            steps=STRAIGHTEN_STEPS,
-            guidance=opts.guidance,
-            resolution=STRAIGHTEN_RESOLUTION,
-            face_count=STRAIGHTEN_FACES,
-            texture_size=0,
-            refine_steps=0,
-            straighten=False,
-        )
+        try:
+            quick = self(
+                image=[images[index] for index in distinct],
+                seed=[seeds[index] for index in distinct],
+                steps=STRAIGHTEN_STEPS,
+                guidance=opts.guidance,
+                resolution=STRAIGHTEN_RESOLUTION,
+                face_count=STRAIGHTEN_FACES,
+                texture_size=0,
+                refine_steps=0,
+                straighten=False,
+            )
+        except EmptyShapeError as error:  # the quick shape, not the real one: go on without
+            log.info("not straightened: the quick shape had no surface (%s)", error)
+            report("straighten", 1.0)
+            return list(images), [0.0] * len(images)
         quick = quick if isinstance(quick, list) else [quick]
         roll_of: dict[Any, float] = {}
         for done, (index, asset) in enumerate(zip(distinct, quick, strict=True)):
             image = images[index]
             photo = prepared_photo(image, REFINE_RESOLUTION, PREPARE_MARGIN)
-            estimate = estimate_photo_view(asset.mesh, photo, PREPARE_MARGIN)
+            try:
+                estimate = estimate_photo_view(asset.mesh, photo, PREPARE_MARGIN)
+            except RenderError as error:  # e.g. a quick shape with no faces left
+                log.info("%s not straightened: %s", _image_name(image), error)
+                roll_of[keys[index]] = 0.0
+                continue
             low, high = STRAIGHTEN_ROLLS
             gain = estimate.score - (estimate.level_score or estimate.score)
             askew = low <= abs(estimate.roll) <= high and gain >= STRAIGHTEN_MIN_GAIN

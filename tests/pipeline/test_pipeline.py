@@ -134,7 +134,7 @@ def test_a_crashing_unwrap_fails_the_run_with_a_clear_error(
         tiny_pipeline(prompt=["a mug", "a lamp"], seed=2, steps=2)
 
 
-def test_image_to_3d(tiny_pipeline: Pipeline, tmp_path) -> None:
+def test_image_to_3d(tiny_pipeline: Pipeline, tmp_path, monkeypatch) -> None:
     canvas = np.full((96, 128, 3), 255, dtype=np.uint8)
     canvas[30:70, 40:90] = (200, 30, 30)
     photo = tmp_path / "photo.png"
@@ -149,6 +149,21 @@ def test_image_to_3d(tiny_pipeline: Pipeline, tmp_path) -> None:
     Image.fromarray(canvas).save(photo)
     asset = tiny_pipeline(image=photo, seed=2, texture_size=0)
     assert "background is not plain" in asset.metadata["warnings"][0]
+
+    # The quick shape that straightening samples may fail where the real one would not.
+    from gen3d.pipeline import STRAIGHTEN_RESOLUTION, EmptyShapeError
+
+    real_mesh = Pipeline._mesh
+
+    def quick_shape_fails(self, field_, opts, *args):
+        if opts.resolution == STRAIGHTEN_RESOLUTION:
+            raise EmptyShapeError("no surface")
+        return real_mesh(self, field_, opts, *args)
+
+    monkeypatch.setattr(Pipeline, "_mesh", quick_shape_fails)
+    asset = tiny_pipeline(image=photo, seed=2, texture_size=0)
+    monkeypatch.undo()
+    assert len(asset.mesh.faces) > 100 and "straightened" not in asset.metadata
 
     blank = tmp_path / "blank.png"
     Image.new("RGB", (64, 64), "white").save(blank)
