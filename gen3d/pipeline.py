@@ -588,6 +588,8 @@ class Pipeline:
         keys = [str(image) if isinstance(image, str | Path) else id(image) for image in images]
         firsts = {key: index for index, key in reversed(list(enumerate(keys)))}
         distinct = sorted(firsts.values())
+        level = log.level
+        log.setLevel(logging.ERROR)  # the quick run's own lines (warnings too) come again after
         try:
             quick = self(
                 image=[images[index] for index in distinct],
@@ -601,7 +603,11 @@ class Pipeline:
                 straighten=False,
             )
         except EmptyShapeError as error:  # the quick shape, not the real one: go on without
-            log.info("not straightened: the quick shape had no surface (%s)", error)
+            quick = error
+        finally:
+            log.setLevel(level)
+        if isinstance(quick, EmptyShapeError):
+            log.info("not straightened: the quick shape had no surface (%s)", quick)
             report("straighten", 1.0)
             return list(images), [0.0] * len(images)
         quick = quick if isinstance(quick, list) else [quick]
