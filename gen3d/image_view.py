@@ -101,12 +101,14 @@ def estimate_photo_view(
     prior: tuple[float, float] | None = None,
     *,
     max_roll: float | None = None,
+    resolution: int | None = None,
 ) -> Any:
     """``render.pose.ViewEstimate``: the direction from which trimesh ``mesh`` (in the model's
     frame, with its baked colour) looks most like ``photo`` (``prepared_photo``'s colours and
     mask, framed with ``margin``); ``prior`` (the reference view) wins a near tie, as where the
     mesh looks the same from every side. ``max_roll``: the most the picture may be turned
-    (degrees either way; default ``render.pose.MAX_ROLL``, 0: take it to be level)."""
+    (degrees either way; default ``render.pose.MAX_ROLL``, 0: take it to be level).
+    ``resolution``: of the silhouettes compared (default ``render.pose.PoseSettings``')."""
     from render import RenderMesh
     from render.pose import PoseSettings, estimate_view
 
@@ -115,6 +117,8 @@ def estimate_photo_view(
     settings = PoseSettings(margin=margin)
     if max_roll is not None:
         settings.max_roll = max_roll
+    if resolution is not None:
+        settings.resolution = resolution
     return estimate_view(drawable, colours, mask, prior=prior, settings=settings)
 
 

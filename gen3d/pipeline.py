@@ -127,6 +127,9 @@ PREPARE_MARGIN = 0.1
 #: (silhouette IoU less colour error). Further turns were false alarms on 16 level photos
 #: (17.5 and 21 degrees, against 6.2-16 for true turns of 7 and 14 degrees).
 STRAIGHTEN_STEPS, STRAIGHTEN_RESOLUTION, STRAIGHTEN_FACES = 8, 64, 5000
+#: and its view is estimated on silhouettes this size (96 for refinement): 35% faster, the
+#: same rolls to 1 degree on 10 shapes turned 8-15 degrees
+STRAIGHTEN_POSE_RESOLUTION = 64
 STRAIGHTEN_ROLLS = (3.0, 15.0)
 STRAIGHTEN_MIN_GAIN = 0.03
 
@@ -616,7 +619,9 @@ class Pipeline:
             image = images[index]
             photo = prepared_photo(image, REFINE_RESOLUTION, PREPARE_MARGIN)
             try:
-                estimate = estimate_photo_view(asset.mesh, photo, PREPARE_MARGIN)
+                estimate = estimate_photo_view(
+                    asset.mesh, photo, PREPARE_MARGIN, resolution=STRAIGHTEN_POSE_RESOLUTION
+                )
             except RenderError as error:  # e.g. a quick shape with no faces left
                 log.info("%s not straightened: %s", _image_name(image), error)
                 roll_of[keys[index]] = 0.0
