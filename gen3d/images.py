@@ -235,7 +235,7 @@ def fit_backdrop(rgb: np.ndarray) -> Backdrop:
 
 
 def _quadratic_terms(y: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """``(N, 6)``: 1, y, x, y^2, xy, x^2 (the order ``backdrop`` evaluates them in)."""
+    """``(N, 6)``: 1, y, x, y^2, xy, x^2 (the order ``Backdrop.distance`` evaluates them in)."""
     return np.stack([np.ones_like(y), y, x, y * y, x * y, x * x], axis=-1)
 
 

@@ -214,7 +214,9 @@ class _Target:
             found += self._scored(batch, covered, colour, self.mask, self.image)
         return found
 
-    def score_turned(self, views: list[tuple[float, float]], rolls: list[float]) -> list:
+    def score_turned(
+        self, views: list[tuple[float, float]], rolls: list[float]
+    ) -> list[ViewEstimate]:
         """Each direction rendered level once and compared with the photo turned back by each
         of ``rolls`` and framed again: nearly what a render turned by the roll would score,
         for a render per direction rather than one per direction and roll. For the coarse
