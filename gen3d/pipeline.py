@@ -28,6 +28,7 @@ The packaged all-MiniLM-L6-v2 text encoder is referenced, not copied.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import json
 import logging
@@ -46,6 +47,11 @@ from gen3d.errors import Gen3DError
 from vae.field import with_query_dtype
 
 log = logging.getLogger(__name__)
+#: set while this context runs the quick shape for straightening: its log lines (warnings too)
+#: would repeat the real run's. A context variable, not the logger's level, so that other
+#: threads generating meanwhile keep theirs.
+_quiet = contextvars.ContextVar("gen3d_pipeline_quiet", default=False)
+log.addFilter(lambda record: not _quiet.get())
 
 PIPELINE_FILE = "pipeline.json"
 #: where the default model's weights live inside the package once the default-model issue
@@ -583,19 +589,20 @@ class Pipeline:
         """``images`` with those taken askew turned upright (``gen3d.images.straightened``),
         and by how many degrees each was turned back (0: left as it was)."""
         from gen3d.image_view import estimate_photo_view, prepared_photo
-        from gen3d.images import straightened
+        from gen3d.images import cut_image
         from render import RenderError
 
         report("straighten", 0.0)
-        # One quick shape per distinct input (variations of one photo share it).
+        # One quick shape per distinct input (variations of one photo share it), and each photo
+        # read and cut out once for the quick shape, its view estimate and the real run.
         keys = [str(image) if isinstance(image, str | Path) else id(image) for image in images]
         firsts = {key: index for index, key in reversed(list(enumerate(keys)))}
         distinct = sorted(firsts.values())
-        level = log.level
-        log.setLevel(logging.ERROR)  # the quick run's own lines (warnings too) come again after
+        cuts = {keys[index]: cut_image(images[index]) for index in distinct}
+        quiet = _quiet.set(True)
         try:
             quick = self(
-                image=[images[index] for index in distinct],
+                image=[cuts[keys[index]] for index in distinct],
                 seed=[seeds[index] for index in distinct],
                 steps=STRAIGHTEN_STEPS,
                 guidance=opts.guidance,
@@ -608,22 +615,22 @@ class Pipeline:
         except EmptyShapeError as error:  # the quick shape, not the real one: go on without
             quick = error
         finally:
-            log.setLevel(level)
+            _quiet.reset(quiet)
         if isinstance(quick, EmptyShapeError):
             log.info("not straightened: the quick shape had no surface (%s)", quick)
             report("straighten", 1.0)
-            return list(images), [0.0] * len(images)
+            return [cuts[key] for key in keys], [0.0] * len(images)
         quick = quick if isinstance(quick, list) else [quick]
         roll_of: dict[Any, float] = {}
         for done, (index, asset) in enumerate(zip(distinct, quick, strict=True)):
-            image = images[index]
-            photo = prepared_photo(image, REFINE_RESOLUTION, PREPARE_MARGIN)
+            cut = cuts[keys[index]]
+            photo = prepared_photo(cut, REFINE_RESOLUTION, PREPARE_MARGIN)
             try:
                 estimate = estimate_photo_view(
                     asset.mesh, photo, PREPARE_MARGIN, resolution=STRAIGHTEN_POSE_RESOLUTION
                 )
             except RenderError as error:  # e.g. a quick shape with no faces left
-                log.info("%s not straightened: %s", _image_name(image), error)
+                log.info("%s not straightened: %s", cut.name, error)
                 roll_of[keys[index]] = 0.0
                 continue
             low, high = STRAIGHTEN_ROLLS
@@ -631,13 +638,12 @@ class Pipeline:
             askew = low <= abs(estimate.roll) <= high and gain >= STRAIGHTEN_MIN_GAIN
             roll_of[keys[index]] = estimate.roll if askew else 0.0
             if askew:
-                name = _image_name(image)
-                log.info("%s looks turned %+.0f degrees: turned back", name, estimate.roll)
+                log.info("%s looks turned %+.0f degrees: turned back", cut.name, estimate.roll)
             report("straighten", (done + 1) / len(distinct))
         rolls = [roll_of[key] for key in keys]
         turned = [
-            straightened(image, roll) if roll else image
-            for image, roll in zip(images, rolls, strict=True)
+            cuts[key].turned(roll) if roll else cuts[key]
+            for key, roll in zip(keys, rolls, strict=True)
         ]
         return turned, rolls
 
@@ -972,6 +978,10 @@ class _Reporter:
 
 
 def _image_name(image: Any) -> str:
+    from gen3d.images import CutImage
+
+    if isinstance(image, CutImage):
+        return image.name
     if isinstance(image, str | Path):
         return Path(image).name
     return type(image).__name__

@@ -9,6 +9,7 @@ from PIL import Image
 from gen3d import images
 from gen3d.images import (
     ImageInputError,
+    cut_image,
     cut_out,
     load_image,
     object_mask,
@@ -88,6 +89,21 @@ def test_a_photo_turned_askew_is_turned_back() -> None:
     assert abs(np.degrees(np.arctan(slope))) < 1.5  # level again
     assert abs((cols.max() - cols.min()) - 80) <= 3
     assert np.asarray(back)[0, 0, 3] == 0  # around the object: transparent
+
+
+def test_a_photo_is_cut_out_once_and_its_warning_survives_turning(monkeypatch) -> None:
+    room = np.random.default_rng(0).uniform(0, 1, (6, 8, 3)).repeat(20, 0).repeat(20, 1)
+    room[30:90, 60:100] = (0.8, 0.3, 0.2)
+    cut = cut_image((room * 255 + 0.5).astype(np.uint8))
+    assert cut.name == "ndarray" and cut_image(cut) is cut
+    calls = []
+    monkeypatch.setattr(images, "cut_out", lambda image: calls.append(1) or cut_out(image))
+    turned = cut.turned(10.0)
+    assert "background is not plain" in prepare_input(turned, 32).warning  # not lost
+    assert prepare_input(cut, 32).warning and straightened(cut, 10.0).size == turned.rgba.size
+    assert calls == []  # reused, never cut out again
+    alpha = np.asarray(turned.rgba)[..., 3]
+    assert (turned.cutout.mask == (alpha > 127)).mean() > 0.99 and alpha[0, 0] == 0
 
 
 def test_specks_of_dust_do_not_stretch_the_crop() -> None:

@@ -134,7 +134,7 @@ def test_a_crashing_unwrap_fails_the_run_with_a_clear_error(
         tiny_pipeline(prompt=["a mug", "a lamp"], seed=2, steps=2)
 
 
-def test_image_to_3d(tiny_pipeline: Pipeline, tmp_path, monkeypatch) -> None:
+def test_image_to_3d(tiny_pipeline: Pipeline, tmp_path, monkeypatch, caplog) -> None:
     canvas = np.full((96, 128, 3), 255, dtype=np.uint8)
     canvas[30:70, 40:90] = (200, 30, 30)
     photo = tmp_path / "photo.png"
@@ -164,6 +164,42 @@ def test_image_to_3d(tiny_pipeline: Pipeline, tmp_path, monkeypatch) -> None:
     asset = tiny_pipeline(image=photo, seed=2, texture_size=0)
     monkeypatch.undo()
     assert len(asset.mesh.faces) > 100 and "straightened" not in asset.metadata
+
+    # A photo found askew is turned back, and the warning about its background survives the
+    # turn; the quick shape's log lines are silenced (so the warning is logged once), not
+    # another thread's logging meanwhile.
+    import logging
+    import threading
+    from types import SimpleNamespace
+
+    import gen3d.image_view
+    from gen3d.pipeline import STRAIGHTEN_STEPS
+
+    real_sample = Pipeline._sample
+
+    def quick_sample_logs(self, cond, uncond, seeds, opts, *args, **kwargs):
+        if opts.steps == STRAIGHTEN_STEPS:
+            logging.getLogger("gen3d.pipeline").warning("from the quick shape")
+            other = threading.Thread(
+                target=logging.getLogger("gen3d.pipeline").warning, args=("from a thread",)
+            )
+            other.start()
+            other.join()
+        return real_sample(self, cond, uncond, seeds, opts, *args, **kwargs)
+
+    monkeypatch.setattr(Pipeline, "_sample", quick_sample_logs)
+    askew = SimpleNamespace(score=0.9, level_score=0.8, roll=10.0)
+    monkeypatch.setattr(gen3d.image_view, "estimate_photo_view", lambda *a, **k: askew)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="gen3d.pipeline"):
+        asset = tiny_pipeline(image=photo, seed=2, texture_size=0)
+    monkeypatch.undo()
+    assert asset.metadata["straightened"] == 10.0 and asset.metadata["image"] == "photo.png"
+    assert "background is not plain" in asset.metadata["warnings"][0]
+    lines = [record.getMessage() for record in caplog.records]
+    assert "from a thread" in lines and "from the quick shape" not in lines
+    assert sum("background is not plain" in line for line in lines) == 1, lines
+    assert any("photo.png looks turned +10 degrees" in line for line in lines)
 
     blank = tmp_path / "blank.png"
     Image.new("RGB", (64, 64), "white").save(blank)
