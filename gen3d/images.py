@@ -38,6 +38,24 @@ PLAIN_BACKDROP_SHARE = 0.7
 SPECK_SHARE = 0.01
 #: fewer of the band's pixels than this share on the fitted backdrop: fit a plain one instead
 MIN_BACKDROP_BORDER = 0.3
+#: a shadow darkens the backdrop's channels alike: its colour over the backdrop's, per channel,
+#: within this share of their mean; and no darker than this share of the backdrop
+SHADOW_HUE_TOLERANCE = 0.08
+SHADOW_DARKEST = 0.25
+#: a shadow's edge fades out over many pixels, an object's edge is crisp: beyond the cut, in a
+#: band this share of the image's shorter side wide, a shadow leaves at least SHADOW_FADED_SHARE
+#: of the backdrop darker by SHADOW_FADE or more (an object's shaded side merged with its
+#: shadow, or a light object's shading, leaves less), and within a shadow the brightness
+#: changes by less than SHADOW_STEP per pixel (more is the edge of an object standing in it)
+SHADOW_EDGE_BAND = 0.01
+SHADOW_FADE = 0.02
+SHADOW_FADED_SHARE = 0.9
+SHADOW_STEP = 0.05
+#: more of the band than this share brighter than the backdrop: the lit side of a light
+#: object, not a shadow's surroundings
+SHADOW_LIT_SHARE = 0.05
+#: at least this share of the cut stays: dropping more would take the object for shadow
+MIN_SOLID_SHARE = 0.2
 
 
 class ImageInputError(Gen3DError):
@@ -132,16 +150,84 @@ class Cutout:
         return None
 
 
-def cut_out(image: Image.Image) -> Cutout:
+def cut_out(image: Image.Image, drop_shadows: bool = True) -> Cutout:
     """The object of ``image``: from alpha or, without one, what differs from the backdrop by
-    more than ``BACKGROUND_TOLERANCE`` (``fit_backdrop``); specks dropped."""
+    more than ``BACKGROUND_TOLERANCE`` (``fit_backdrop``), less the object's shadows on it
+    (``without_shadows``, unless ``drop_shadows`` is false); specks dropped."""
     rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
     alpha = rgba[..., 3]
     if (alpha < 0.98).mean() > 0.01:  # a real alpha channel
         return Cutout(without_specks(alpha > 0.5), "alpha")
     backdrop = fit_backdrop(rgba[..., :3])
     mask = without_specks(backdrop.distance(rgba[..., :3]) > BACKGROUND_TOLERANCE)
+    if drop_shadows:
+        mask = without_shadows(rgba[..., :3], backdrop, mask)
     return Cutout(mask, "backdrop", backdrop.share)
+
+
+def without_shadows(rgb: np.ndarray, backdrop: Backdrop, mask: np.ndarray) -> np.ndarray:
+    """``mask`` less the shadows the object casts on the backdrop (product shots lit from
+    above leave a soft dark patch under the object; side light throws one beside it). Those
+    differ from the backdrop too, so the cut takes them, and the crop then frames object and
+    shadow as one and the model makes the shadow a slab.
+
+    A shadow is the backdrop darkened, every channel alike (``SHADOW_HUE_TOLERANCE``), and
+    its edge fades out over many pixels (``SHADOW_FADE``), where an object's edge is crisp. A
+    piece of such pixels, split where the brightness steps (a grey leg standing in its shadow:
+    ``SHADOW_STEP``), is dropped when its edge fades all round and it reaches below the
+    object's lowest part of its own colour (the floor); an
+    object of the backdrop's own hue (grey on grey) cannot be told from its shadow and keeps
+    everything.
+    """
+    if not mask.any():
+        return mask
+    height, width = mask.shape
+    band = max(2, round(SHADOW_EDGE_BAND * min(height, width)))
+    rows, cols = np.nonzero(mask)
+    box = (
+        max(rows.min() - 2 * band, 0),
+        min(rows.max() + 2 * band + 1, height),
+        max(cols.min() - 2 * band, 0),
+        min(cols.max() + 2 * band + 1, width),
+    )
+    top, bottom, left, right = box
+    cut = mask[top:bottom, left:right]
+    ratio = rgb[top:bottom, left:right] / np.maximum(backdrop.colour(height, width, box), 0.05)
+    brightness = ratio.mean(axis=-1)
+    hue = np.abs(ratio - brightness[..., None]).max(axis=-1) / np.maximum(brightness, 0.05)
+    shadowy = cut & (brightness >= SHADOW_DARKEST) & (brightness < 1.0)
+    shadowy &= hue <= SHADOW_HUE_TOLERANCE
+    solid = cut & ~shadowy
+    if not solid.any():  # all of the backdrop's hue (grey on grey): object and shadow alike
+        return mask
+    base = np.nonzero(solid.any(axis=1))[0].max()  # the object's lowest row of its own colour
+    step = np.hypot(ndimage.sobel(brightness, 0), ndimage.sobel(brightness, 1)) / 8.0
+    outside = ~ndimage.binary_dilation(cut, iterations=1)
+    labels, _ = ndimage.label(shadowy & (step < SHADOW_STEP))
+    kept = cut.copy()
+    for index, piece in enumerate(ndimage.find_objects(labels), start=1):
+        if piece[0].stop - 1 <= base:  # a shadow on the floor reaches below the object
+            continue
+        grown = (
+            slice(max(piece[0].start - band, 0), piece[0].stop + band),
+            slice(max(piece[1].start - band, 0), piece[1].stop + band),
+        )
+        own = labels[grown] == index
+        ring = ndimage.binary_dilation(own, iterations=band) & outside[grown]
+        if ring.sum() < band:  # inside the object: no edge of its own to see
+            continue
+        around = brightness[grown][ring]
+        fades = ((1.0 - around) >= SHADOW_FADE).mean() >= SHADOW_FADED_SHARE
+        # A light object's shaded side fades into its lit side, which is brighter than the
+        # backdrop in places; around a shadow, nothing is.
+        lit = (around > 1.0 + SHADOW_FADE).mean() > SHADOW_LIT_SHARE
+        if fades and not lit:
+            kept[grown] &= ~own
+    if kept.sum() == cut.sum() or kept.sum() < MIN_SOLID_SHARE * cut.sum():
+        return mask
+    out = mask.copy()
+    out[top:bottom, left:right] = kept
+    return without_specks(out)
 
 
 def object_mask(image: Image.Image) -> np.ndarray:
@@ -171,6 +257,16 @@ class Backdrop:
     low: np.ndarray  # (3,): the field is kept within the colours seen on the edge, widened
     high: np.ndarray  # by the tolerance, where it is extrapolated
     share: float  # of the image's edge, the share within half the tolerance of the field
+
+    def colour(self, height: int, width: int, box: tuple[int, int, int, int]) -> np.ndarray:
+        """``(bottom - top, right - left, 3)``: the backdrop's colour in ``box`` (top, bottom,
+        left, right) of a ``height`` x ``width`` image."""
+        top, bottom, left, right = box
+        y = np.linspace(-1.0, 1.0, height)[top:bottom]
+        x = np.linspace(-1.0, 1.0, width)[left:right]
+        yy, xx = np.meshgrid(y, x, indexing="ij")
+        field = _quadratic_terms(yy, xx) @ self.coefficients
+        return np.clip(field, self.low, self.high).astype(np.float32)
 
     def distance(self, rgb: np.ndarray) -> np.ndarray:
         """How far ``(H, W)`` each pixel of ``rgb (H, W, 3)`` in [0, 1] is from the backdrop

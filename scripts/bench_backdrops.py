@@ -4,19 +4,22 @@
 A photo without an alpha channel is cut out by its backdrop: what differs from it is the
 object. Studio sweeps darken towards the floor, lenses darken the corners (vignetting), and
 phone photos are lit from one side, so a backdrop is rarely one colour. This renders unseen
-procedural shapes from random views (Lambert, head light) and puts each on eight backdrops:
+procedural shapes from random views (Lambert, head light) and puts each on ten backdrops:
 plain, a gentle and a strong paper sweep, vignetting, a blue studio gradient, side light with
-vignetting, plain with specks of dust, and the strong sweep with the frame cutting off the
-object's bottom. It adds sensor noise and JPEG compression, and compares the mask with the
-true one: IoU, and how far the crop box that frames the object (``prepare_image``) is off, as
-a share of the object's size. The baseline in the same run is the former rule: one backdrop
-colour, the border's median. It also counts the photos warned of a busy background
+vignetting, plain with specks of dust, the strong sweep with the frame cutting off the
+object's bottom, and two with the object's shadow on the floor (a soft contact shadow under
+it on the gentle sweep; a cast shadow thrown to one side on plain). It adds sensor noise and
+JPEG compression, and compares the mask with the true one (the shadow is no part of it): IoU,
+and how far the crop box that frames the object (``prepare_image``) is off, as a share of the
+object's size. The baselines in the same run are the former rules: one backdrop colour, the
+border's median; and the fitted backdrop with shadows kept. It also counts the photos warned of a busy background
 (``Cutout.warning``), on those backdrops (false alarms) and on three backgrounds that are no
 backdrop: a room, a table's grain, a window beside a wall.
 
-    scripts/bench_backdrops.py                      # 24 shapes x 8 backdrops, ~1 min on CPU
+    scripts/bench_backdrops.py                      # 24 shapes x 10 backdrops, ~1 min on CPU
     scripts/bench_backdrops.py --shapes 8 --out backdrops.json
-    scripts/bench_backdrops.py --pipeline-data data/shapes   # and image to 3D (~5 min more)
+    scripts/bench_backdrops.py --pipeline-data data/shapes   # and image to 3D (~15 min more)
+    scripts/bench_backdrops.py --pipeline-data data/shapes --pipeline-parts shadows
 """
 
 from __future__ import annotations
@@ -51,6 +54,18 @@ def border_median_mask(image: Image.Image) -> np.ndarray:
     return np.linalg.norm(rgb - np.median(border, axis=0), axis=-1) > BACKGROUND_TOLERANCE
 
 
+def shadows_kept_mask(image: Image.Image) -> np.ndarray:
+    """The rule before shadows were told from the object: the fitted backdrop alone."""
+    return cut_out(image, drop_shadows=False).mask
+
+
+def scene(backdrop: np.ndarray, alpha: np.ndarray, name: str) -> np.ndarray:
+    """``backdrop`` as the object sits on it: with its shadow for the shadow scenes."""
+    if name.endswith("-shadow"):
+        return with_shadow(backdrop, alpha, name.removesuffix("-shadow"))
+    return backdrop
+
+
 def backdrops(height: int, width: int) -> dict[str, np.ndarray]:
     """Backdrops ``(H, W, 3)`` in [0, 1]."""
     y, x = np.meshgrid(np.linspace(0, 1, height), np.linspace(0, 1, width), indexing="ij")
@@ -66,7 +81,33 @@ def backdrops(height: int, width: int) -> dict[str, np.ndarray]:
         "side-lit": grey * ((0.95 - 0.4 * x) * (1.0 - 0.25 * radius2))[..., None],
         "specks": grey * np.array([0.92, 0.92, 0.90]),  # plain, with dust as below
         "cut-off": grey * (0.97 - 0.35 * y)[..., None],  # the sweep, cut as below
+        "contact-shadow": grey * (0.95 - 0.12 * y)[..., None],  # the gentle sweep, shadowed
+        "cast-shadow": grey * np.array([0.92, 0.92, 0.90]),  # plain, shadowed (with_shadow)
     }
+
+
+def with_shadow(backdrop: np.ndarray, alpha: np.ndarray, kind: str) -> np.ndarray:
+    """``backdrop`` darkened by the object's shadow on the floor: ``"contact"``, a soft dark
+    ellipse under its base (a product shot lit from above), or ``"cast"``, its silhouette
+    squashed onto the floor and thrown to one side (lit from the upper left)."""
+    height, width = alpha.shape
+    rows, cols = np.nonzero(alpha > 0.5)
+    top, bottom, left, right = rows.min(), rows.max(), cols.min(), cols.max()
+    tall, wide = bottom - top + 1, right - left + 1
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    if kind == "contact":
+        centre_x = cols[rows >= bottom - 0.1 * tall].mean()  # under the object's base
+        ellipse = ((x - centre_x) / (0.55 * wide)) ** 2 + ((y - bottom) / (0.05 * tall + 3)) ** 2
+        shadow, darkness = (ellipse <= 1.0).astype(np.float64), 0.5
+    else:
+        # The silhouette, squashed to a third about its base and sheared to the right.
+        source_y = bottom - (bottom - y) * 3.0
+        source_x = x - (bottom - y) * 3.0 * 0.6
+        shadow = ndimage.map_coordinates(alpha, [source_y, source_x], order=1, cval=0.0)
+        shadow *= y <= bottom + 2
+        darkness = 0.4
+    shadow = ndimage.gaussian_filter(shadow, 0.02 * min(height, width))
+    return backdrop * (1.0 - darkness * shadow)[..., None]
 
 
 def busy_backgrounds(height: int, width: int, seed: int) -> dict[str, np.ndarray]:
@@ -139,6 +180,7 @@ def run(shapes: int, seed: int) -> dict:
     categories = list_categories()
     methods: dict[str, Callable[[Image.Image], np.ndarray]] = {
         "border median (before)": border_median_mask,
+        "shadows kept (before)": shadows_kept_mask,
         "object_mask": object_mask,
     }
     scores: dict = {m: {} for m in methods}
@@ -148,7 +190,7 @@ def run(shapes: int, seed: int) -> dict:
         category = categories[index % len(categories)]
         colour, alpha = object_render(category, 90_000 + index, rng)
         for name, backdrop in backdrops(height, width).items():
-            photo = photograph(colour, alpha, backdrop, seed + index)
+            photo = photograph(colour, alpha, scene(backdrop, alpha, name), seed + index)
             truth = alpha > 0.5
             if name == "specks":  # dust: 30 dark dots of 1-3 pixels
                 pixels = np.asarray(photo, dtype=np.float64) / 255.0
@@ -183,10 +225,11 @@ def run(shapes: int, seed: int) -> dict:
                 keep = int(rows.max() - 0.2 * (rows.max() - rows.min()))
                 photo = photograph(colour[:keep], alpha[:keep], background[:keep], seed + index)
             else:
-                photo = photograph(colour, alpha, background, seed + index)
+                photo = photograph(colour, alpha, scene(background, alpha, name), seed + index)
             warned.setdefault(name, []).append(cut_out(photo).warning is not None)
     photos = shapes * len(backdrops(2, 2))
     report = {"shapes": shapes, "photo": PHOTO, "machine": platform.processor() or "cpu"}
+    report["methods"] = list(methods)
     for method in methods:
         report[method] = {
             name: {
@@ -202,40 +245,61 @@ def run(shapes: int, seed: int) -> dict:
     return report
 
 
-def run_pipeline(data: str, shapes: int, seed: int, model: str | None) -> dict:
-    """Image to 3D from photos of held-out shapes on the strong sweep, with each mask rule
-    (and on a white backdrop, the best case): mean F@0.05 / F@0.02 / parts found (as ``gen3d
-    eval``: the mesh as generated) over ``shapes`` shapes from random views."""
+def run_pipeline(data: str, shapes: int, seed: int, model: str | None, parts: list[str]) -> dict:
+    """Image to 3D from photos of held-out shapes, each scene with today's cut-out rule and
+    the rule it replaced (``parts``: ``sweep``, the strong sweep against the border's median
+    colour; ``shadows``, the gentle sweep with a contact shadow and the plain backdrop with a
+    cast one, against keeping the shadows), and on white (the best case): mean F@0.05 /
+    F@0.02 / parts found (as ``gen3d eval``: the mesh as generated) over ``shapes`` shapes
+    from random views."""
     import gen3d.images
     from gen3d import Pipeline
     from gen3d.eval.harness import HeldOut, image_scores
+    from gen3d.images import Cutout
+
+    def border_median(image: Image.Image, drop_shadows: bool = True) -> Cutout:
+        return Cutout(border_median_mask(image), "backdrop")
+
+    def shadows_kept(image: Image.Image, drop_shadows: bool = True) -> Cutout:
+        return cut_out(image, drop_shadows=False)
 
     held = HeldOut.load(data, split="test")
     chosen = [i for i, shape in enumerate(held.shapes) if shape is not None][:shapes]
     pipe = Pipeline.from_pretrained(model) if model else Pipeline.from_pretrained()
     rng = np.random.default_rng(seed)
     width, height = PHOTO
-    rules = {"border median (before)": border_median_mask, "object_mask": object_mask}
-    sweep = backdrops(height, width)["sweep"]
-    rows: dict[str, list] = {"white backdrop": [], **{name: [] for name in rules}}
+    scenes = backdrops(height, width)
+    rows: dict[str, tuple[str, Callable]] = {"white backdrop": ("white", cut_out)}
+    if "sweep" in parts:
+        rows["sweep, border median (before)"] = ("sweep", border_median)
+        rows["sweep"] = ("sweep", cut_out)
+    if "shadows" in parts:
+        for name in ("contact-shadow", "cast-shadow"):
+            rows[f"{name}, shadows kept (before)"] = (name, shadows_kept)
+            rows[name] = (name, cut_out)
+    found: dict[str, list] = {name: [] for name in rows}
     for done, index in enumerate(chosen, start=1):
         colour, alpha = object_render_of(held.shapes[index], rng)
-        for name in rows:
-            backdrop = np.ones_like(sweep) if name == "white backdrop" else sweep
-            gen3d.images.object_mask = rules.get(name, object_mask)  # prepare_image's rule
+        for name, (backdrop_name, rule) in rows.items():
+            backdrop = (
+                np.ones((height, width, 3))
+                if backdrop_name == "white"
+                else scene(scenes[backdrop_name], alpha, backdrop_name)
+            )
+            gen3d.images.cut_out = rule  # prepare_input's rule
             try:
                 photo = photograph(colour, alpha, backdrop, seed + index)
                 mesh = pipe(image=photo, seed=done, texture_size=0).mesh
             finally:
-                gen3d.images.object_mask = object_mask
-            rows[name].append(image_scores(mesh, held, index))
+                gen3d.images.cut_out = cut_out
+            found[name].append(image_scores(mesh, held, index))
         print(f"{done}/{len(chosen)} {held.categories[index]}", flush=True)
     return {
         name: {
-            key: round(float(np.mean([r[key] for r in found if r[key] is not None])), 3)
+            key: round(float(np.mean([r[key] for r in scores if r[key] is not None])), 3)
             for key in ("f@0.05", "f@0.02", "parts_found")
         }
-        for name, found in rows.items()
+        for name, scores in found.items()
     }
 
 
@@ -251,27 +315,36 @@ def main() -> None:
     )
     parser.add_argument("--pipeline-shapes", type=int, default=16)
     parser.add_argument("--model", help="a pipeline folder (default: the packaged model)")
+    parser.add_argument(
+        "--pipeline-parts",
+        default="sweep,shadows",
+        help="the image-to-3D scenes: sweep, shadows (comma-separated)",
+    )
     args = parser.parse_args()
     torch.set_grad_enabled(False)
     report = run(args.shapes, args.seed)
     if args.pipeline_data:
         report["pipeline"] = run_pipeline(
-            args.pipeline_data, args.pipeline_shapes, args.seed, args.model
+            args.pipeline_data,
+            args.pipeline_shapes,
+            args.seed,
+            args.model,
+            args.pipeline_parts.split(","),
         )
         for name, scores in report["pipeline"].items():
             print(
                 f"image to 3D, {name}: F@0.05 / F@0.02 / parts found "
                 f"{scores['f@0.05']} / {scores['f@0.02']} / {scores['parts_found']}"
             )
-    print(f"{'backdrop':<12} {'method':<24} {'IoU':>7} {'IoU>=0.95':>10} {'crop<=2%':>9}")
+    print(f"{'backdrop':<14} {'method':<22} {'IoU':>7} {'IoU>=0.95':>10} {'crop<=2%':>9}")
     for name in backdrops(2, 2):
-        for method in ("border median (before)", "object_mask"):
+        for method in report["methods"]:
             row = report[method][name]
             print(
-                f"{name:<12} {method:<24} {row['iou_mean']:>7.4f} {row['iou_over_0.95']:>10.3f} "
+                f"{name:<14} {method:<22} {row['iou_mean']:>7.4f} {row['iou_over_0.95']:>10.3f} "
                 f"{row['crop_within_2pct']:>9.3f}  worst: {row['worst']}"
             )
-    for method in ("border median (before)", "object_mask"):
+    for method in report["methods"]:
         print(f"{method}: {report[method]['ms_per_photo']} ms per photo")
     print(
         "warned of a busy background: "
