@@ -51,6 +51,8 @@ SHADOW_EDGE_BAND = 0.01
 SHADOW_FADE = 0.02
 SHADOW_FADED_SHARE = 0.9
 SHADOW_STEP = 0.05
+#: a shadow's piece has the backdrop beyond at least this share of its edge
+SHADOW_OPEN_SHARE = 0.3
 #: more of the band than this share brighter than the backdrop: the lit side of a light
 #: object, not a shadow's surroundings
 SHADOW_LIT_SHARE = 0.05
@@ -185,10 +187,10 @@ def without_shadows(rgb: np.ndarray, backdrop: Backdrop, mask: np.ndarray) -> np
     band = max(2, round(SHADOW_EDGE_BAND * min(height, width)))
     rows, cols = np.nonzero(mask)
     box = (
-        max(rows.min() - 2 * band, 0),
-        min(rows.max() + 2 * band + 1, height),
-        max(cols.min() - 2 * band, 0),
-        min(cols.max() + 2 * band + 1, width),
+        max(rows.min() - band - 1, 0),
+        min(rows.max() + band + 2, height),
+        max(cols.min() - band - 1, 0),
+        min(cols.max() + band + 2, width),
     )
     top, bottom, left, right = box
     cut = mask[top:bottom, left:right]
@@ -203,7 +205,8 @@ def without_shadows(rgb: np.ndarray, backdrop: Backdrop, mask: np.ndarray) -> np
     base = np.nonzero(solid.any(axis=1))[0].max()  # the object's lowest row of its own colour
     step = np.hypot(ndimage.sobel(brightness, 0), ndimage.sobel(brightness, 1)) / 8.0
     outside = ~ndimage.binary_dilation(cut, iterations=1)
-    labels, _ = ndimage.label(shadowy & (step < SHADOW_STEP))
+    edges = shadowy & (step >= SHADOW_STEP)
+    labels, _ = ndimage.label(shadowy & ~edges)
     kept = cut.copy()
     for index, piece in enumerate(ndimage.find_objects(labels), start=1):
         if piece[0].stop - 1 <= base:  # a shadow on the floor reaches below the object
@@ -213,8 +216,14 @@ def without_shadows(rgb: np.ndarray, backdrop: Backdrop, mask: np.ndarray) -> np
             slice(max(piece[1].start - band, 0), piece[1].stop + band),
         )
         own = labels[grown] == index
-        ring = ndimage.binary_dilation(own, iterations=band) & outside[grown]
-        if ring.sum() < band:  # inside the object: no edge of its own to see
+        # With its edge pixels (a crisp edge is a step, left out of the piece), so that the
+        # band sees the backdrop beyond a crisp edge too.
+        edged = own | (edges[grown] & ndimage.binary_dilation(own, iterations=2))
+        ring = ndimage.binary_dilation(edged, iterations=band) & outside[grown]
+        # A shadow lies open to the backdrop round most of its edge; a piece walled in by the
+        # object, or by its own crisp edge (a step: in no piece), is part of the object.
+        perimeter = (edged & ~ndimage.binary_erosion(edged)).sum()
+        if ring.sum() < SHADOW_OPEN_SHARE * perimeter * (band - 1):
             continue
         around = brightness[grown][ring]
         fades = ((1.0 - around) >= SHADOW_FADE).mean() >= SHADOW_FADED_SHARE
@@ -223,6 +232,8 @@ def without_shadows(rgb: np.ndarray, backdrop: Backdrop, mask: np.ndarray) -> np
         lit = (around > 1.0 + SHADOW_FADE).mean() > SHADOW_LIT_SHARE
         if fades and not lit:
             kept[grown] &= ~own
+    # The shadow's pixels along the object's edge (left out of the pieces as a step): with it.
+    kept &= ~(edges & ndimage.binary_dilation(cut & ~kept, iterations=2))
     if kept.sum() == cut.sum() or kept.sum() < MIN_SOLID_SHARE * cut.sum():
         return mask
     out = mask.copy()

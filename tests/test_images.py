@@ -106,6 +106,51 @@ def test_a_photo_is_cut_out_once_and_its_warning_survives_turning(monkeypatch) -
     assert (turned.cutout.mask == (alpha > 127)).mean() > 0.99 and alpha[0, 0] == 0
 
 
+def _on_the_floor(body: tuple[float, float, float], shadow: float) -> tuple[np.ndarray, ...]:
+    """A photo ``(H, W, 3)`` of a box (a red top over a ``body`` coloured base) on a plain
+    backdrop with a soft shadow ``shadow`` dark under it (JPEG-free, lightly noisy), and the
+    box's true mask."""
+    from scipy import ndimage
+
+    height, width = 160, 200
+    y, x = np.mgrid[0:height, 0:width]
+    floor = (((x - 100) / 55.0) ** 2 + ((y - 120) / 9.0) ** 2 <= 1.0).astype(float)
+    darkening = shadow * ndimage.gaussian_filter(floor, 4.0)
+    pixels = np.full((height, width, 3), (0.92, 0.92, 0.90)) * (1.0 - darkening)[..., None]
+    truth = np.zeros((height, width), dtype=bool)
+    truth[40:120, 60:140] = True
+    pixels[40:70, 60:140] = (0.8, 0.15, 0.1)
+    pixels[70:120, 60:140] = body
+    pixels += np.random.default_rng(0).normal(0.0, 0.01, pixels.shape)
+    return (np.clip(pixels, 0, 1) * 255 + 0.5).astype(np.uint8), truth
+
+
+def _iou(mask: np.ndarray, truth: np.ndarray) -> float:
+    return float((mask & truth).sum() / (mask | truth).sum())
+
+
+def test_the_shadow_under_an_object_is_not_cut_out_with_it() -> None:
+    photo, truth = _on_the_floor(body=(0.2, 0.3, 0.7), shadow=0.5)
+    assert _iou(cut_out(Image.fromarray(photo)).mask, truth) > 0.97
+    with_shadow = cut_out(Image.fromarray(photo), drop_shadows=False).mask
+    assert _iou(with_shadow, truth) < 0.85  # what the backdrop alone takes
+    shadowless, _ = _on_the_floor(body=(0.2, 0.3, 0.7), shadow=0.0)  # the crop is the object's
+    assert (
+        np.abs(
+            np.asarray(prepare_image(photo, 64), dtype=float)
+            - np.asarray(prepare_image(shadowless, 64), dtype=float)
+        ).mean()
+        < 4.0
+    )
+
+    # A part of the backdrop's hue (a grey base) that stands in its shadow meets it where the
+    # shadow fades through the base's shade, so the two are one piece, and it all stays: an
+    # object is never taken for its shadow.
+    for grey in (0.7, 0.5):
+        photo, truth = _on_the_floor(body=(grey, grey, grey - 0.01), shadow=0.5)
+        assert cut_out(Image.fromarray(photo)).mask[truth].all()
+
+
 def test_specks_of_dust_do_not_stretch_the_crop() -> None:
     photo = _photo()
     photo[2:4, 75:77] = (0, 0, 0)  # dust in a corner, far from the object
