@@ -5,8 +5,8 @@ input photo is brought to that form: turned upright as its EXIF says (phone phot
 alpha channel marks the object when it has one (a cut-out PNG); otherwise the object is what
 differs from the backdrop, a smooth colour field fitted to the image's border (a product shot
 on a sweep, a phone photo against a wall: one side lit, the corners darkened). Specks of dust
-are dropped. The object is cropped, composited over white, padded to a square with a margin
-and resized.
+and the object's shadows on the floor are dropped. The object is cropped, composited over
+white, padded to a square with a margin and resized.
 """
 
 from __future__ import annotations
@@ -51,8 +51,10 @@ SHADOW_EDGE_BAND = 0.01
 SHADOW_FADE = 0.02
 SHADOW_FADED_SHARE = 0.9
 SHADOW_STEP = 0.05
-#: a shadow's piece has the backdrop beyond at least this share of its edge
-SHADOW_OPEN_SHARE = 0.3
+#: a shadow's piece has the backdrop beyond at least this share of the band round it
+SHADOW_OPEN_SHARE = 0.4
+#: shadows are judged in blocks of pixels, so that the image's shorter side is about this long
+SHADOW_WORK_SIDE = 500
 #: more of the band than this share brighter than the backdrop: the lit side of a light
 #: object, not a shadow's surroundings
 SHADOW_LIT_SHARE = 0.05
@@ -176,69 +178,94 @@ def without_shadows(rgb: np.ndarray, backdrop: Backdrop, mask: np.ndarray) -> np
     A shadow is the backdrop darkened, every channel alike (``SHADOW_HUE_TOLERANCE``), and
     its edge fades out over many pixels (``SHADOW_FADE``), where an object's edge is crisp. A
     piece of such pixels, split where the brightness steps (a grey leg standing in its shadow:
-    ``SHADOW_STEP``), is dropped when its edge fades all round and it reaches below the
-    object's lowest part of its own colour (the floor); an
-    object of the backdrop's own hue (grey on grey) cannot be told from its shadow and keeps
-    everything.
+    ``SHADOW_STEP``), is dropped when it lies open to the backdrop, its edge fades all round
+    and it reaches below the object's lowest part of its own colour (the floor). A grey part
+    standing in its shadow meets it where the shadow fades through the part's shade: one
+    piece, kept whole (the object is never taken for its shadow), as is everything of an
+    object all of the backdrop's hue. Large photos are judged in blocks of pixels, at about
+    ``SHADOW_WORK_SIDE`` pixels across, so that a 12-megapixel photo costs as little as a
+    small one and the thresholds mean the same at any size.
     """
     if not mask.any():
         return mask
     height, width = mask.shape
-    band = max(2, round(SHADOW_EDGE_BAND * min(height, width)))
+    block = max(1, min(height, width) // SHADOW_WORK_SIDE)
+    band = max(2, round(SHADOW_EDGE_BAND * min(height, width) / block))  # in blocks
     rows, cols = np.nonzero(mask)
-    box = (
-        max(rows.min() - band - 1, 0),
-        min(rows.max() + band + 2, height),
-        max(cols.min() - band - 1, 0),
-        min(cols.max() + band + 2, width),
-    )
-    top, bottom, left, right = box
-    cut = mask[top:bottom, left:right]
-    ratio = rgb[top:bottom, left:right] / np.maximum(backdrop.colour(height, width, box), 0.05)
+    margin = (band + 1) * block
+    top, left = max(rows.min() - margin, 0), max(cols.min() - margin, 0)
+    bottom = top + (min(rows.max() + margin + 1, height) - top) // block * block
+    right = left + (min(cols.max() + margin + 1, width) - left) // block * block
+    colour = backdrop.colour(height, width, (top, bottom, left, right), step=block)
+    shape = (colour.shape[0], block, colour.shape[1], block)
+    area = rgb[top:bottom, left:right]
+    if block > 1:  # block means: the colours, and the cut by majority
+        area = area.reshape(*shape, 3).mean(axis=(1, 3))
+        cut = mask[top:bottom, left:right].reshape(shape).mean(axis=(1, 3)) > 0.5
+    else:
+        cut = mask[top:bottom, left:right]
+    shadows = _shadow_pieces(area, colour, cut, band)
+    if not shadows.any():
+        return mask
+    if block > 1:
+        shadows = shadows.repeat(block, axis=0).repeat(block, axis=1)
+    kept = mask[top:bottom, left:right] & ~shadows
+    if kept.sum() < MIN_SOLID_SHARE * mask[top:bottom, left:right].sum():
+        return mask
+    out = mask.copy()
+    out[top:bottom, left:right] = kept
+    return without_specks(out)
+
+
+def _shadow_pieces(rgb: np.ndarray, colour: np.ndarray, cut: np.ndarray, band: int) -> np.ndarray:
+    """``without_shadows``'s judgement: which pixels of ``cut`` (of ``rgb``, over backdrop
+    ``colour``) are the object's shadow, ``band`` pixels the width of the edge looked at."""
+    ratio = rgb / np.maximum(colour, 0.05)
     brightness = ratio.mean(axis=-1)
     hue = np.abs(ratio - brightness[..., None]).max(axis=-1) / np.maximum(brightness, 0.05)
     shadowy = cut & (brightness >= SHADOW_DARKEST) & (brightness < 1.0)
     shadowy &= hue <= SHADOW_HUE_TOLERANCE
     solid = cut & ~shadowy
+    shadows = np.zeros_like(cut)
     if not solid.any():  # all of the backdrop's hue (grey on grey): object and shadow alike
-        return mask
+        return shadows
     base = np.nonzero(solid.any(axis=1))[0].max()  # the object's lowest row of its own colour
     step = np.hypot(ndimage.sobel(brightness, 0), ndimage.sobel(brightness, 1)) / 8.0
     outside = ~ndimage.binary_dilation(cut, iterations=1)
     edges = shadowy & (step >= SHADOW_STEP)
     labels, _ = ndimage.label(shadowy & ~edges)
-    kept = cut.copy()
+    sizes = np.bincount(labels.ravel())
     for index, piece in enumerate(ndimage.find_objects(labels), start=1):
         if piece[0].stop - 1 <= base:  # a shadow on the floor reaches below the object
+            continue
+        if sizes[index] < band * band:  # a speck of shade: too small to see its edge
             continue
         grown = (
             slice(max(piece[0].start - band, 0), piece[0].stop + band),
             slice(max(piece[1].start - band, 0), piece[1].stop + band),
         )
         own = labels[grown] == index
-        # With its edge pixels (a crisp edge is a step, left out of the piece), so that the
-        # band sees the backdrop beyond a crisp edge too.
-        edged = own | (edges[grown] & ndimage.binary_dilation(own, iterations=2))
-        ring = ndimage.binary_dilation(edged, iterations=band) & outside[grown]
+        # With its edge pixels (a crisp edge is a step, left out of the piece) and its holes,
+        # so that the band sees the backdrop beyond a crisp edge too.
+        edged = ndimage.binary_fill_holes(
+            own | (edges[grown] & ndimage.binary_dilation(own, iterations=2))
+        )
+        around = ndimage.binary_dilation(edged, iterations=band) & ~edged
         # A shadow lies open to the backdrop round most of its edge; a piece walled in by the
-        # object, or by its own crisp edge (a step: in no piece), is part of the object.
-        perimeter = (edged & ~ndimage.binary_erosion(edged)).sum()
-        if ring.sum() < SHADOW_OPEN_SHARE * perimeter * (band - 1):
+        # object is part of it.
+        if (around & ~cut[grown]).sum() < SHADOW_OPEN_SHARE * around.sum():
             continue
-        around = brightness[grown][ring]
-        fades = ((1.0 - around) >= SHADOW_FADE).mean() >= SHADOW_FADED_SHARE
+        ring = around & outside[grown]  # less the pixel next to the cut: antialiasing
+        beyond = brightness[grown][ring]
+        fades = ((1.0 - beyond) >= SHADOW_FADE).mean() >= SHADOW_FADED_SHARE
         # A light object's shaded side fades into its lit side, which is brighter than the
         # backdrop in places; around a shadow, nothing is.
-        lit = (around > 1.0 + SHADOW_FADE).mean() > SHADOW_LIT_SHARE
+        lit = (beyond > 1.0 + SHADOW_FADE).mean() > SHADOW_LIT_SHARE
         if fades and not lit:
-            kept[grown] &= ~own
+            shadows[grown] |= own
     # The shadow's pixels along the object's edge (left out of the pieces as a step): with it.
-    kept &= ~(edges & ndimage.binary_dilation(cut & ~kept, iterations=2))
-    if kept.sum() == cut.sum() or kept.sum() < MIN_SOLID_SHARE * cut.sum():
-        return mask
-    out = mask.copy()
-    out[top:bottom, left:right] = kept
-    return without_specks(out)
+    shadows |= edges & ndimage.binary_dilation(shadows, iterations=2)
+    return shadows
 
 
 def object_mask(image: Image.Image) -> np.ndarray:
@@ -269,12 +296,16 @@ class Backdrop:
     high: np.ndarray  # by the tolerance, where it is extrapolated
     share: float  # of the image's edge, the share within half the tolerance of the field
 
-    def colour(self, height: int, width: int, box: tuple[int, int, int, int]) -> np.ndarray:
-        """``(bottom - top, right - left, 3)``: the backdrop's colour in ``box`` (top, bottom,
-        left, right) of a ``height`` x ``width`` image."""
+    def colour(
+        self, height: int, width: int, box: tuple[int, int, int, int], step: int = 1
+    ) -> np.ndarray:
+        """The backdrop's colour in ``box`` (top, bottom, left, right) of a ``height`` x
+        ``width`` image, ``(rows, columns, 3)``; every ``step``-th pixel of it, at the middle
+        of each block of ``step`` x ``step``, with ``step > 1``."""
         top, bottom, left, right = box
-        y = np.linspace(-1.0, 1.0, height)[top:bottom]
-        x = np.linspace(-1.0, 1.0, width)[left:right]
+        centre = (step - 1) / 2
+        y = np.interp(np.arange(top, bottom, step) + centre, [0, height - 1], [-1.0, 1.0])
+        x = np.interp(np.arange(left, right, step) + centre, [0, width - 1], [-1.0, 1.0])
         yy, xx = np.meshgrid(y, x, indexing="ij")
         field = _quadratic_terms(yy, xx) @ self.coefficients
         return np.clip(field, self.low, self.high).astype(np.float32)

@@ -106,21 +106,23 @@ def test_a_photo_is_cut_out_once_and_its_warning_survives_turning(monkeypatch) -
     assert (turned.cutout.mask == (alpha > 127)).mean() > 0.99 and alpha[0, 0] == 0
 
 
-def _on_the_floor(body: tuple[float, float, float], shadow: float) -> tuple[np.ndarray, ...]:
+def _on_the_floor(
+    body: tuple[float, float, float], shadow: float, scale: int = 1
+) -> tuple[np.ndarray, ...]:
     """A photo ``(H, W, 3)`` of a box (a red top over a ``body`` coloured base) on a plain
-    backdrop with a soft shadow ``shadow`` dark under it (JPEG-free, lightly noisy), and the
-    box's true mask."""
+    backdrop with a soft shadow ``shadow`` dark under it (lightly noisy), and the box's true
+    mask; ``scale`` times 160 x 200 pixels."""
     from scipy import ndimage
 
-    height, width = 160, 200
-    y, x = np.mgrid[0:height, 0:width]
-    floor = (((x - 100) / 55.0) ** 2 + ((y - 120) / 9.0) ** 2 <= 1.0).astype(float)
-    darkening = shadow * ndimage.gaussian_filter(floor, 4.0)
+    height, width = 160 * scale, 200 * scale
+    y, x = np.mgrid[0:height, 0:width] / scale
+    floor = (((x - 100) / 55.0) ** 2 + ((y - 120) / 9.0) ** 2 <= 1.0).astype(np.float32)
+    darkening = shadow * ndimage.gaussian_filter(floor, 4.0 * scale)
     pixels = np.full((height, width, 3), (0.92, 0.92, 0.90)) * (1.0 - darkening)[..., None]
     truth = np.zeros((height, width), dtype=bool)
-    truth[40:120, 60:140] = True
-    pixels[40:70, 60:140] = (0.8, 0.15, 0.1)
-    pixels[70:120, 60:140] = body
+    truth[40 * scale : 120 * scale, 60 * scale : 140 * scale] = True
+    pixels[40 * scale : 70 * scale, 60 * scale : 140 * scale] = (0.8, 0.15, 0.1)
+    pixels[70 * scale : 120 * scale, 60 * scale : 140 * scale] = body
     pixels += np.random.default_rng(0).normal(0.0, 0.01, pixels.shape)
     return (np.clip(pixels, 0, 1) * 255 + 0.5).astype(np.uint8), truth
 
@@ -142,6 +144,10 @@ def test_the_shadow_under_an_object_is_not_cut_out_with_it() -> None:
         ).mean()
         < 4.0
     )
+
+    # A large photo is judged in blocks of pixels: the same cut.
+    photo, truth = _on_the_floor(body=(0.2, 0.3, 0.7), shadow=0.5, scale=8)
+    assert _iou(cut_out(Image.fromarray(photo)).mask, truth) > 0.99
 
     # A part of the backdrop's hue (a grey base) that stands in its shadow meets it where the
     # shadow fades through the base's shade, so the two are one piece, and it all stays: an
