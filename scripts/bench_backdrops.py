@@ -12,9 +12,9 @@ it on the gentle sweep; a cast shadow thrown to one side on plain). It adds sens
 JPEG compression, and compares the mask with the true one (the shadow is no part of it): IoU,
 and how far the crop box that frames the object (``prepare_image``) is off, as a share of the
 object's size. The baselines in the same run are the former rules: one backdrop colour, the
-border's median; and the fitted backdrop with shadows kept. It also counts the photos warned of a busy background
-(``Cutout.warning``), on those backdrops (false alarms) and on three backgrounds that are no
-backdrop: a room, a table's grain, a window beside a wall.
+border's median; and the fitted backdrop with shadows kept. It also counts the photos
+warned of a busy background (``Cutout.warning``), on those backdrops (false alarms) and on
+three backgrounds that are no backdrop: a room, a table's grain, a window beside a wall.
 
     scripts/bench_backdrops.py                      # 24 shapes x 10 backdrops, ~1 min on CPU
     scripts/bench_backdrops.py --shapes 8 --out backdrops.json

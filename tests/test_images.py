@@ -105,6 +105,17 @@ def test_a_photo_is_cut_out_once_and_its_warning_survives_turning(monkeypatch) -
     alpha = np.asarray(turned.rgba)[..., 3]
     assert (turned.cutout.mask == (alpha > 127)).mean() > 0.99 and alpha[0, 0] == 0
 
+    # Kept cropped to the object (a batch of 12 MP photos is held through the run); what counts
+    # as too small an object is still measured against the whole image.
+    photo = _photo()
+    cut = cut_image(photo)
+    assert cut.rgba.size == (40, 20) and cut.cutout.mask.all()
+    assert np.array_equal(np.asarray(prepare_image(cut, 64)), np.asarray(prepare_image(photo, 64)))
+    dot = np.full((200, 200, 3), 255, dtype=np.uint8)
+    dot[100:103, 100:103] = (200, 0, 0)  # 0.02% of the image
+    with pytest.raises(ImageInputError, match="no object"):
+        prepare_input(cut_image(dot), 32)
+
 
 def _on_the_floor(
     body: tuple[float, float, float], shadow: float, scale: int = 1
