@@ -13,8 +13,8 @@ Inputs:
   image was taken from (``auto``, ``reference`` or ``AZIMUTH,ELEVATION[,ROLL]``; see
   ``gen3d.image_view``);
 - ``.jsonl``: one object per line with the same keys;
-- a folder: an image-to-3D item per ``.png``, ``.jpg``, ``.jpeg`` or ``.webp`` in it, in
-  name order.
+- a folder: an image-to-3D item per ``.png``, ``.jpg``, ``.jpeg``, ``.webp``, ``.heic`` or
+  ``.heif`` in it, in name order.
 
 Options given for the whole run (``defaults``) apply where an item sets none of its own.
 Each item gets a stable id (its line number and a slug of the prompt or image name) and a
@@ -47,7 +47,7 @@ from gen3d.shape_input import UP_AXES
 
 MANIFEST = "manifest.json"
 INPUT_SUFFIXES = (".txt", ".csv", ".jsonl")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".heic", ".heif")
 MAX_ITEMS = 100_000
 #: options that only an image input takes (a run-wide default skips prompt items)
 IMAGE_ONLY_OPTIONS = ("refine_steps",)

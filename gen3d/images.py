@@ -18,9 +18,14 @@ from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+from pillow_heif import register_heif_opener
 from scipy import ndimage
 
 from gen3d.errors import Gen3DError
+
+# HEIC/HEIF (an iPhone's photos) opens like any other format; the photo comes upright (its
+# turn is applied on reading).
+register_heif_opener()
 
 #: the most pixels an input image may have (decompression bombs are refused before decoding)
 MAX_IMAGE_PIXELS = 40_000_000

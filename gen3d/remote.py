@@ -172,6 +172,8 @@ def _media_type(path: Path) -> str:
         ".jpg": "image/jpeg",
         ".jpeg": "image/jpeg",
         ".webp": "image/webp",
+        ".heic": "image/heic",
+        ".heif": "image/heif",
         ".glb": "model/gltf-binary",
     }
     return types.get(path.suffix.lower(), "application/octet-stream")

@@ -23,7 +23,7 @@ ERROR_DESCRIPTIONS = {
     "404": "No such job (or not the caller's).",
     "410": "The file was recorded but is no longer stored.",
     "413": "The body or the image is too large.",
-    "415": "Not JSON or multipart; or not a PNG, JPEG or WebP image, or not a mesh file.",
+    "415": "Not JSON or multipart; or not a PNG, JPEG, WebP or HEIC image, or not a mesh file.",
     "422": "A field is missing, malformed or out of range.",
     "429": "Too many submissions or unfinished jobs; see Retry-After.",
     "503": "The store or the job queue is unreachable, or the model is loading.",
@@ -89,7 +89,7 @@ def _generate_bodies() -> dict[str, Any]:
             "multipart/form-data": {
                 "schema": {"$ref": REF.format(model="GenerateForm")},
                 "encoding": {
-                    "image": {"contentType": "image/png, image/jpeg, image/webp"},
+                    "image": {"contentType": "image/png, image/jpeg, image/webp, image/heic"},
                     "mesh": {"contentType": "application/octet-stream, model/gltf-binary"},
                 },
             },

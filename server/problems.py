@@ -40,7 +40,7 @@ CODES = {
     "invalid_request": "a field is missing, malformed or out of range (422)",
     "idempotency_key_reused": "the Idempotency-Key was used for a different request (422)",
     "unsupported_media_type": "POST /generate takes JSON or multipart/form-data (415)",
-    "unsupported_image_type": "the upload is not a PNG, JPEG or WebP image (415)",
+    "unsupported_image_type": "the upload is not a PNG, JPEG, WebP or HEIC image (415)",
     "invalid_image": "the image cannot be decoded or shows no object (422)",
     "image_too_large": "the image has more pixels than the server accepts (413)",
     "unsupported_mesh_type": "the mesh is not a GLB, OBJ, PLY, STL or OFF file (415)",

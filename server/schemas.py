@@ -152,7 +152,7 @@ def form_schema() -> dict[str, Any]:
     image = {
         "type": "string",
         "format": "binary",
-        "description": "PNG, JPEG or WebP of one object (alpha or a plain background); "
+        "description": "PNG, JPEG, WebP or HEIC of one object (alpha or a plain background); "
         "send this or a prompt.",
     }
     mesh = {

@@ -1,7 +1,7 @@
 """Uploaded images and meshes: checked before any generation work, stored content-addressed.
 
 The checks run in the order of their cost: the byte size (the body limit has already bounded
-it), the format from the header (PNG, JPEG, WebP only), the pixel count from the header
+it), the format from the header (PNG, JPEG, WebP, HEIC only), the pixel count from the header
 (decompression bombs are refused before a single pixel is decoded), a full decode (truncated
 or corrupt files), and last the object check the pipeline itself applies (an empty or
 one-colour image). An accepted image is stored as PNG under ``results/inputs/<sha256>.png``:
@@ -30,7 +30,12 @@ from PIL import Image, UnidentifiedImageError
 from gen3d.images import ImageInputError, prepare_image, upright
 from server.problems import Problem
 
-ALLOWED_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+ALLOWED_FORMATS = {
+    "PNG": "image/png",
+    "JPEG": "image/jpeg",
+    "WEBP": "image/webp",
+    "HEIF": "image/heic",  # an iPhone's photos (gen3d.images registers the format)
+}
 #: mesh uploads: formats that hold everything in one file. Not USD: its composition and
 #: texture paths may name any file on the server, and USD resolves them itself.
 MESH_SUFFIXES = (".glb", ".obj", ".ply", ".stl", ".off")
@@ -121,7 +126,7 @@ def _decode(data: bytes, max_pixels: int) -> Image.Image:
             opened.load()
     except UnidentifiedImageError:
         raise Problem(
-            415, "unsupported_image_type", "the upload is not an image (PNG, JPEG or WebP)"
+            415, "unsupported_image_type", "the upload is not an image (PNG, JPEG, WebP or HEIC)"
         ) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise Problem(413, "image_too_large", "the image is over the pixel limit") from None

@@ -240,6 +240,24 @@ def test_phone_photos_are_turned_as_their_exif_says(tmp_path) -> None:
         assert abs(rows.min() - 5) <= 2 and abs(cols.min() - 10) <= 2  # JPEG blurs edges
 
 
+def test_iphone_photos_in_heic_are_read_upright(tmp_path) -> None:
+    path = tmp_path / "IMG_0001.HEIC"
+    # As an iPhone stores it: the pixels a quarter turn anticlockwise and a transform saying
+    # so (the writer makes one of EXIF orientation 6), applied on reading.
+    upright = Image.fromarray(_photo(box=(5, 45, 10, 30)))  # a tall bar, off centre
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    upright.transpose(Image.Transpose.ROTATE_90).save(path, exif=exif.tobytes(), quality=95)
+    with Image.open(path) as stored:
+        assert stored.format == "HEIF"
+    for source in (path, Image.open(path)):
+        loaded = load_image(source)
+        assert loaded.size == (80, 60)
+        rows, cols = np.nonzero(object_mask(loaded))
+        assert rows.max() - rows.min() > cols.max() - cols.min()  # the bar stands tall
+        assert abs(rows.min() - 5) <= 2 and abs(cols.min() - 10) <= 2
+
+
 def test_a_broken_exif_tag_keeps_the_pixels_as_stored(tmp_path) -> None:
     path = tmp_path / "odd.jpg"
     exif = Image.Exif()

@@ -194,14 +194,14 @@ def test_an_image_folder_becomes_a_library(
     photos.mkdir()
     _photo(photos / "crate.png", (150, 100, 40))
     _photo(photos / "mug.webp", (20, 40, 200))
-    Image.new("RGB", (64, 64), "white").save(photos / "blank.png")  # shows no object
+    Image.new("RGB", (64, 64), "white").save(photos / "blank.heic")  # shows no object
     library = tmp_path / "scans"
     args = [str(photos), "--out", str(library), "--model", str(tiny_pipeline_path)]
     code, err = run_cli("batch", *args, "--texture-size", "64", "--refine-steps", "2")
     assert code == 1 and "2 succeeded" in err and "1 failed" in err, err
     manifest = json.loads((library / "manifest.json").read_text())
     by_name = {Path(item["image"]).name: item for item in manifest["items"]}
-    assert "no object" in by_name["blank.png"]["error"]
+    assert "no object" in by_name["blank.heic"]["error"]  # an iPhone's format, read
     crate = by_name["crate.png"]
     assert crate["status"] == "succeeded" and "refine" in crate["timings"]
     assert crate["options"] == {"texture_size": 64, "refine_steps": 2}

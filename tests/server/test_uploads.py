@@ -83,6 +83,19 @@ def test_only_stored_inputs_resolve(tmp_path) -> None:
             resolve_input(tmp_path, bad)
 
 
+def test_an_iphone_heic_photo_is_accepted_and_stored_as_png(tmp_path) -> None:
+    image = Image.new("RGB", (40, 64), "white")
+    ImageDraw.Draw(image).rectangle((10, 4, 30, 20), fill="red")  # red near the top
+    buffer = io.BytesIO()
+    image.save(buffer, format="HEIF", quality=95)
+    stored = accept_image(buffer.getvalue(), max_pixels=10_000, results_dir=tmp_path)
+    assert stored.relative_path.endswith(".png")
+    with Image.open(resolve_input(tmp_path, stored.relative_path)) as saved:
+        assert saved.format == "PNG" and saved.size == (40, 64)
+        red = saved.convert("RGB").getpixel((20, 10))
+        assert red[0] > 200 and red[1] < 80
+
+
 def test_a_phone_photo_is_stored_upright(tmp_path) -> None:
     """A JPEG whose EXIF says to turn it is stored turned: the PNG kept has no EXIF."""
     image = Image.new("RGB", (40, 64), "white")
