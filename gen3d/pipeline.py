@@ -28,6 +28,7 @@ The packaged all-MiniLM-L6-v2 text encoder is referenced, not copied.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import dataclasses
 import json
@@ -35,7 +36,7 @@ import logging
 import random
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,17 @@ log = logging.getLogger(__name__)
 #: threads generating meanwhile keep theirs.
 _quiet = contextvars.ContextVar("gen3d_pipeline_quiet", default=False)
 log.addFilter(lambda record: not _quiet.get())
+
+
+@contextlib.contextmanager
+def _quietly() -> Iterator[None]:
+    """This context's ``gen3d.pipeline`` log lines dropped while inside."""
+    token = _quiet.set(True)
+    try:
+        yield
+    finally:
+        _quiet.reset(token)
+
 
 PIPELINE_FILE = "pipeline.json"
 #: where the default model's weights live inside the package once the default-model issue
@@ -599,25 +611,21 @@ class Pipeline:
         firsts = {key: index for index, key in reversed(list(enumerate(keys)))}
         distinct = sorted(firsts.values())
         cuts = {keys[index]: cut_image(images[index]) for index in distinct}
-        quiet = _quiet.set(True)
         try:
-            quick = self(
-                image=[cuts[keys[index]] for index in distinct],
-                seed=[seeds[index] for index in distinct],
-                steps=STRAIGHTEN_STEPS,
-                guidance=opts.guidance,
-                resolution=STRAIGHTEN_RESOLUTION,
-                face_count=STRAIGHTEN_FACES,
-                texture_size=0,
-                refine_steps=0,
-                straighten=False,
-            )
+            with _quietly():
+                quick = self(
+                    image=[cuts[keys[index]] for index in distinct],
+                    seed=[seeds[index] for index in distinct],
+                    steps=STRAIGHTEN_STEPS,
+                    guidance=opts.guidance,
+                    resolution=STRAIGHTEN_RESOLUTION,
+                    face_count=STRAIGHTEN_FACES,
+                    texture_size=0,
+                    refine_steps=0,
+                    straighten=False,
+                )
         except EmptyShapeError as error:  # the quick shape, not the real one: go on without
-            quick = error
-        finally:
-            _quiet.reset(quiet)
-        if isinstance(quick, EmptyShapeError):
-            log.info("not straightened: the quick shape had no surface (%s)", quick)
+            log.info("not straightened: the quick shape had no surface (%s)", error)
             report("straighten", 1.0)
             return [cuts[key] for key in keys], [0.0] * len(images)
         quick = quick if isinstance(quick, list) else [quick]
