@@ -9,8 +9,17 @@ from pathlib import Path
 
 import pytest
 
+# scripts/test runs the default selection in pytest-xdist workers, one per core: each worker
+# (and every process it starts) then gets its share of the cores. Left at torch's default,
+# two workers' OpenMP pools spin against each other and a 19 s test takes minutes.
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
+    _threads = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+    for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[_name] = _threads
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _name_schemathesis_items(items)
     gpu_items = [item for item in items if item.get_closest_marker("gpu")]
     if not gpu_items:
         return
@@ -21,6 +30,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skip = pytest.mark.skip(reason="needs a CUDA GPU (torch.cuda.is_available() is False)")
     for item in gpu_items:
         item.add_marker(skip)
+
+
+def _name_schemathesis_items(items: list[pytest.Item]) -> None:
+    """Schemathesis gives every API operation's item the test's bare node id (its name says
+    "test[POST /generate]"). pytest-xdist schedules by node id, so all but the first operation
+    would silently not run: each item gets its operation in its id."""
+    for item in items:
+        operation = getattr(item, "operation_label", None)
+        if operation and not item.nodeid.endswith("]"):
+            named = f"{item.nodeid}[{operation}]"
+            if hasattr(item, "_id"):  # pytest >= 9 keeps a structured id
+                from _pytest.nodeid import NodeId
+
+                item._id = NodeId.parse(named)
+            else:
+                item._nodeid = named
 
 
 @pytest.fixture
