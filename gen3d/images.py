@@ -311,9 +311,11 @@ class Backdrop:
         centre = (step - 1) / 2
         y = np.interp(np.arange(top, bottom, step) + centre, [0, height - 1], [-1.0, 1.0])
         x = np.interp(np.arange(left, right, step) + centre, [0, width - 1], [-1.0, 1.0])
-        yy, xx = np.meshgrid(y, x, indexing="ij")
-        field = _quadratic_terms(yy, xx) @ self.coefficients
-        return np.clip(field, self.low, self.high).astype(np.float32)
+        y, x = y.astype(np.float32)[:, None], x.astype(np.float32)[None, :]
+        field = np.empty((len(y), x.shape[1], 3), dtype=np.float32)
+        for channel in range(3):
+            field[..., channel] = self._channel(channel, y, x, np.empty_like(field[..., 0]))
+        return field
 
     def distance(self, rgb: np.ndarray) -> np.ndarray:
         """How far ``(H, W)`` each pixel of ``rgb (H, W, 3)`` in [0, 1] is from the backdrop
@@ -324,17 +326,22 @@ class Backdrop:
         squared = np.zeros((height, width), dtype=np.float32)
         value = np.empty((height, width), dtype=np.float32)
         for channel in range(3):
-            c = self.coefficients[:, channel].astype(np.float32)
-            # c0 + c1 y + c2 x + c3 y^2 + c4 xy + c5 x^2 = (per row) * x + (per row) + c5 x^2,
-            # in place: a 12-megapixel photo takes a few full-size passes per channel.
-            np.multiply(c[2] + c[4] * y, x, out=value)
-            value += c[0] + c[1] * y + c[3] * y * y
-            value += c[5] * x * x
-            np.clip(value, self.low[channel], self.high[channel], out=value)
+            self._channel(channel, y, x, value)
             value -= rgb[..., channel]
             np.square(value, out=value)
             squared += value
         return np.sqrt(squared, out=squared)
+
+    def _channel(self, channel: int, y: np.ndarray, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """One channel of the backdrop, clipped, into ``out (R, C)`` at rows ``y (R, 1)`` and
+        columns ``x (1, C)`` in [-1, 1]. In place and per channel: a 12-megapixel photo takes a
+        few full-size passes, never an (H, W, 6) array of the quadratic's terms."""
+        c = self.coefficients[:, channel].astype(np.float32)
+        # c0 + c1 y + c2 x + c3 y^2 + c4 xy + c5 x^2 = (per row) * x + (per row) + c5 x^2
+        np.multiply(c[2] + c[4] * y, x, out=out)
+        out += c[0] + c[1] * y + c[3] * y * y
+        out += c[5] * x * x
+        return np.clip(out, self.low[channel], self.high[channel], out=out)
 
 
 def fit_backdrop(rgb: np.ndarray) -> Backdrop:
@@ -378,7 +385,7 @@ def fit_backdrop(rgb: np.ndarray) -> Backdrop:
 
 
 def _quadratic_terms(y: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """``(N, 6)``: 1, y, x, y^2, xy, x^2 (the order ``Backdrop.distance`` evaluates them in)."""
+    """``(N, 6)``: 1, y, x, y^2, xy, x^2 (the order ``Backdrop._channel`` evaluates them in)."""
     return np.stack([np.ones_like(y), y, x, y * y, x * y, x * x], axis=-1)
 
 
