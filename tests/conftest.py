@@ -13,7 +13,8 @@ import pytest
 # (and every process it starts) then gets its share of the cores. Left at torch's default,
 # two workers' OpenMP pools spin against each other and a 19 s test takes minutes.
 if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
-    _threads = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+    _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    _threads = str(max(1, (_cores or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
     for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[_name] = _threads
 
