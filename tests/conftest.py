@@ -9,14 +9,30 @@ from pathlib import Path
 
 import pytest
 
+#: the most pytest-xdist workers ``-n auto`` starts: each holds its own models and browser
+MAX_AUTO_WORKERS = 4
+
+
+def _usable_cores() -> int:
+    """The cores this process may run on (its affinity, as nproc counts; macOS has none)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 # scripts/test runs the default selection in pytest-xdist workers, one per core: each worker
 # (and every process it starts) then gets its share of the cores. Left at torch's default,
 # two workers' OpenMP pools spin against each other and a 19 s test takes minutes.
 if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
-    _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    _threads = str(max(1, (_cores or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+    _threads = str(max(1, _usable_cores() // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
     for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[_name] = _threads
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: a worker per usable core, up to ``MAX_AUTO_WORKERS`` (xdist's own count
+    is the machine's physical cores, whatever this process may use)."""
+    return min(_usable_cores(), MAX_AUTO_WORKERS)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
