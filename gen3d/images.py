@@ -196,11 +196,11 @@ def without_shadows(rgb: np.ndarray, backdrop: Backdrop, mask: np.ndarray) -> np
     height, width = mask.shape
     block = max(1, min(height, width) // SHADOW_WORK_SIDE)
     band = max(2, round(SHADOW_EDGE_BAND * min(height, width) / block))  # in blocks
-    rows, cols = np.nonzero(mask)
+    top, bottom, left, right = mask_box(mask)
     margin = (band + 1) * block
-    top, left = max(rows.min() - margin, 0), max(cols.min() - margin, 0)
-    bottom = top + (min(rows.max() + margin + 1, height) - top) // block * block
-    right = left + (min(cols.max() + margin + 1, width) - left) // block * block
+    top, left = max(top - margin, 0), max(left - margin, 0)
+    bottom = top + (min(bottom + margin, height) - top) // block * block
+    right = left + (min(right + margin, width) - left) // block * block
     colour = backdrop.colour(height, width, (top, bottom, left, right), step=block)
     shape = (colour.shape[0], block, colour.shape[1], block)
     area = rgb[top:bottom, left:right]
@@ -314,7 +314,7 @@ class Backdrop:
         y, x = y.astype(np.float32)[:, None], x.astype(np.float32)[None, :]
         field = np.empty((len(y), x.shape[1], 3), dtype=np.float32)
         for channel in range(3):
-            field[..., channel] = self._channel(channel, y, x, np.empty_like(field[..., 0]))
+            self._channel(channel, y, x, field[..., channel])
         return field
 
     def distance(self, rgb: np.ndarray) -> np.ndarray:
@@ -384,6 +384,13 @@ def fit_backdrop(rgb: np.ndarray) -> Backdrop:
     return Backdrop(coefficients, low, high, share)
 
 
+def mask_box(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """The box (top, bottom, left, right; bottom and right exclusive) around a non-empty
+    ``mask``'s pixels."""
+    rows, cols = np.nonzero(mask)
+    return int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
+
+
 def _quadratic_terms(y: np.ndarray, x: np.ndarray) -> np.ndarray:
     """``(N, 6)``: 1, y, x, y^2, xy, x^2 (the order ``Backdrop._channel`` evaluates them in)."""
     return np.stack([np.ones_like(y), y, x, y * y, x * y, x * x], axis=-1)
@@ -423,11 +430,9 @@ def cut_image(image: Any) -> CutImage:
     cutout = cut_out(rgba)
     share = float(cutout.mask.mean())
     if cutout.mask.any():
-        rows, cols = np.nonzero(cutout.mask)
-        box = (cols.min(), rows.min(), cols.max() + 1, rows.max() + 1)
-        rgba = rgba.crop(box)
-        mask = cutout.mask[box[1] : box[3], box[0] : box[2]]
-        cutout = replace(cutout, mask=mask)
+        top, bottom, left, right = mask_box(cutout.mask)
+        rgba = rgba.crop((left, top, right, bottom))
+        cutout = replace(cutout, mask=cutout.mask[top:bottom, left:right])
     return CutImage(rgba, cutout, name, share)
 
 
@@ -460,8 +465,7 @@ def prepare_input(image: Any, size: int, margin: float = 0.1) -> PreparedImage:
             "the image shows no object: it is empty or one plain colour (give a photo or render "
             "of one object, ideally on a plain background or with transparency)"
         )
-    rows, cols = np.nonzero(mask)
-    top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    top, bottom, left, right = mask_box(mask)
     crop = np.asarray(rgba, dtype=np.float32)[top:bottom, left:right] / 255.0
     weight = mask[top:bottom, left:right, None].astype(np.float32)
     if np.asarray(rgba)[..., 3].min() < 250:  # keep soft alpha edges where there is alpha
