@@ -54,6 +54,21 @@ def _local_folder(path: str | Path, what: str) -> Path:
     return folder
 
 
+def _load_quietly(model_class: Any, folder: Path) -> Any:
+    """``model_class.from_pretrained(folder)``, offline, without transformers' "Loading
+    weights" bar: it would leak into every CLI run, batch log and worker log, where gen3d's
+    own progress already covers the load."""
+    from transformers.utils import logging as transformers_logging
+
+    bars_were_on = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()
+    try:
+        return model_class.from_pretrained(folder, local_files_only=True)
+    finally:
+        if bars_were_on:
+            transformers_logging.enable_progress_bar()
+
+
 class TextEncoder:
     """A frozen ``transformers`` text encoder: ``encode(prompts) -> Conditioning``.
 
@@ -82,15 +97,15 @@ class TextEncoder:
         if self.is_clip:
             from transformers import CLIPTextModelWithProjection
 
-            model = CLIPTextModelWithProjection.from_pretrained(self.path, local_files_only=True)
+            model = _load_quietly(CLIPTextModelWithProjection, self.path)
         elif self.kind in ("t5", "mt5", "umt5"):
             from transformers import T5EncoderModel
 
-            model = T5EncoderModel.from_pretrained(self.path, local_files_only=True)
+            model = _load_quietly(T5EncoderModel, self.path)
         else:
             from transformers import AutoModel
 
-            model = AutoModel.from_pretrained(self.path, local_files_only=True)
+            model = _load_quietly(AutoModel, self.path)
         self.model = model.eval().requires_grad_(False).to(device)
         self.token_dim = int(getattr(config, "hidden_size", 0) or config.d_model)
         self.pooled_dim = int(config.projection_dim) if self.is_clip else self.token_dim
@@ -174,14 +189,14 @@ class ImageEncoder:
         if self.kind in ("clip", "clip_vision_model"):
             from transformers import CLIPVisionModelWithProjection
 
-            model = CLIPVisionModelWithProjection.from_pretrained(self.path, local_files_only=True)
+            model = _load_quietly(CLIPVisionModelWithProjection, self.path)
             vision = getattr(config, "vision_config", config)
             self.token_dim = vision.hidden_size
             self.pooled_dim = config.projection_dim
         elif self.kind == "dinov2":
             from transformers import AutoModel
 
-            model = AutoModel.from_pretrained(self.path, local_files_only=True)
+            model = _load_quietly(AutoModel, self.path)
             self.token_dim = self.pooled_dim = config.hidden_size
         else:
             raise ConditioningError(

@@ -43,6 +43,18 @@ def test_default_text_encoder_is_offline_minilm(minilm: TextEncoder) -> None:
     assert len(uncond) == 3 and torch.allclose(uncond.pooled[0], minilm.encode([""]).pooled[0])
 
 
+def test_loading_an_encoder_prints_no_progress_bar(capfd: pytest.CaptureFixture[str]) -> None:
+    # transformers draws a "Loading weights" bar per model, which leaked into every CLI run
+    # and worker log; gen3d loads quietly and leaves the caller's bar setting as it was.
+    from transformers.utils import logging as transformers_logging
+
+    assert transformers_logging.is_progress_bar_enabled()
+    TextEncoder()
+    out, err = capfd.readouterr()
+    assert "Loading weights" not in out + err and "it/s" not in err
+    assert transformers_logging.is_progress_bar_enabled()
+
+
 def test_clip_text_folder(tmp_path: Path) -> None:
     from transformers import CLIPTextConfig, CLIPTextModelWithProjection
 
