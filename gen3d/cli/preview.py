@@ -12,6 +12,7 @@ from gen3d.errors import Gen3DError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 ANIMATION_SUFFIXES = (".gif", ".webp")
 MAX_PREVIEW_FACES = 5_000_000
+MAX_SHEET_MESHES = 1000  # a sheet of more is a poster nobody reads, and minutes of renders
 
 
 class PreviewError(Gen3DError):
@@ -48,6 +49,33 @@ def load_render_mesh(path: Path):  # -> render.mesh.RenderMesh
     return RenderMesh.from_trimesh(mesh).normalised()
 
 
+def mesh_files(paths: list[Path]) -> list[Path]:
+    """The meshes to draw: files as given, and each folder's mesh files (searched
+    recursively, in name order), so that ``gen3d preview library/ -o sheet.png`` draws a
+    whole asset library."""
+    from gen3d.data.meshes import SUPPORTED_SUFFIXES
+
+    found: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            found.append(path)
+            continue
+        inside = sorted(
+            p for p in path.rglob("*") if p.suffix.lower() in SUPPORTED_SUFFIXES and p.is_file()
+        )
+        if not inside:
+            raise PreviewError(
+                f"{path}: the folder holds no mesh files ({', '.join(SUPPORTED_SUFFIXES)})"
+            )
+        found += inside
+    if len(found) > MAX_SHEET_MESHES:
+        raise PreviewError(
+            f"{len(found):,} meshes is over {MAX_SHEET_MESHES:,} for one contact sheet; "
+            "split them into several"
+        )
+    return found
+
+
 def _check_output(out: Path, suffixes: tuple[str, ...], what: str) -> None:
     if out.suffix.lower() not in suffixes:
         raise PreviewError(f"{out}: write {what} as {', '.join(suffixes)}")
@@ -56,7 +84,9 @@ def _check_output(out: Path, suffixes: tuple[str, ...], what: str) -> None:
 
 
 def preview_command(
-    meshes: list[Path] = typer.Argument(..., help="Mesh files (GLB, OBJ, PLY, STL, ...)."),
+    meshes: list[Path] = typer.Argument(
+        ..., help="Mesh files (GLB, OBJ, PLY, STL, ...), or folders of them."
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="Image (.png/.jpg/.webp) or animation."),
     views: int = typer.Option(4, min=1, max=36, help="Views around one mesh, side by side."),
     turntable: bool = typer.Option(False, help="A turntable animation (.gif/.webp) instead."),
@@ -75,6 +105,7 @@ def preview_command(
       gen3d preview chair.glb -o chair.png --views 4
       gen3d preview chair.glb -o chair.gif --turntable
       gen3d preview library/*.glb -o sheet.png
+      gen3d preview library/ -o sheet.png     # every mesh in the folder
     """
     from render.backend import RenderError
     from render.preview import contact_sheet, grid, render_views, save_turntable
@@ -84,6 +115,7 @@ def preview_command(
         raise PreviewError(f"unknown shading {shading!r}; choose one of {', '.join(SHADING_MODES)}")
     options = {"resolution": resolution, "shading": shading, "elevation": elevation}
     console = Console(stderr=True)
+    meshes = mesh_files(meshes)
     try:
         if turntable:
             if len(meshes) != 1:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,26 @@ def test_views_turntable_and_contact_sheet(clean_env, tmp_path, run_cli) -> None
     )
     assert code == 0, err
     assert Image.open(tmp_path / "sheet.png").size == (80, 2 * (40 + 22))
+
+
+def test_a_folder_is_a_contact_sheet_of_every_mesh_in_it(clean_env, tmp_path, run_cli) -> None:
+    library = tmp_path / "library"
+    (library / "assets" / "more").mkdir(parents=True)
+    shutil.copy(MESHES / "real/cube.glb", library / "assets")
+    shutil.copy(MESHES / "real/teapot.stl", library / "assets" / "more")
+    shutil.copy(MESHES / "real/tube.obj", library / "assets")
+    (library / "manifest.json").write_text("{}")  # not a mesh: passed over
+    code, err = run_cli(
+        "preview", str(library), "-o", str(tmp_path / "sheet.png"), "--resolution", "40"
+    )
+    assert code == 0, err
+    assert Image.open(tmp_path / "sheet.png").size == (3 * 40, 40 + 22)  # three tiles, one row
+
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "readme.txt").write_text("no meshes here")
+    code, err = run_cli("preview", str(tmp_path / "notes"), "-o", str(tmp_path / "none.png"))
+    assert code != 0 and "holds no mesh files" in err and "Traceback" not in err
+    assert not (tmp_path / "none.png").exists()
 
 
 @pytest.mark.parametrize(
