@@ -146,6 +146,10 @@ def run_generation(
         raise GenerateError("give a prompt or --image (exactly one)")
     if prompt is not None and not prompt.strip():
         raise GenerateError("the prompt is empty: describe the object, e.g. 'a red chair'")
+    if image is not None and image.is_dir():
+        raise GenerateError(
+            f"{image}: is a folder; for an asset per image in it, run gen3d batch {image} --out DIR"
+        )
     if image is not None and not image.is_file():
         raise GenerateError(f"{image}: no such image file")
     check_output(out)

@@ -63,6 +63,11 @@ def texture_command(
       gen3d texture mug.glb "a green mug" -o green-mug.glb --variations 4 --preview mugs.png
       gen3d texture chair.obj --image photo.jpg --refine-steps 100 -o chair.glb
     """
+    if mesh.is_dir():
+        raise GenerateError(
+            f"{mesh}: is a folder; to paint every mesh in it, give gen3d batch a CSV of "
+            "prompt,mesh,keep_geometry rows"
+        )
     if not mesh.is_file():
         raise GenerateError(f"{mesh}: no such mesh file")
     shape = {

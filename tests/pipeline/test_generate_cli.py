@@ -82,6 +82,7 @@ def test_without_weights_it_says_how_to_point_at_a_model(clean_env, tmp_path, ru
         (["  ", "-o", "{tmp}/x.glb"], "prompt is empty"),
         (["a chair", "--image", "{tmp}/p.png", "-o", "{tmp}/x.glb"], "exactly one"),
         (["--image", "{tmp}/missing.png", "-o", "{tmp}/x.glb"], "no such image file"),
+        (["--image", "{tmp}", "-o", "{tmp}/x.glb"], "is a folder; for an asset per image"),
         (["a chair", "-o", "{tmp}/x.fbx"], "unsupported format"),
         (["a chair", "-o", "{tmp}/nowhere/x.glb"], "does not exist"),
         (["a chair", "-o", "{tmp}/x.glb", "--steps", "0"], "steps=0 is out of range"),

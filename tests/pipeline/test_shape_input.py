@@ -156,6 +156,10 @@ def test_texture_and_generate_from_on_the_command_line(
             "no such mesh file",
         ),
         (
+            ["texture", str(tmp_path), "a box", "-o", str(tmp_path / "x.glb")],
+            "is a folder; to paint every mesh in it",
+        ),
+        (
             [
                 "texture",
                 str(FIXTURES / "malformed" / "soup.stl"),
