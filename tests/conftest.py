@@ -37,6 +37,7 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     _name_schemathesis_items(items)
+    _dearest_files_first(items)
     gpu_items = [item for item in items if item.get_closest_marker("gpu")]
     if not gpu_items:
         return
@@ -47,6 +48,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skip = pytest.mark.skip(reason="needs a CUDA GPU (torch.cuda.is_available() is False)")
     for item in gpu_items:
         item.add_marker(skip)
+
+
+def _dearest_files_first(items: list[pytest.Item]) -> None:
+    """Test files marked ``pytestmark = pytest.mark.cost(seconds)`` first, dearest first; the
+    rest after them in collection order. scripts/test hands whole files to xdist workers in
+    this order (``--no-loadscope-reorder``: xdist's own order puts files with many tests first),
+    so a two-minute file starts at once instead of last, when the other workers would idle
+    while it runs."""
+    cost: dict[Path, float] = {}
+    for item in items:
+        marker = item.get_closest_marker("cost")
+        seconds = float(marker.args[0]) if marker and marker.args else 0.0
+        cost[item.path] = max(cost.get(item.path, 0.0), seconds)
+    items.sort(key=lambda item: -cost[item.path])  # stable: each file stays in one run
 
 
 def _name_schemathesis_items(items: list[pytest.Item]) -> None:

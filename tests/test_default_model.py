@@ -12,10 +12,13 @@ import pytest
 from gen3d.data.procedural import generate_shape, list_categories
 from gen3d.pipeline import DEFAULT_MODEL_DIR, PIPELINE_FILE
 
-pytestmark = pytest.mark.skipif(
-    not (DEFAULT_MODEL_DIR / PIPELINE_FILE).is_file(),
-    reason=f"no default weights in {DEFAULT_MODEL_DIR} (scripts/ship_default.py puts them there)",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not (DEFAULT_MODEL_DIR / PIPELINE_FILE).is_file(),
+        reason=f"no default weights in {DEFAULT_MODEL_DIR} (scripts/ship_default.py makes them)",
+    ),
+    pytest.mark.cost(120),  # seconds in the default run: scheduled first (tests/conftest.py)
+]
 
 #: vertex colours and a coarser grid: the shape and its colours are what is checked here.
 #: At 96 rather than 128 the 33-prompt batch takes 51 s instead of 78 s (1 thread), with the

@@ -15,6 +15,8 @@ from safetensors.torch import load_file
 from gen3d.eval.classifier import PointCloudClassifier
 from gen3d.pipeline import Pipeline
 
+pytestmark = pytest.mark.cost(30)  # seconds in the default run: scheduled early
+
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "ship_default.py"
 
 

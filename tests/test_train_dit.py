@@ -16,6 +16,8 @@ from gen3d.data import BuildSpec, SamplingConfig, build_dataset
 from gen3d.data.latents import LatentDataset, cache_latents
 from vae import VecSetVAE
 
+pytestmark = pytest.mark.cost(30)  # seconds in the default run: scheduled early
+
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory) -> tuple[Path, Path]:

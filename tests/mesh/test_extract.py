@@ -17,6 +17,8 @@ from gen3d.data.procedural.sdf import Capsule, Sphere, Torus, Union
 from gen3d.eval import chamfer
 from gen3d.mesh import FieldError, extract_dense, extract_hierarchical, vertex_colours
 
+pytestmark = pytest.mark.cost(25)  # seconds in the default run: scheduled early
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "meshes"
 
 

@@ -11,6 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.cost(25)  # seconds in the default run: scheduled early
+
 
 def _succeeded(manifest: Path) -> int:
     try:

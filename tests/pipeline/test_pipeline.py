@@ -19,6 +19,8 @@ from gen3d.pipeline import (
     overall_progress,
 )
 
+pytestmark = pytest.mark.cost(30)  # seconds in the default run: scheduled early
+
 
 def test_text_to_textured_glb(tiny_pipeline: Pipeline, tmp_path) -> None:
     asset = tiny_pipeline(prompt="a red sphere", seed=3)

@@ -18,6 +18,8 @@ from gen3d.apikeys import hash_api_key, new_api_key
 from gen3d.settings import Settings
 from server.app import create_app
 
+pytestmark = pytest.mark.cost(25)  # seconds in the default run: scheduled early
+
 FINAL = ("succeeded", "failed", "canceled")
 MALFORMED = Path(__file__).resolve().parents[1] / "fixtures" / "meshes" / "malformed"
 

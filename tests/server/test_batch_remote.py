@@ -14,6 +14,8 @@ from PIL import Image
 from gen3d.batch import BatchItem
 from gen3d.remote import ServiceClient, ServiceError, idempotency_key, request_body
 
+pytestmark = pytest.mark.cost(50)  # seconds in the default run: scheduled early
+
 
 def _manifest(library: Path) -> dict[str, dict]:
     data = json.loads((library / "manifest.json").read_text())

@@ -18,6 +18,8 @@ from gen3d.settings import Settings
 from server.app import create_app
 from server.store import JobStore
 
+pytestmark = pytest.mark.cost(30)  # seconds in the default run: scheduled early
+
 REDIS = "redis://127.0.0.1:6379/0"
 FINAL = ("succeeded", "failed", "canceled")
 

@@ -6,6 +6,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
+
+pytestmark = pytest.mark.cost(55)  # seconds in the default run: scheduled early
 
 SLOW_JOB = {"prompt": "a slow vase", "steps": 200, "resolution": 256, "texture_size": 1024}
 

@@ -4,8 +4,11 @@ asset in the viewer with a download link; the recent jobs list shows it."""
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from gen3d.apikeys import hash_api_key, new_api_key
+
+pytestmark = pytest.mark.cost(115)  # seconds in the default run: scheduled early
 
 
 def test_web_page_submits_a_prompt_and_shows_the_result(live_server, browser_page) -> None:
