@@ -31,13 +31,18 @@ SAMPLE = textwrap.dedent(
 )
 
 
-@pytest.fixture
-def project(pytester: pytest.Pytester) -> pytest.Pytester:
+def _with_our_config(pytester: pytest.Pytester) -> pytest.Pytester:
+    """``pytester`` with this project's pytest settings and conftest."""
     root = Path(__file__).resolve().parents[1]
     pytester.makepyprojecttoml((root / "pyproject.toml").read_text())
     pytester.makeconftest((root / "tests" / "conftest.py").read_text())
-    pytester.makepyfile(test_sample=SAMPLE)
-    pytester.mkdir("tests")  # testpaths points here; collect the sample by explicit path
+    pytester.mkdir("tests")  # testpaths points here; collect the samples by explicit path
+    return pytester
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    _with_our_config(pytester).makepyfile(test_sample=SAMPLE)
     return pytester
 
 
@@ -47,7 +52,6 @@ def test_default_run_deselects_slow_and_gpu(project):
 
 
 def test_gpu_tests_skip_cleanly_without_cuda(project):
-
     result = project.runpytest("test_sample.py", "-m", "gpu", "-p", "no:cacheprovider")
     if torch.cuda.is_available():
         result.assert_outcomes(passed=1, deselected=2)
@@ -64,10 +68,7 @@ def test_slow_runs_on_purpose(project):
 def test_dearest_files_run_first_each_file_whole(pytester: pytest.Pytester) -> None:
     """scripts/test hands files to xdist workers in collection order: files marked with a
     larger ``cost`` come first, unmarked files keep their order, and no file is split."""
-    root = Path(__file__).resolve().parents[1]
-    pytester.makepyprojecttoml((root / "pyproject.toml").read_text())
-    pytester.makeconftest((root / "tests" / "conftest.py").read_text())
-    pytester.mkdir("tests")
+    _with_our_config(pytester)
     cheap = "def test_one():\n    pass\n\ndef test_two():\n    pass\n"
     pytester.makepyfile(
         test_a=cheap,
