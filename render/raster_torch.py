@@ -69,80 +69,96 @@ def _edge_weights(xs: Tensor, ys: Tensor, px: Tensor, py: Tensor) -> Tensor:
 
 
 def _nearest_triangles(pos: Tensor, tri: Tensor, resolution: tuple[int, int]) -> Tensor:
-    """Per pixel ``(B * H * W,)`` the packed (depth, triangle) key of the nearest triangle."""
-    batch = pos.shape[0]
+    """Per pixel ``(B * H * W,)`` the packed (depth, triangle) key of the nearest triangle.
+
+    Gathers use ``index_select`` on flattened values throughout: advanced indexing cost
+    several times as much on CPU (a 48-view 96^2 render of 29k faces: 369 -> 97 ms)."""
+    batch, vertices = pos.shape[:2]
     height, width = resolution
-    x, y, z, w = _screen(pos.detach().float(), resolution)
-    tx, ty, tz, tw = (v[:, tri] for v in (x, y, z, w))  # (B, F, 3)
-    x_lo = tx.amin(-1).ceil().clamp(0, width - 1)
-    x_hi = tx.amax(-1).floor().clamp(-1, width - 1)
-    y_lo = ty.amin(-1).ceil().clamp(0, height - 1)
-    y_hi = ty.amax(-1).floor().clamp(-1, height - 1)
-    area = (tx[..., 1] - tx[..., 0]) * (ty[..., 2] - ty[..., 0]) - (tx[..., 2] - tx[..., 0]) * (
-        ty[..., 1] - ty[..., 0]
-    )
-    drawable = (
-        (x_hi >= x_lo)
-        & (y_hi >= y_lo)
-        & (tw > _MIN_W).all(-1)
-        & (area.abs() > 1e-12)
-        & torch.isfinite(area)
-    )
-    batch_index, face_index = drawable.nonzero(as_tuple=True)
-    box_x, box_y = x_lo[drawable], y_lo[drawable]
-    box_w = (x_hi[drawable] - box_x + 1).long()
-    counts = box_w * (y_hi[drawable] - box_y + 1).long()
+    faces = tri.shape[0]
     keys = torch.full((batch * height * width,), _EMPTY, dtype=torch.int64, device=pos.device)
-    if counts.numel() == 0:
+    x, y, z, w = _screen(pos.detach().float(), resolution)
+    # Corner-major (B, 3, F): each corner's values are contiguous rows, which the per-triangle
+    # arithmetic below runs over far faster than the columns of (B, F, 3).
+    corner_ids = tri.T.reshape(-1)
+    tx, ty = (v.index_select(1, corner_ids).view(batch, 3, faces) for v in (x, y))
+    x_lo = torch.minimum(torch.minimum(tx[:, 0], tx[:, 1]), tx[:, 2]).ceil_().clamp_(0, width - 1)
+    x_hi = torch.maximum(torch.maximum(tx[:, 0], tx[:, 1]), tx[:, 2]).floor_()
+    x_hi = x_hi.clamp_(-1, width - 1)
+    y_lo = torch.minimum(torch.minimum(ty[:, 0], ty[:, 1]), ty[:, 2]).ceil_().clamp_(0, height - 1)
+    y_hi = torch.maximum(torch.maximum(ty[:, 0], ty[:, 1]), ty[:, 2]).floor_()
+    y_hi = y_hi.clamp_(-1, height - 1)
+    area = (tx[:, 1] - tx[:, 0]) * (ty[:, 2] - ty[:, 0]) - (tx[:, 2] - tx[:, 0]) * (
+        ty[:, 1] - ty[:, 0]
+    )
+    in_front = (w > _MIN_W).index_select(1, corner_ids).view(batch, 3, faces).all(1)
+    drawable = (
+        (x_hi >= x_lo) & (y_hi >= y_lo) & in_front & (area.abs() > 1e-12) & torch.isfinite(area)
+    )
+    # Most triangles of a small render cover no pixel centre: they go here, before any more work.
+    chosen = drawable.view(-1).nonzero().squeeze(1)
+    if chosen.numel() == 0:
         return keys
-    planes = _triangle_planes(tx[drawable], ty[drawable], tz[drawable], box_x, box_y)
-    # Per triangle: its first pixel's index, box width and face id, gathered once per candidate.
-    first_pixel = (batch_index * height + box_y.long()) * width + box_x.long()
-    integers = torch.stack([first_pixel, box_w, face_index], dim=-1)
+    batch_index = chosen // faces
+    face_index = chosen - batch_index * faces
+    box_x, box_y, box_x_hi, box_y_hi = (
+        v.view(-1).index_select(0, chosen) for v in (x_lo, y_lo, x_hi, y_hi)
+    )
+    box_w = (box_x_hi - box_x + 1).long()
+    counts = box_w * (box_y_hi - box_y + 1).long()
+    # (3 * T,) the chosen triangles' corners, as indices into the flattened (B, V) values
+    at = (batch_index * vertices + tri.T.contiguous().index_select(1, face_index)).view(-1)
+    planes = _triangle_planes(
+        *(v.reshape(-1).index_select(0, at).view(3, -1) for v in (x, y, z)), box_x, box_y
+    )
     ends = counts.cumsum(0)
+    # Per triangle, gathered once per candidate: its first candidate's number, box width,
+    # face id and first pixel.
+    first_pixel = (batch_index * height + box_y.long()) * width + box_x.long()
+    integers = (ends - counts, box_w, face_index, first_pixel)
     chunk_size = CANDIDATE_CHUNK_CUDA if pos.is_cuda else CANDIDATE_CHUNK_CPU
     start = 0
     while start < len(counts):
         # The largest run of triangles whose candidates fit in one chunk (at least one).
-        offset = ends[start - 1] if start else ends.new_zeros(())
+        offset = int(ends[start - 1]) if start else 0
         stop = max(int(torch.searchsorted(ends, offset + chunk_size, right=True)), start + 1)
-        chunk = slice(start, stop)
-        owner_planes = planes[chunk].repeat_interleave(counts[chunk], dim=0)
-        owner = integers[chunk].repeat_interleave(counts[chunk], dim=0)
-        first = (ends[chunk] - counts[chunk] - offset).repeat_interleave(counts[chunk])
-        local = torch.arange(len(owner), device=pos.device) - first
-        dy = local // owner[:, 1]
-        dx = local - dy * owner[:, 1]
+        owner = torch.repeat_interleave(
+            torch.arange(start, stop, device=pos.device), counts[start:stop]
+        )
+        first, owner_w, owner_face, owner_pixel = (v.index_select(0, owner) for v in integers)
+        local = torch.arange(offset, offset + len(owner), device=pos.device) - first
+        dy = local // owner_w
+        dx = local - dy * owner_w
         fx, fy = dx.float(), dy.float()
-        l0 = owner_planes[:, 0] + owner_planes[:, 1] * fx + owner_planes[:, 2] * fy
-        l1 = owner_planes[:, 3] + owner_planes[:, 4] * fx + owner_planes[:, 5] * fy
-        depth = owner_planes[:, 6] + owner_planes[:, 7] * fx + owner_planes[:, 8] * fy
+        p = planes.index_select(1, owner)
+        l0 = p[0] + p[1] * fx + p[2] * fy
+        l1 = p[3] + p[4] * fx + p[5] * fy
+        depth = p[6] + p[7] * fx + p[8] * fy
         keep = (l0 >= 0) & (l1 >= 0) & (l0 + l1 <= 1) & (depth >= -1.0) & (depth <= 1.0)
-        # (depth + 1) / 2 is in [0, 1]: its float bits order like the floats themselves.
-        depth_bits = ((depth[keep] + 1.0) * 0.5).contiguous().view(torch.int32).long()
-        kept = owner[keep]
-        key = (depth_bits << 32) | kept[:, 2]
-        pixel = kept[:, 0] + dy[keep] * width + dx[keep]
-        keys.scatter_reduce_(0, pixel, key, reduce="amin")
+        # (depth + 1) / 2 is in [0, 1] where kept: its float bits order like the floats.
+        depth_bits = ((depth + 1.0) * 0.5).view(torch.int32).long()
+        # Candidates outside stay in with the empty key: cheaper than compacting them away.
+        key = ((depth_bits << 32) | owner_face).masked_fill_(~keep, _EMPTY)
+        keys.scatter_reduce_(0, owner_pixel + dy * width + dx, key, reduce="amin")
         start = stop
     return keys
 
 
 def _triangle_planes(tx: Tensor, ty: Tensor, tz: Tensor, x0: Tensor, y0: Tensor) -> Tensor:
-    """``(T, 9)``: barycentrics l0, l1 and NDC depth as planes ``c + a * dx + b * dy`` in pixel
-    offsets from each triangle's box corner (x0, y0). Computed in float64 and relative to the
-    corner, so that float32 evaluation stays exact to ~1e-6 even for tiny triangles far from
-    the image origin."""
+    """``(9, T)``: barycentrics l0, l1 and NDC depth as planes ``c + a * dx + b * dy`` in pixel
+    offsets from each triangle's box corner (x0, y0), from its corners ``(3, T)``. Computed in
+    float64 and relative to the corner, so that float32 evaluation stays exact to ~1e-6 even
+    for tiny triangles far from the image origin."""
     xs, ys, zs = (t.double() for t in (tx, ty, tz))
-    xs, ys = xs - x0.double()[:, None], ys - y0.double()[:, None]
-    (x0_, x1, x2), (y0_, y1, y2), (z0, z1, z2) = xs.unbind(-1), ys.unbind(-1), zs.unbind(-1)
+    xs, ys = xs - x0.double(), ys - y0.double()
+    (x0_, x1, x2), (y0_, y1, y2), (z0, z1, z2) = xs, ys, zs
     area = (x1 - x0_) * (y2 - y0_) - (x2 - x0_) * (y1 - y0_)
     a0, b0, c0 = (y1 - y2) / area, (x2 - x1) / area, (x1 * y2 - x2 * y1) / area
     a1, b1, c1 = (y2 - y0_) / area, (x0_ - x2) / area, (x2 * y0_ - x0_ * y2) / area
     dz0, dz1 = z0 - z2, z1 - z2
     planes = [c0, a0, b0, c1, a1, b1, z2 + c0 * dz0 + c1 * dz1, a0 * dz0 + a1 * dz1]
     planes.append(b0 * dz0 + b1 * dz1)
-    return torch.stack(planes, dim=-1).float()
+    return torch.stack(planes).float()
 
 
 def rasterize(pos: Tensor, tri: Tensor, resolution: tuple[int, int]) -> Tensor:
@@ -152,19 +168,20 @@ def rasterize(pos: Tensor, tri: Tensor, resolution: tuple[int, int]) -> Tensor:
     batch = pos.shape[0]
     with torch.no_grad():
         keys = _nearest_triangles(pos, tri, resolution)
-    pixel = (keys != _EMPTY).nonzero(as_tuple=True)[0]
-    face = keys[pixel] & 0xFFFFFFFF
+    pixel = (keys != _EMPTY).nonzero().squeeze(1)
+    face = keys.index_select(0, pixel) & 0xFFFFFFFF
     b = pixel // (height * width)
     py = (pixel // width) % height
     px = pixel % width
     # Recomputed with autograd: barycentrics as functions of the vertex positions.
     x, y, z, w = _screen(pos, resolution)
-    corners = tri[face]
-    screen_weights = _edge_weights(x[b[:, None], corners], y[b[:, None], corners], px, py)
-    inverse_w = 1.0 / w[b[:, None], corners]
+    corners = _flat_corners(tri, face, b, pos.shape[1])
+    xs, ys, zs, ws = (_gathered(v.reshape(-1), corners) for v in (x, y, z, w))
+    screen_weights = _edge_weights(xs, ys, px, py)
+    inverse_w = 1.0 / ws
     perspective = screen_weights * inverse_w
     perspective = perspective / perspective.sum(-1, keepdim=True)
-    depth = (screen_weights * z[b[:, None], corners]).sum(-1)
+    depth = (screen_weights * zs).sum(-1)
     values = torch.stack(
         [perspective[:, 0], perspective[:, 1], depth, (face + 1).to(pos.dtype)], dim=-1
     )
@@ -172,19 +189,33 @@ def rasterize(pos: Tensor, tri: Tensor, resolution: tuple[int, int]) -> Tensor:
     return out.view(batch, height, width, 4)
 
 
+def _flat_corners(tri: Tensor, face: Tensor, batch_index: Tensor, vertices: int) -> Tensor:
+    """``(N, 3)`` the corners of triangles ``face`` as indices into per-batch vertex values
+    flattened to ``(B * V, ...)``."""
+    return batch_index[:, None] * vertices + tri.index_select(0, face)
+
+
+def _gathered(values: Tensor, index: Tensor) -> Tensor:
+    """``values`` (flattened along the first dimension) at ``index (N, 3)``: ``(N, 3, ...)``.
+    ``index_select`` rather than advanced indexing, several times faster on CPU."""
+    return values.index_select(0, index.reshape(-1)).view(*index.shape, *values.shape[1:])
+
+
 def interpolate(attr: Tensor, rast: Tensor, tri: Tensor) -> Tensor:
     """Per-vertex attributes ``(V, C)`` or ``(B, V, C)`` interpolated to ``(B, H, W, C)``;
     0 where no triangle covers the pixel."""
     batch, height, width, _ = rast.shape
-    if attr.ndim == 2:
-        attr = attr[None].expand(batch, -1, -1)
     flat = rast.reshape(-1, 4)
     face = flat[:, 3].long() - 1
-    pixel = (face >= 0).nonzero(as_tuple=True)[0]
-    b = pixel // (height * width)
-    corners = tri.long()[face[pixel]]  # (N, 3)
-    values = attr[b[:, None], corners]  # (N, 3, C)
-    u, v = flat[pixel, 0:1], flat[pixel, 1:2]
+    pixel = (face >= 0).nonzero().squeeze(1)
+    face = face.index_select(0, pixel)
+    if attr.ndim == 2:  # shared by every image: no batch offset (nor a per-image copy)
+        corners = tri.long().index_select(0, face)
+    else:
+        corners = _flat_corners(tri.long(), face, pixel // (height * width), attr.shape[1])
+    values = _gathered(attr.reshape(-1, attr.shape[-1]), corners)  # (N, 3, C)
+    hit = flat.index_select(0, pixel)
+    u, v = hit[:, 0:1], hit[:, 1:2]
     mixed = u * values[:, 0] + v * values[:, 1] + (1.0 - u - v) * values[:, 2]
     out = attr.new_zeros(batch * height * width, attr.shape[-1])
     return out.index_copy(0, pixel, mixed.to(attr.dtype)).view(batch, height, width, -1)
