@@ -37,22 +37,34 @@ def look_at(
     When ``up`` is parallel to the view direction (a camera straight above), +Z or +X is used
     as the up hint instead, so that top and bottom views are well defined.
     """
-    eye, target, up = _vec3(eye), _vec3(target), _vec3(up)
-    forward = target - eye
-    if forward.norm() < 1e-9:
+    return looking_at(_vec3(eye)[None], target, up)[0]
+
+
+def looking_at(
+    eyes: Tensor, target: Vector3 = (0.0, 0.0, 0.0), up: Vector3 = (0.0, 1.0, 0.0)
+) -> Tensor:
+    """``look_at`` for many cameras at once: ``eyes (N, 3)`` -> ``(N, 4, 4)``. (One at a time
+    cost the pose search 1332 Python calls, 45 ms, per photo.)"""
+    eyes = torch.as_tensor(eyes, dtype=torch.float32).reshape(-1, 3)
+    target, up = _vec3(target), _vec3(up)
+    forward = target - eyes
+    length = forward.norm(dim=-1, keepdim=True)
+    if bool((length < 1e-9).any()):
         raise CameraError("look_at: eye and target coincide")
-    forward = forward / forward.norm()
-    right = torch.linalg.cross(forward, up)
+    forward = forward / length
+    right = torch.linalg.cross(forward, up.expand_as(forward))
     for fallback in ((0.0, 0.0, 1.0), (1.0, 0.0, 0.0)):
-        if right.norm() > 1e-6:
+        weak = right.norm(dim=-1, keepdim=True) <= 1e-6
+        if not bool(weak.any()):
             break
-        right = torch.linalg.cross(forward, torch.tensor(fallback))
-    right = right / right.norm()
+        hint = torch.tensor(fallback).expand_as(forward)
+        right = torch.where(weak, torch.linalg.cross(forward, hint), right)
+    right = right / right.norm(dim=-1, keepdim=True)
     true_up = torch.linalg.cross(right, forward)
-    rotation = torch.stack([right, true_up, -forward])  # rows: camera axes in world space
-    view = torch.eye(4)
-    view[:3, :3] = rotation
-    view[:3, 3] = -rotation @ eye
+    rotation = torch.stack([right, true_up, -forward], dim=1)  # rows: camera axes in world space
+    view = torch.eye(4).repeat(len(eyes), 1, 1)
+    view[:, :3, :3] = rotation
+    view[:, :3, 3] = -(rotation @ eyes[..., None])[..., 0]
     return view
 
 
@@ -258,7 +270,7 @@ class Cameras:
         resolution = _checked_resolution(resolution)
         aspect = resolution[1] / resolution[0]
         eyes = orbit_eyes(azimuths_degrees, elevations_degrees, radius, target)
-        view = torch.stack([look_at(eye, target) for eye in eyes])
+        view = looking_at(eyes, target)
         if orthographic_height is None:
             projection = perspective(fov_y_degrees, aspect, near, far)
         else:

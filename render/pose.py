@@ -228,13 +228,16 @@ class _Target:
             else (roll, (self.mask, self.image))
             for roll in rolls
         ]
+        # Every turn at once: masks (R, 1, H, W) and colours (R, 1, H, W, 3) against renders
+        # (B, H, W), scores (R, B) read out in that order.
+        masks = torch.stack([mask for _, (mask, _) in photos])[:, None]
+        images = torch.stack([image for _, (_, image) in photos])[:, None]
         found = []
         for start in range(0, len(views), self.settings.batch):
             batch = views[start : start + self.settings.batch]
             covered, colour = self._render([(a, e, 0.0) for a, e in batch])
-            for roll, (mask, image) in photos:
-                cameras = [(a, e, roll) for a, e in batch]
-                found += self._scored(cameras, covered, colour, mask, image)
+            cameras = [(a, e, roll) for roll, _ in photos for a, e in batch]
+            found += self._scored(cameras, covered, colour, masks, images)
         return found
 
     @torch.no_grad()
@@ -261,15 +264,19 @@ class _Target:
         mask: Tensor,
         image: Tensor,
     ) -> list[ViewEstimate]:
+        """``views`` rendered as ``covered (B, H, W)`` and ``colour`` scored against the photo's
+        ``mask (..., H, W)`` and ``image (..., H, W, 3)``; leading dimensions there (several
+        turns of the photo) score every render against each, ``views`` in that order."""
         both = covered & mask
-        ious = both.sum((1, 2)) / (covered | mask).sum((1, 2)).clamp_min(1)
+        overlap = both.sum((-2, -1))
+        ious = overlap / (covered | mask).sum((-2, -1)).clamp_min(1)
         errors: Tensor | None = None
         if colour is not None:
             difference = (colour - image).abs().mean(-1) * both
-            errors = difference.sum((1, 2)) / both.sum((1, 2)).clamp_min(1)
+            errors = difference.sum((-2, -1)) / overlap.clamp_min(1)
         # As Python floats at once: reading them one by one cost as much as the comparison.
-        iou_list = ious.tolist()
-        error_list = [None] * len(views) if errors is None else errors.tolist()
+        iou_list = ious.flatten().tolist()
+        error_list = [None] * len(views) if errors is None else errors.flatten().tolist()
         found = []
         for (azimuth, elevation, roll), iou, error in zip(views, iou_list, error_list, strict=True):
             # Elevations beyond the poles come back over the top: the same direction.
