@@ -153,12 +153,14 @@ def test_image_to_3d(tiny_pipeline: Pipeline, tmp_path, monkeypatch, caplog) -> 
     assert "background is not plain" in asset.metadata["warnings"][0]
 
     # The quick shape that straightening samples may fail where the real one would not.
-    from gen3d.pipeline import STRAIGHTEN_RESOLUTION, EmptyShapeError
+    from gen3d.pipeline import STRAIGHTEN_STEPS, EmptyShapeError
+    from gen3d.testing import TINY_DEFAULTS
 
     real_mesh = Pipeline._mesh
+    assert TINY_DEFAULTS["steps"] != STRAIGHTEN_STEPS  # how the quick shape is told apart
 
     def quick_shape_fails(self, field_, opts, *args):
-        if opts.resolution == STRAIGHTEN_RESOLUTION:
+        if opts.steps == STRAIGHTEN_STEPS:
             raise EmptyShapeError("no surface")
         return real_mesh(self, field_, opts, *args)
 
