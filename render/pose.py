@@ -194,10 +194,11 @@ class _Target:
         self.backend = get_backend(backend, mesh.device) if isinstance(backend, str) else backend
         pixels = torch.cat([image.float(), mask.float()[..., None]], dim=-1).to(mesh.device)
         self.mask, self.image = self._compared(pixels)
-        # What the coarse search turns, at twice the comparison resolution: turning the
-        # full-size photo cost more than rendering (0.2 s of a straightening's 1.4 s at 384^2
-        # pixels), and the turned copy is averaged down to the comparison size anyway.
-        self.turnable = _area_resized(pixels, min(2 * settings.resolution, pixels.shape[0]))
+        # What the coarse search turns, at most 4x the comparison resolution: turning a
+        # 384^2 photo for 64^2 silhouettes cost 0.2 s of a straightening's 1.4 s, and the
+        # turned copy is averaged down anyway. (At 2x, a ring's mirror view, as good a match,
+        # came first on the views bench: a tie, but a needless change.)
+        self.turnable = _area_resized(pixels, min(4 * settings.resolution, pixels.shape[0]))
         self.coloured = mesh.texture is not None or mesh.vertex_colors is not None
 
     def _compared(self, pixels: Tensor) -> tuple[Tensor, Tensor]:
