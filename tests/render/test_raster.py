@@ -62,6 +62,32 @@ def test_nearest_triangle_wins_and_depth_range_clips() -> None:
     assert set(drawn.tolist()) == {2.0}
 
 
+def test_wide_triangles_drawn_by_row_spans_match_their_boxes(monkeypatch) -> None:
+    """Row spans skip the pixels a box holds outside its triangle; they must never skip one
+    inside, even for slivers, near-degenerate triangles and ones reaching off screen."""
+    generator = torch.Generator().manual_seed(0)
+    count = 1500
+    corners = torch.rand(count, 1, 3, generator=generator) * 2 - 1
+    corners = corners + torch.randn(count, 3, 3, generator=generator) * 0.4
+    slivers = torch.arange(0, count, 5)  # a third corner barely off the first edge
+    edge = corners[slivers, 1] - corners[slivers, 0]
+    corners[slivers, 2] = corners[slivers, 0] + 1e-4 * edge + 1e-7
+    corners[::11] *= 4.0  # far beyond the frame
+    points = corners.reshape(-1, 3)
+    pos = torch.cat([points[:, :2], points[:, 2:] * 0.5, torch.ones(len(points), 1)], 1)[None]
+    tri = torch.arange(3 * count).view(count, 3)
+
+    def drawn(min_width: int, share: float) -> torch.Tensor:
+        monkeypatch.setattr(raster_torch, "SPAN_MIN_WIDTH", min_width)
+        monkeypatch.setattr(raster_torch, "SPAN_SHARE", share)
+        return raster_torch._nearest_triangles(pos, tri, (97, 131))
+
+    boxes = drawn(10**9, 0.0)
+    assert (boxes != raster_torch._EMPTY).float().mean() > 0.9  # most pixels covered
+    assert torch.equal(drawn(1, 0.0), boxes)  # every triangle by spans
+    assert torch.equal(drawn(8, 0.0), boxes)  # both ways at once
+
+
 def test_perspective_correct_interpolation() -> None:
     # A quad receding in depth: the interpolated world position of each pixel must lie on the
     # camera ray through that pixel (screen-linear interpolation would not).
