@@ -9,7 +9,8 @@ It follows nvdiffrast's conventions exactly, so the two backends are interchange
 - ``interpolate``, ``texture`` (uv in [0, 1], ``tex[:, 0, 0]`` at uv (0, 0)) and ``antialias``.
 
 How it rasterizes: every triangle's screen bounding box is enumerated as candidate pixels (in
-chunks, so memory stays bounded), candidates inside the triangle and the depth range keep a
+chunks, so memory stays bounded; for wide triangles only each row's span of the box, a pixel
+wider each side than the triangle), candidates inside the triangle and the depth range keep a
 key of (depth, triangle id) packed into one int64, and a ``scatter_reduce(amin)`` per pixel
 finds the nearest triangle: one pass, no sorting, no Python loop over triangles. That search
 runs without autograd; barycentrics of the winning triangles are then recomputed from ``pos``
