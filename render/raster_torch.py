@@ -379,7 +379,7 @@ def texture(
 
 
 def _shares_edge(tri: Tensor, face_a: Tensor, face_b: Tensor) -> Tensor:
-    corners_a, corners_b = tri[face_a], tri[face_b]
+    corners_a, corners_b = tri.index_select(0, face_a), tri.index_select(0, face_b)
     return (corners_a[:, :, None] == corners_b[:, None, :]).sum((1, 2)) >= 2
 
 
@@ -409,19 +409,26 @@ def antialias(color: Tensor, rast: Tensor, pos: Tensor, tri: Tensor) -> Tensor:
         front = torch.where(near_first, face_p, face_q)
         back = torch.where(near_first, face_q, face_p)
         edge = (face_p != face_q) & (front >= 0)
-        candidates = edge.nonzero(as_tuple=False)
-        if len(candidates) == 0:
+        # Flat indices and index_select, not boolean masks: several times faster on CPU.
+        found = edge.reshape(-1).nonzero().squeeze(1)
+        if len(found) == 0:
             continue
-        front_face, back_face = front[edge], back[edge]
+        front_face = front.reshape(-1).index_select(0, found)
+        back_face = back.reshape(-1).index_select(0, found)
         connected = (back_face >= 0) & _shares_edge(tri, front_face, back_face.clamp_min(0))
-        candidates, front_face = candidates[~connected], front_face[~connected]
-        from_first = near_first[edge][~connected]
-        b, row, col = candidates.unbind(-1)
+        unconnected = (~connected).nonzero().squeeze(1)
+        found = found.index_select(0, unconnected)
+        front_face = front_face.index_select(0, unconnected)
+        from_first = near_first.reshape(-1).index_select(0, found)
+        rows, cols = edge.shape[1:]
+        b = found // (rows * cols)
+        row = found // cols - b * rows
+        col = found % cols
         step = torch.zeros(2, dtype=torch.long, device=rast.device)
         step[0 if axis == 2 else 1] = 1  # (dx, dy) from the first pixel to the second
         p_x, p_y = col.float(), row.float()
-        corners = tri[front_face]
-        xs, ys = x[b[:, None], corners], y[b[:, None], corners]
+        corners = _flat_corners(tri, front_face, b, pos.shape[1])
+        xs, ys = _gathered(x.reshape(-1), corners), _gathered(y.reshape(-1), corners)
         at_p = _edge_weights(xs, ys, p_x, p_y)
         at_q = _edge_weights(xs, ys, p_x + step[0], p_y + step[1])
         inside, outside = (
