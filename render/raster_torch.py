@@ -22,6 +22,8 @@ renders objects from outside them, where that never happens.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import Tensor
 from torch.nn import functional as F
@@ -117,11 +119,12 @@ def _nearest_triangles(pos: Tensor, tri: Tensor, resolution: tuple[int, int]) ->
     box_h = (box_y_hi - box_y + 1).long()
     counts = box_w * box_h
     # (3 * T,) the chosen triangles' corners, as indices into the flattened (B, V) values
-    at = (batch_index * vertices + tri.T.contiguous().index_select(1, face_index)).view(-1)
+    at = (batch_index * vertices + corner_ids.view(3, faces).index_select(1, face_index)).view(-1)
     planes = _triangle_planes(
         *(v.reshape(-1).index_select(0, at).view(3, -1) for v in (x, y, z)), box_x, box_y
     )
     first_pixel = (batch_index * height + box_y.long()) * width + box_x.long()
+    boxes = _Boxes(planes, box_w, box_h, face_index, first_pixel)
     chunk_size = CANDIDATE_CHUNK_CUDA if pos.is_cuda else CANDIDATE_CHUNK_CPU
     # Wide triangles are drawn row by row over their spans, the rest over their boxes; spans
     # only pay where wide triangles hold a good share of the candidates.
@@ -130,17 +133,26 @@ def _nearest_triangles(pos: Tensor, tri: Tensor, resolution: tuple[int, int]) ->
         wide = torch.zeros_like(wide)
     for subset, draw in ((wide, _draw_spans), (~wide, _draw_boxes)):
         if bool(subset.all()):
-            draw(keys, planes, box_w, box_h, face_index, first_pixel, width, chunk_size)
+            draw(keys, boxes, width, chunk_size)
         elif bool(subset.any()):
-            pick = subset.nonzero().squeeze(1)
-            draw(
-                keys,
-                planes.index_select(1, pick),
-                *(v.index_select(0, pick) for v in (box_w, box_h, face_index, first_pixel)),
-                width,
-                chunk_size,
-            )
+            draw(keys, boxes.subset(subset.nonzero().squeeze(1)), width, chunk_size)
     return keys
+
+
+class _Boxes(NamedTuple):
+    """The drawable triangles: their planes ``(9, T)`` (``_triangle_planes``), box widths
+    and heights in pixels, face ids and the flat index of each box's first pixel."""
+
+    planes: Tensor
+    width: Tensor
+    height: Tensor
+    face: Tensor
+    first_pixel: Tensor
+
+    def subset(self, pick: Tensor) -> _Boxes:
+        return _Boxes(
+            self.planes.index_select(1, pick), *(v.index_select(0, pick) for v in self[1:])
+        )
 
 
 def _chunk_end(ends: Tensor, start: int, budget: int) -> tuple[int, int]:
@@ -151,17 +163,9 @@ def _chunk_end(ends: Tensor, start: int, budget: int) -> tuple[int, int]:
     return offset, max(int(torch.searchsorted(ends, offset + budget, right=True)), start + 1)
 
 
-def _draw_boxes(
-    keys: Tensor,
-    planes: Tensor,
-    box_w: Tensor,
-    box_h: Tensor,
-    face: Tensor,
-    first_pixel: Tensor,
-    width: int,
-    chunk_size: int,
-) -> None:
+def _draw_boxes(keys: Tensor, boxes: _Boxes, width: int, chunk_size: int) -> None:
     """Every pixel centre of each triangle's box tested, ``chunk_size`` at a time."""
+    planes, box_w, box_h, face, first_pixel = boxes
     counts = box_w * box_h
     ends = counts.cumsum(0)
     # Per triangle, gathered once per candidate: its first candidate's number, box width,
@@ -186,19 +190,11 @@ def _draw_boxes(
         start = stop
 
 
-def _draw_spans(
-    keys: Tensor,
-    planes: Tensor,
-    box_w: Tensor,
-    box_h: Tensor,
-    face: Tensor,
-    first_pixel: Tensor,
-    width: int,
-    chunk_size: int,
-) -> None:
+def _draw_spans(keys: Tensor, boxes: _Boxes, width: int, chunk_size: int) -> None:
     """Each triangle row by row, testing only the pixel centres of each row's span (``_span``,
     a pixel wider each side): a box holds about 2.8 times the pixels its triangle covers.
     The test is the boxes' own, term for term, so the two agree bit for bit."""
+    planes, box_w, box_h, face, first_pixel = boxes
     device = keys.device
     bound = (box_w * box_h).cumsum(0)  # the boxes' candidates: at most what a chunk holds
     row_starts = box_h.cumsum(0) - box_h
