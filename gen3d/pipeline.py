@@ -153,6 +153,9 @@ STRAIGHTEN_STEPS, STRAIGHTEN_RESOLUTION, STRAIGHTEN_FACES = 8, 48, 2000
 STRAIGHTEN_POSE_RESOLUTION = 64
 STRAIGHTEN_ROLLS = (3.0, 15.0)
 STRAIGHTEN_MIN_GAIN = 0.03
+#: where the silhouettes find no turn, the photo's upright edges (``gen3d.edge_tilt``) may:
+#: a reading this strong, within ``STRAIGHTEN_ROLLS``, turns it back
+STRAIGHTEN_EDGE_STRENGTH = 2.5
 
 
 @dataclass
@@ -603,6 +606,7 @@ class Pipeline:
     ) -> tuple[list[Any], list[float]]:
         """``images`` with those taken askew turned upright (``gen3d.images.straightened``),
         and by how many degrees each was turned back (0: left as it was)."""
+        from gen3d.edge_tilt import edge_tilt
         from gen3d.image_view import estimate_photo_view, prepared_photo
         from gen3d.images import cut_image
         from render import RenderError
@@ -628,28 +632,34 @@ class Pipeline:
                     straighten=False,
                 )
         except EmptyShapeError as error:  # the quick shape, not the real one: go on without
-            log.info("not straightened: the quick shape had no surface (%s)", error)
-            report("straighten", 1.0)
-            return [cuts[key] for key in keys], [0.0] * len(images)
+            log.info("no quick shape to straighten by (%s): by the edges alone", error)
+            quick = [None] * len(distinct)
         quick = quick if isinstance(quick, list) else [quick]
+        low, high = STRAIGHTEN_ROLLS
         roll_of: dict[Any, float] = {}
         for done, (index, asset) in enumerate(zip(distinct, quick, strict=True)):
             cut = cuts[keys[index]]
             photo = prepared_photo(cut, REFINE_RESOLUTION, PREPARE_MARGIN)
+            roll, by = 0.0, "its outline"
             try:
-                estimate = estimate_photo_view(
-                    asset.mesh, photo, PREPARE_MARGIN, resolution=STRAIGHTEN_POSE_RESOLUTION
-                )
+                if asset is not None:
+                    estimate = estimate_photo_view(
+                        asset.mesh, photo, PREPARE_MARGIN, resolution=STRAIGHTEN_POSE_RESOLUTION
+                    )
+                    gain = estimate.score - (estimate.level_score or estimate.score)
+                    if low <= abs(estimate.roll) <= high and gain >= STRAIGHTEN_MIN_GAIN:
+                        roll = estimate.roll
             except RenderError as error:  # e.g. a quick shape with no faces left
-                log.info("%s not straightened: %s", cut.name, error)
-                roll_of[keys[index]] = 0.0
-                continue
-            low, high = STRAIGHTEN_ROLLS
-            gain = estimate.score - (estimate.level_score or estimate.score)
-            askew = low <= abs(estimate.roll) <= high and gain >= STRAIGHTEN_MIN_GAIN
-            roll_of[keys[index]] = estimate.roll if askew else 0.0
-            if askew:
-                log.info("%s looks turned %+.0f degrees: turned back", cut.name, estimate.roll)
+                log.info("%s: no view estimate to straighten by (%s)", cut.name, error)
+            if not roll:
+                # Boxes and cars look alike turned and seen from elsewhere: their upright
+                # edges tell.
+                tilt = edge_tilt(*photo)
+                if tilt.strength >= STRAIGHTEN_EDGE_STRENGTH and low <= abs(tilt.roll) <= high:
+                    roll, by = tilt.roll, "its upright edges"
+            roll_of[keys[index]] = roll
+            if roll:
+                log.info("%s looks turned %+.0f degrees (%s): turned back", cut.name, roll, by)
             report("straighten", (done + 1) / len(distinct))
         rolls = [roll_of[key] for key in keys]
         turned = [

@@ -648,6 +648,74 @@ def bench_straighten(data: str, shapes: int, seed: int) -> dict:
     return result
 
 
+def bench_tilt(items: list[dict], seed: int) -> dict:
+    """The edge reading alone (``gen3d.edge_tilt``): each shape photographed level and turned
+    3-15 degrees either way (Lambert, head light, 384^2), as rendered and as a phone would
+    keep it (noise, then JPEG at quality 75); cut out and framed as the pipeline frames an
+    input. For each strength threshold: level photos read as turned (false alarms), turned
+    ones read as turned, and the median error of those."""
+    import io
+
+    from PIL import Image
+
+    from gen3d.edge_tilt import edge_tilt
+    from gen3d.image_view import prepared_photo
+    from gen3d.images import cut_image
+    from gen3d.pipeline import PREPARE_MARGIN, REFINE_RESOLUTION, reference_cameras
+
+    rng = random.Random(seed + 3)
+    noise = np.random.default_rng(seed)
+    readings: dict[str, list[tuple[float, float, float]]] = {"clean": [], "phone": []}
+    seconds = []
+    for item in items:
+        drawable = RenderMesh.from_trimesh(item["mesh"])
+        turn = rng.choice((-1, 1)) * rng.uniform(3.0, 15.0)
+        for roll in (0.0, turn):
+            cameras = reference_cameras(drawable.vertices, (*item["view"], roll), SIZE)
+            colour = render_mesh(drawable, cameras, shading="lambert").color[0].clamp(0, 1)
+            pixels = (colour.numpy() * 255 + 0.5).astype(np.uint8)
+            noisy = np.clip(pixels + noise.normal(0.0, 4.0, pixels.shape), 0, 255)
+            buffer = io.BytesIO()
+            Image.fromarray(noisy.astype(np.uint8)).save(buffer, "JPEG", quality=75)
+            phone = Image.open(buffer)
+            for kind, picture in (("clean", Image.fromarray(pixels)), ("phone", phone)):
+                colours, mask = prepared_photo(
+                    cut_image(picture), REFINE_RESOLUTION, PREPARE_MARGIN
+                )
+                started = time.perf_counter()
+                tilt = edge_tilt(colours, mask)
+                seconds.append(time.perf_counter() - started)
+                readings[kind].append((roll, tilt.roll, tilt.strength))
+    result: dict = {"seconds_per_photo": float(np.median(seconds)), "photos": len(items)}
+    print(
+        "\n| photos | strength at least | level read as turned | turned read as turned | "
+        "median error (deg) |"
+    )
+    print("|---|---|---|---|---|")
+    for kind, found in readings.items():
+        for threshold in (1.5, 2.0, 2.5, 3.0):
+
+            def turned(reading: tuple[float, float, float]) -> bool:
+                return reading[2] >= threshold and 3.0 <= abs(reading[1]) <= 15.0  # noqa: B023
+
+            level = [r for r in found if r[0] == 0.0]
+            askew = [r for r in found if r[0] != 0.0]
+            false = sum(turned(r) for r in level)
+            hits = [abs(r[1] - r[0]) for r in askew if turned(r)]
+            median = float(np.median(hits)) if hits else float("nan")
+            result[f"{kind}, {threshold}"] = {
+                "false_alarms": false,
+                "found": len(hits),
+                "error_median": median,
+            }
+            print(
+                f"| {kind} | {threshold} | {false} of {len(level)} | {len(hits)} of "
+                f"{len(askew)} | {median:.1f} |"
+            )
+    print(f"{result['seconds_per_photo']:.3f} s per photo")
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shapes", type=int, default=24)
@@ -691,6 +759,8 @@ def main() -> None:
         results["refine"] = bench_refine(items[: args.refine_shapes], args.refine_steps)
     if "straighten" in parts:
         results["straighten"] = bench_straighten(args.data, args.refine_shapes, args.seed)
+    if "tilt" in parts:
+        results["tilt"] = bench_tilt(items, args.seed)
     if "roll" in parts:
         results["roll"] = bench_roll(
             items[: args.refine_shapes], args.refine_steps, args.max_roll, args.seed

@@ -215,6 +215,39 @@ def test_image_to_3d(tiny_pipeline: Pipeline, tmp_path, monkeypatch, caplog) -> 
         tiny_pipeline(image=broken)
 
 
+def test_a_photo_whose_upright_edges_lean_is_straightened_by_them(
+    tiny_pipeline: Pipeline, tmp_path, monkeypatch
+) -> None:
+    """Where the quick shape's silhouettes find no turn (a box looks the same turned and seen
+    from elsewhere), or there is no quick shape, the object's upright edges turn it back."""
+    from types import SimpleNamespace
+
+    import gen3d.image_view
+    from gen3d.pipeline import STRAIGHTEN_STEPS, EmptyShapeError
+
+    picture = Image.new("RGB", (160, 160), "white")
+    picture.paste((120, 80, 40), (50, 20, 110, 140))
+    picture.paste((220, 190, 150), (58, 28, 102, 132))
+    photo = tmp_path / "cabinet.png"
+    picture.rotate(9.0, resample=Image.Resampling.BICUBIC, fillcolor="white").save(photo)
+
+    level = SimpleNamespace(score=0.9, level_score=None, roll=0.0)
+    monkeypatch.setattr(gen3d.image_view, "estimate_photo_view", lambda *a, **k: level)
+    asset = tiny_pipeline(image=photo, seed=2, texture_size=0)
+    assert abs(asset.metadata["straightened"] - 9.0) <= 0.5, asset.metadata
+
+    real_mesh = Pipeline._mesh
+
+    def quick_shape_fails(self, field_, opts, *args):
+        if opts.steps == STRAIGHTEN_STEPS:
+            raise EmptyShapeError("no surface")
+        return real_mesh(self, field_, opts, *args)
+
+    monkeypatch.setattr(Pipeline, "_mesh", quick_shape_fails)
+    asset = tiny_pipeline(image=photo, seed=2, texture_size=0)
+    assert abs(asset.metadata["straightened"] - 9.0) <= 0.5, asset.metadata
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
