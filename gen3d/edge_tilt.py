@@ -8,6 +8,10 @@ of squared column sums peaks (the projection profile used to deskew scanned text
 height against the level picture's says how sure the reading is: objects without upright
 lines (a snowman, a bowl) give a flat profile.
 
+Perspective makes upright edges lean too: a camera looking down sees them lean towards each
+other on either side of the picture, as much one way as the other. No roll explains that, so
+``mirrored`` says how the opposite turn reads: below level for a real roll.
+
 This needs no shape, so it also catches turns that the quick shape's silhouette cannot tell
 apart from another view (boxes and cars, whose rolled outline looks like a level one from
 elsewhere); the pipeline's straightening takes it where the silhouettes found no turn.
@@ -32,6 +36,10 @@ TILT_BLUR = 1.0
 class EdgeTilt:
     roll: float  # degrees the picture looks turned counter-clockwise (``ViewEstimate.roll``'s)
     strength: float  # the profile's peak over its height level: 1 at roll 0, higher is surer
+    #: the profile at the opposite turn over its height level: as high as ``strength``, the
+    #: edges lean both ways alike (a level camera looking down sees upright edges on either
+    #: side lean towards each other), which no roll explains
+    mirrored: float = 1.0
 
 
 def edge_tilt(colours: Tensor, mask: Tensor | None = None) -> EdgeTilt:
@@ -54,13 +62,14 @@ def edge_tilt(colours: Tensor, mask: Tensor | None = None) -> EdgeTilt:
     strength = float(profile[best]) / max(level, 1e-12)
     if best in (0, len(angles) - 1):
         return EdgeTilt(0.0, 1.0)
+    mirrored = float(profile[len(angles) - 1 - best]) / max(level, 1e-12)
     # A parabola through the peak and its neighbours places it between the steps.
     left, middle, right = (float(v) for v in profile[best - 1 : best + 2])
     curve = left - 2.0 * middle + right
     offset = 0.5 * (left - right) / curve if curve < 0 else 0.0
     # The picture was turned by -angle to stand its edges upright: it looks turned by angle.
     roll = -(float(angles[best]) + offset * TILT_STEP)
-    return EdgeTilt(roll, strength)
+    return EdgeTilt(roll, strength, mirrored)
 
 
 def _column_energy(grey: Tensor, angles: Tensor) -> Tensor:

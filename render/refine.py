@@ -258,16 +258,21 @@ def refine_texture(
     # step samples only the small change at the pixels' UVs (bilinear sampling of the coarse
     # change is, to second order, sampling of its bilinear upsampling).
     anchor_colours = sampler.sample(anchor, weight)
+    seen = _seen_cells(sampler, change, weight)
     best, since_best = math.inf, 0
     for step in range(settings.steps):
         optimizer.zero_grad(set_to_none=True)
-        colours = anchor_colours + sampler.sample(change, weight)
+        # Only cells the views sample may change: Adam moves a parameter a full step for the
+        # faintest gradient, so cells reached only through the smoothness term drifted too,
+        # across the atlas onto sides the views never show.
+        visible_change = change * seen
+        colours = anchor_colours + sampler.sample(visible_change, weight)
         if shading is not None:
             colours = colours * shading
         loss = (
             (colours - targets).pow(2).mean()
-            + settings.tv_weight * total_variation(change)
-            + settings.anchor_weight * change.pow(2).mean()
+            + settings.tv_weight * total_variation(visible_change)
+            + settings.anchor_weight * visible_change.pow(2).mean()
         )
         loss.backward()
         optimizer.step()
@@ -283,8 +288,17 @@ def refine_texture(
                 result.stopped_early = True
                 break
     with torch.no_grad():
-        result.texture = (anchor + _upsample(change, size)).clamp(0.0, 1.0)
+        result.texture = (anchor + _upsample(change * seen, size)).clamp(0.0, 1.0)
     return result
+
+
+def _seen_cells(sampler: TextureSampler, change: Tensor, weight: Tensor) -> Tensor:
+    """``(h, w, 1)``: 1 at the cells of ``change (h, w, 3)`` that sampling it at the pixels
+    of ``weight`` reads (bilinear footprints included), 0 elsewhere."""
+    probe = torch.zeros_like(change, requires_grad=True)
+    with torch.enable_grad():
+        sampler.sample(probe, weight).sum().backward()
+    return (probe.grad.abs().sum(-1, keepdim=True) > 0).to(change.dtype)
 
 
 def _per_channel(shading: Tensor) -> Tensor:

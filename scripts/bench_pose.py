@@ -748,30 +748,46 @@ def bench_tilt(items: list[dict], seed: int) -> dict:
                 seconds.append(time.perf_counter() - started)
     result: dict = {"seconds_per_photo": float(np.median(seconds)), "photos": len(items)}
     print(
-        "\n| photos | strength at least | read up to (deg) | level read as turned | turned "
-        "read as turned | median error (deg) |"
+        "\n| photos | strength at least | read up to (deg) | mirror guard | level read as "
+        "turned | turned read as turned | median error (deg) |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for kind, found in readings.items():
-        for threshold, limit in itertools.product((2.0, 2.5, 3.0), (15.0, 19.5)):
+        for threshold, limit, guard in itertools.product(
+            (2.0, 2.5, 3.0), (15.0, 19.5), (False, True)
+        ):
 
-            def turned(tilt, threshold=threshold, limit=limit) -> bool:
-                return tilt.strength >= threshold and 3.0 <= abs(tilt.roll) <= limit
+            def turned(tilt, threshold=threshold, limit=limit, guard=guard) -> bool:
+                mirror = not guard or tilt.mirrored < 1.0
+                return tilt.strength >= threshold and 3.0 <= abs(tilt.roll) <= limit and mirror
 
             level = [tilt for roll, tilt in found if roll == 0.0]
             askew = [(roll, tilt) for roll, tilt in found if roll != 0.0]
             false = sum(turned(tilt) for tilt in level)
             hits = [abs(tilt.roll - roll) for roll, tilt in askew if turned(tilt)]
             median = float(np.median(hits)) if hits else float("nan")
-            result[f"{kind}, {threshold}, {limit}"] = {
+            result[f"{kind}, {threshold}, {limit}, {guard}"] = {
                 "false_alarms": false,
                 "found": len(hits),
                 "error_median": median,
             }
             print(
-                f"| {kind} | {threshold} | {limit} | {false} of {len(level)} | {len(hits)} of "
-                f"{len(askew)} | {median:.1f} |"
+                f"| {kind} | {threshold} | {limit} | {'yes' if guard else 'no'} | {false} of "
+                f"{len(level)} | {len(hits)} of {len(askew)} | {median:.1f} |"
             )
+        strongest = sorted(
+            (
+                tilt.strength
+                for roll, tilt in found
+                if roll == 0.0 and 3.0 <= abs(tilt.roll) <= 15.0
+            ),
+            reverse=True,
+        )[:5]
+        result[f"{kind}, strongest level readings"] = strongest
+        print(
+            f"{kind}: the strongest readings of level photos (3-15 deg): "
+            + ", ".join(f"{v:.2f}" for v in strongest)
+        )
     print(f"{result['seconds_per_photo']:.3f} s per photo")
     return result
 

@@ -63,3 +63,16 @@ def _box_mask(turned: float) -> np.ndarray:
     mask = Image.new("L", (200, 200), 0)
     ImageDraw.Draw(mask).rectangle((60, 30, 140, 170), fill=255)
     return np.asarray(mask.rotate(turned, resample=Image.Resampling.BILINEAR)) > 127
+
+
+def test_edges_leaning_both_ways_alike_read_the_opposite_turn_as_high() -> None:
+    """A level camera looking down at a cabinet sees its sides lean towards each other: the
+    reading's opposite turn is as strong as its own, so no roll explains them."""
+    picture = Image.new("RGB", (400, 400), "white")
+    ImageDraw.Draw(picture).polygon(
+        [(110, 60), (290, 60), (250, 340), (150, 340)], fill=(120, 80, 40)
+    )
+    tilt = read(picture)
+    assert abs(abs(tilt.roll) - 8.1) <= 1.5 and tilt.mirrored >= 0.9 * tilt.strength, tilt
+    turned = read(shelf_photo(9.0))
+    assert turned.mirrored < 1.0 < turned.strength, turned
