@@ -650,7 +650,6 @@ class Pipeline:
         if unread:
             roll_of |= self._roll_by_outline(unread, keys, cuts, photos, seeds, opts, report)
         rolls = [roll_of[key] for key in keys]
-        rolls = [roll_of[key] for key in keys]
         turned = [
             cuts[key].turned(roll) if roll else cuts[key]
             for key, roll in zip(keys, rolls, strict=True)

@@ -153,18 +153,7 @@ def test_image_to_3d(tiny_pipeline: Pipeline, tmp_path, monkeypatch, caplog) -> 
     assert "background is not plain" in asset.metadata["warnings"][0]
 
     # The quick shape that straightening samples may fail where the real one would not.
-    from gen3d.pipeline import STRAIGHTEN_STEPS, EmptyShapeError
-    from gen3d.testing import TINY_DEFAULTS
-
-    real_mesh = Pipeline._mesh
-    assert TINY_DEFAULTS["steps"] != STRAIGHTEN_STEPS  # how the quick shape is told apart
-
-    def quick_shape_fails(self, field_, opts, *args):
-        if opts.steps == STRAIGHTEN_STEPS:
-            raise EmptyShapeError("no surface")
-        return real_mesh(self, field_, opts, *args)
-
-    monkeypatch.setattr(Pipeline, "_mesh", quick_shape_fails)
+    _make_quick_shapes_fail(monkeypatch)
     asset = tiny_pipeline(image=photo, seed=2, texture_size=0)
     monkeypatch.undo()
     assert len(asset.mesh.faces) > 100 and "straightened" not in asset.metadata
@@ -223,7 +212,6 @@ def test_a_photo_whose_upright_edges_lean_is_straightened_by_them(
     from types import SimpleNamespace
 
     import gen3d.image_view
-    from gen3d.pipeline import STRAIGHTEN_STEPS, EmptyShapeError
 
     picture = Image.new("RGB", (160, 160), "white")
     picture.paste((120, 80, 40), (50, 20, 110, 140))
@@ -236,7 +224,19 @@ def test_a_photo_whose_upright_edges_lean_is_straightened_by_them(
     asset = tiny_pipeline(image=photo, seed=2, texture_size=0)
     assert abs(asset.metadata["straightened"] - 9.0) <= 0.5, asset.metadata
 
+    _make_quick_shapes_fail(monkeypatch)
+    asset = tiny_pipeline(image=photo, seed=2, texture_size=0)
+    assert abs(asset.metadata["straightened"] - 9.0) <= 0.5, asset.metadata
+
+
+def _make_quick_shapes_fail(monkeypatch) -> None:
+    """Straightening's quick shape (told apart by its sampling steps) finds no surface; the
+    real run's shape is made as usual."""
+    from gen3d.pipeline import STRAIGHTEN_STEPS, EmptyShapeError
+    from gen3d.testing import TINY_DEFAULTS
+
     real_mesh = Pipeline._mesh
+    assert TINY_DEFAULTS["steps"] != STRAIGHTEN_STEPS  # how the quick shape is told apart
 
     def quick_shape_fails(self, field_, opts, *args):
         if opts.steps == STRAIGHTEN_STEPS:
@@ -244,8 +244,6 @@ def test_a_photo_whose_upright_edges_lean_is_straightened_by_them(
         return real_mesh(self, field_, opts, *args)
 
     monkeypatch.setattr(Pipeline, "_mesh", quick_shape_fails)
-    asset = tiny_pipeline(image=photo, seed=2, texture_size=0)
-    assert abs(asset.metadata["straightened"] - 9.0) <= 0.5, asset.metadata
 
 
 @pytest.mark.parametrize(
