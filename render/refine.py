@@ -78,6 +78,13 @@ class RefineSettings:
     #: with ``fit_lighting``: find the shadows one part casts on another under the photo's
     #: lamp (``render.shadows``) and fit their darkness, so that they are not painted on
     shadows: bool = True
+    #: with ``fit_lighting``: fit the light to the references' ratio to the starting texture
+    #: as well as to their own changes between neighbours (``fit_light(albedo=...)``), for a
+    #: starting texture that guesses the surface colour (a model's): a box's faces each have
+    #: one normal, so only that ratio tells how differently lit they are. Not for a start
+    #: that is no guess (one plain colour): its ratio is the paint, which the fit would take
+    #: for light
+    light_from_texture: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.steps <= 100_000:
@@ -244,13 +251,16 @@ def refine_texture(
     result = RefineResult(texture=anchor, coarsening=coarsening)
     shading = None
     if settings.fit_lighting:
-        light, lamps, shadowed = _fitted_light(sampler, references, weight, settings)
+        with torch.no_grad():
+            baked = sampler(anchor)
+        guess = baked if settings.light_from_texture else None
+        light, lamps, shadowed = _fitted_light(sampler, references, weight, settings, guess)
         if settings.highlights:
             references, weight, result.highlights = _without_highlights(
-                sampler, anchor, references, weight, _per_channel(light.shading), lamps
+                sampler, baked, references, weight, _per_channel(light.shading), lamps
             )
             if result.highlights:  # the light again, from the photo without them
-                light, _, _ = _fitted_light(sampler, references, weight, settings, shadowed)
+                light, _, _ = _fitted_light(sampler, references, weight, settings, guess, shadowed)
         result.light_contrast, result.shadow_light = light.contrast, light.shadow_light
         shading = _per_channel(light.shading)[weight].to(anchor)  # (pixels, 3 or 1)
     targets = references[weight]
@@ -311,14 +321,16 @@ def _fitted_light(
     references: Tensor,
     weight: Tensor,
     settings: RefineSettings,
+    albedo: Tensor | None,
     shadowed: Tensor | None = None,
 ) -> tuple[LightFit, list[Tensor | None], Tensor | None]:
-    """The references' light (``render.lighting.fit_light``), the lamp each image's shading
+    """The references' light (``render.lighting.fit_light``; ``albedo``: the starting
+    texture's colours, or None to fit without them), the lamp each image's shading
     points at (``lamp_direction``), and, with ``settings.shadows``, the cast shadows' term
     (``render.shadows.shadow_term``; ``shadowed`` reuses one found before), or None where no
     shadow darker than ``MAX_SHADOW_LIGHT`` was found: then the light is fitted without."""
     colour = settings.light_colour
-    plain = fit_light(sampler.normals, references, weight, colour=colour)
+    plain = fit_light(sampler.normals, references, weight, colour=colour, albedo=albedo)
     shading = _per_channel(plain.shading)
     lamps = [
         lamp_direction(sampler.normals[index], shading[index], weight[index])
@@ -346,7 +358,9 @@ def _fitted_light(
         )
         if shadowed is None:
             return plain, lamps, None
-    light = fit_light(sampler.normals, references, weight, colour=colour, shadowed=shadowed)
+    light = fit_light(
+        sampler.normals, references, weight, colour=colour, shadowed=shadowed, albedo=albedo
+    )
     if light.shadow_light is None or light.shadow_light > MAX_SHADOW_LIGHT:
         return plain, lamps, None
     return light, lamps, shadowed
@@ -354,17 +368,17 @@ def _fitted_light(
 
 def _without_highlights(
     sampler: TextureSampler,
-    anchor: Tensor,
+    baked: Tensor,
     references: Tensor,
     weight: Tensor,
     shading: Tensor,
     lamps: list[Tensor | None],
 ) -> tuple[Tensor, Tensor, list[Highlight]]:
-    """The references less their highlights from ``lamps``, the pixels to fit (without those
-    where a highlight clipped the photo: the paint there cannot be read), and the
-    highlights."""
+    """The references less their highlights from ``lamps`` (``baked``: the starting texture
+    seen by the views), the pixels to fit (without those where a highlight clipped the
+    photo: the paint there cannot be read), and the highlights."""
     with torch.no_grad():
-        expected = expected_colours(sampler(anchor), references, shading, weight)
+        expected = expected_colours(baked, references, shading, weight)
     added, found = fit_highlights(
         sampler.normals, sampler.views, references, expected, weight, lamps
     )

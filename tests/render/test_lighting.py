@@ -11,7 +11,7 @@ import trimesh
 from render.bake import bake_texture
 from render.camera import Cameras
 from render.highlights import fit_highlights, lamp_direction
-from render.lighting import fit_coloured_shading, fit_shading
+from render.lighting import fit_coloured_shading, fit_light, fit_shading
 from render.mesh import RenderMesh
 from render.refine import RefineSettings, TextureSampler, psnr, refine_texture
 from render.renderer import render_mesh
@@ -241,3 +241,64 @@ def test_refining_against_a_glossy_photo_keeps_its_highlight_out_of_the_texture(
     assert removed - kept >= 5.0, f"albedo PSNR {kept:.2f} -> {removed:.2f} dB"
     matte = _glossy(painted_ball, cameras, gloss=0.0)[0]
     assert refined_psnr(matte, True) == refined_psnr(matte, False)
+
+
+def _paint_box(points: torch.Tensor) -> torch.Tensor:
+    """Two paints, the edge between them across faces."""
+    left = (points[:, 0] < 0.15)[:, None]
+    return torch.where(left, torch.tensor([0.3, 0.5, 0.8]), torch.tensor([0.8, 0.45, 0.2]))
+
+
+@pytest.fixture(scope="module")
+def painted_box() -> RenderMesh:
+    """A box whose faces each have their own vertices: one normal per face."""
+    box = trimesh.creation.box(extents=(1.0, 0.8, 0.6))
+    box.unmerge_vertices()
+    unwrapped = unwrap_uv(box.vertices, box.faces, texture_size=128)
+    vertices = torch.from_numpy(unwrapped.vertices).float()
+    faces = torch.from_numpy(unwrapped.faces)
+    uv = torch.from_numpy(unwrapped.uv).float()
+    texture, _ = bake_texture(vertices, faces, uv, _paint_box, 128)
+    return RenderMesh(vertices, faces, uv=uv, texture=texture)
+
+
+BOX_VIEW = Cameras.orbit([35.0], 30.0, resolution=128)
+BOX_LAMP = (-1.0, 2.0, 1.5)
+
+
+def test_a_box_lit_face_by_face_is_found_against_a_guess_at_its_colour(painted_box) -> None:
+    albedo, normals, mask = _looking(painted_box, BOX_VIEW)
+    truth = 0.8 * _lit(normals, BOX_LAMP, ambient=0.3)  # dimmer than showing the paint itself
+    photo = albedo * truth[..., None]
+    # The guess: the paint with a colour cast and noise, as a model might bake it.
+    noise = 0.03 * torch.randn(albedo.shape, generator=torch.Generator().manual_seed(0))
+    guess = (albedo * torch.tensor([0.85, 1.0, 1.1]) + noise).clamp(0.0, 1.0)
+
+    alone, _ = fit_shading(normals, photo, mask)
+    against = fit_light(normals, photo, mask, colour=False, albedo=guess).shading
+    error_alone = (alone - truth)[mask].abs().mean()
+    error_against = (against - truth)[mask].abs().mean()
+    assert error_alone > 0.1 and error_against < 0.03, (error_alone, error_against)
+
+
+def test_refining_a_box_against_a_guess_keeps_its_darker_faces_out_of_the_texture(
+    painted_box,
+) -> None:
+    albedo, normals, _ = _looking(painted_box, BOX_VIEW)
+    photo = albedo * (0.8 * _lit(normals, BOX_LAMP, ambient=0.3))[..., None]
+    guess = painted_box.with_texture(
+        (painted_box.texture * torch.tensor([0.85, 1.0, 1.1])).clamp(0.0, 1.0)
+    )
+    sampler = TextureSampler(painted_box, BOX_VIEW)
+    truth = sampler(painted_box.texture)
+
+    def refined_psnr(light_from_texture: bool) -> float:
+        settings = RefineSettings(
+            steps=100, fit_lighting=True, light_from_texture=light_from_texture
+        )
+        texture = refine_texture(guess, BOX_VIEW, photo, settings=settings).texture
+        return psnr(sampler(texture), truth, sampler.covered)
+
+    start = psnr(sampler(guess.texture), truth, sampler.covered)
+    alone, against = refined_psnr(False), refined_psnr(True)
+    assert against - max(alone, start) >= 3.0, (start, alone, against)
