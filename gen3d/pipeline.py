@@ -143,8 +143,10 @@ PREPARE_MARGIN = 0.1
 #: (``RefineSettings.anchor_weight``): one photo, under a light fitted on a generated mesh
 #: that never quite matches it, measures the colour noisily. Measured on bench_pose's 12
 #: shapes refined for 50 steps from their true views (PSNR at the photo's view, unrefined
-#: 21.81): 0.01 22.38, 0.1 22.56, 1 22.95, 3 22.84, 10 22.55 dB
-PHOTO_ANCHOR_WEIGHT = 1.0
+#: 21.81): 0.01 22.38, 0.1 22.56, 0.3 22.76, 1 22.95, 3 22.84, 10 22.55 dB. Above 0.3 a
+#: photo of a colour the model got wrong pulls the texture less than halfway there
+
+PHOTO_ANCHOR_WEIGHT = 0.3
 #: straightening a photo taken askew (``straighten``): a quick shape (these sampling steps,
 #: grid and faces) is sampled from it and its view estimated; the photo is turned back when
 #: that view's roll is within these degrees and beats the best level view by this much score
