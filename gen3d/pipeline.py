@@ -139,13 +139,14 @@ DEFAULT_PAINT_STRENGTH = 0.9
 #: pixels of the input image the texture is refined against, and its framing margin
 REFINE_RESOLUTION = 384
 PREPARE_MARGIN = 0.1
-#: how firmly refinement from a photo keeps to the model's baked colours
-#: (``RefineSettings.anchor_weight``): one photo, under a light fitted on a generated mesh
-#: that never quite matches it, measures the colour noisily. Measured on bench_pose's 12
-#: shapes refined for 50 steps from their true views (PSNR at the photo's view, unrefined
-#: 21.81): 0.01 22.38, 0.1 22.56, 0.3 22.76, 1 22.95, 3 22.84, 10 22.55 dB. Above 0.3 a
-#: photo of a colour the model got wrong pulls the texture less than halfway there
-
+#: how firmly refinement from a photo keeps to the baked colours of a model whose bake is
+#: trusted (``PipelineConfig.trust_bake``; ``RefineSettings.anchor_weight``): one photo,
+#: under a light fitted on a generated mesh that never quite matches it, measures the
+#: colour noisily. Measured on bench_pose's 12 shapes refined for 50 steps from their true
+#: views (PSNR at the photo's view, unrefined 21.81): 0.01 22.38, 0.1 22.56, 0.3 22.76,
+#: 1 22.95, 3 22.84, 10 22.55 dB. But a photo should still win where the bake is plainly
+#: wrong: a red disc baked far off by an untrained model was refined 61% of the way to its
+#: red at 0.3, 45% at 1
 PHOTO_ANCHOR_WEIGHT = 0.3
 #: straightening a photo taken askew (``straighten``): a quick shape (these sampling steps,
 #: grid and faces) is sampled from it and its view estimated; the photo is turned back when
@@ -219,6 +220,13 @@ class PipelineConfig:
     # photo, which pins a shape down more than a caption does; the default model has none:
     # scripts/bench_parts.py measured guidance 2 and 4 within noise for its images).
     image_defaults: dict[str, Any] = field(default_factory=dict)
+    # Whether the colour this model bakes from a photo is a fair guess at the surface colour
+    # (a trained model's; set in the shipped default's pipeline.json, where it was measured:
+    # scripts/bench_pose.py --parts pipeline-refine): refinement from the photo then fits the
+    # photo's light against the bake too (``RefineSettings.light_from_texture``) and keeps
+    # to it more firmly (``PHOTO_ANCHOR_WEIGHT``). An untrained model's bake is noise, which
+    # the light fit would take for light: False, the photo alone tells the light.
+    trust_bake: bool = False
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PipelineConfig:
@@ -940,7 +948,12 @@ class Pipeline:
                 seen_from["roll"] = float(angles[2])
         try:
             refined, result = refine_from_photo(
-                mesh, photo, angles, opts.refine_steps, callback=on_step
+                mesh,
+                photo,
+                angles,
+                opts.refine_steps,
+                trust_bake=self.config.trust_bake,
+                callback=on_step,
             )
         except RefinementCancelled as error:
             raise GenerationCancelled(str(error)) from None
@@ -989,6 +1002,7 @@ def refine_from_photo(
     light_colour: bool = True,
     highlights: bool = True,
     shadows: bool = True,
+    trust_bake: bool = False,
     callback: Callable[[int, int, float], bool | None] | None = None,
 ) -> tuple[Any, Any]:
     """A copy of textured ``mesh`` whose texture is refined against ``photo`` (an input image
@@ -1005,7 +1019,9 @@ def refine_from_photo(
     object too (a warm lamp and a blue sky); False: grey light. ``highlights``: with
     ``fit_lighting``, take a glossy surface's highlights out of the photo first
     (``render.highlights``). ``shadows``: with ``fit_lighting``, find the shadows the photo's
-    lamp casts from one part onto another and fit their darkness (``render.shadows``)."""
+    lamp casts from one part onto another and fit their darkness (``render.shadows``).
+    ``trust_bake``: the texture is a trained model's bake, a fair guess at the surface colour
+    (``PipelineConfig.trust_bake``): fit the light against it too and keep to it more firmly."""
     import numpy as np
 
     from gen3d.mesh.texture import texture_image, textured_mesh
@@ -1028,10 +1044,10 @@ def refine_from_photo(
             light_colour=light_colour,
             highlights=highlights,
             shadows=shadows,
-            # The model's bake guesses the surface colour: its ratio to the photo tells
-            # the light on faces whose one normal the photo's own changes cannot read.
-            light_from_texture=True,
-            anchor_weight=PHOTO_ANCHOR_WEIGHT,
+            # A trusted bake guesses the surface colour: its ratio to the photo tells the
+            # light on faces whose one normal the photo's own changes cannot read.
+            light_from_texture=trust_bake,
+            **({"anchor_weight": PHOTO_ANCHOR_WEIGHT} if trust_bake else {}),
         ),
         callback=callback,
     )

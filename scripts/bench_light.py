@@ -161,7 +161,7 @@ def main() -> None:
             for name, options in VARIANTS.items():
                 seconds, (_, refined) = timed(
                     lambda inputs=(painted, prepared), options=options: refine_from_photo(
-                        *inputs, REFERENCE_VIEW, STEPS, **options
+                        *inputs, REFERENCE_VIEW, STEPS, trust_bake=pipe.config.trust_bake, **options
                     ),
                     args.repeats,
                 )

@@ -361,6 +361,7 @@ def bench_paint(items: list[dict], steps: int, shading: str) -> dict:
                         prepared,
                         views[name],
                         steps,
+                        trust_bake=pipe.config.trust_bake,
                         fit_lighting=fit,
                         light_colour=name != "estimated view, grey light",
                         highlights=name != "estimated view, highlights kept",
@@ -422,7 +423,9 @@ def bench_highlights(items: list[dict], shadings: tuple[str, ...]) -> dict:
                 painted = pipe(image=picture, shape=plain, keep_geometry=True, seed=0).mesh
                 prepared = prepared_photo(picture, REFINE_RESOLUTION, PREPARE_MARGIN)
                 view = estimate_photo_view(painted, prepared, PREPARE_MARGIN, REFERENCE_VIEW).view
-                _, refined = refine_from_photo(painted, prepared, view, 1)
+                _, refined = refine_from_photo(
+                    painted, prepared, view, 1, trust_bake=pipe.config.trust_bake
+                )
                 found.append(len(refined.highlights))
                 shadows.append(refined.shadow_light)
                 print(
@@ -487,7 +490,9 @@ def bench_refine(items: list[dict], steps: int) -> dict:
             for name in variants:
                 mesh = asset.mesh
                 if name in views:
-                    mesh, _ = refine_from_photo(mesh, prepared, views[name], steps)
+                    mesh, _ = refine_from_photo(
+                        mesh, prepared, views[name], steps, trust_bake=pipe.config.trust_bake
+                    )
                 colour, mask = albedo(RenderMesh.from_trimesh(mesh), true_view)
                 value = psnr(colour, true_colour, mask & true_mask)
                 rows[case][name].append(value)
@@ -605,7 +610,9 @@ def bench_roll(items: list[dict], steps: int, max_roll: float, seed: int) -> dic
         for name in variants:
             mesh = painted
             if name in cameras:
-                mesh, _ = refine_from_photo(painted, prepared, cameras[name], steps)
+                mesh, _ = refine_from_photo(
+                    painted, prepared, cameras[name], steps, trust_bake=pipe.config.trust_bake
+                )
             psnrs[name].append(albedo_psnr(RenderMesh.from_trimesh(mesh), truth, camera))
             scores.append(f"{psnrs[name][-1]:5.2f}")
         print(
