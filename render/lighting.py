@@ -262,13 +262,12 @@ def _fit_smooth_log(
     design, target = rows.double(), targets.double()  # (M, 8 + E), (M, K)
     if len(target) < 2 * design.shape[1]:
         return None
+    at_pixels = basis[mask].double()  # (masked pixels, 8 + E)
     if ratio is not None:
         # The ratio rows' own constant (the guess's overall brightness and colour cast, which
         # is not the light's) is one more column, zero on the difference rows.
-        at_pixels = torch.cat([basis[mask], torch.ones_like(basis[mask][:, :1])], dim=-1)
-        design = torch.cat(
-            [torch.nn.functional.pad(design, (0, 1)), RATIO_WEIGHT * at_pixels.double()]
-        )
+        with_constant = torch.nn.functional.pad(at_pixels, (0, 1), value=1.0)
+        design = torch.cat([torch.nn.functional.pad(design, (0, 1)), RATIO_WEIGHT * with_constant])
         target = torch.cat([target, RATIO_WEIGHT * ratio[mask].double()])
     size, channels = design.shape[1], target.shape[1]
     coefficients = torch.zeros(size, channels, dtype=torch.float64, device=design.device)
@@ -286,7 +285,7 @@ def _fit_smooth_log(
         normal[:, second, first] = normal[:, first, second]
         right = (weight * target).T @ design
         coefficients = torch.linalg.solve(normal, right).T
-    fitted = basis[mask].double() @ coefficients[: basis.shape[-1]]
+    fitted = at_pixels @ coefficients[: basis.shape[-1]]
     if ratio is not None:  # the light's level too: the ratio rows' constant
         fitted = fitted + coefficients[-1]
         coefficients = coefficients[:-1]

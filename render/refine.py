@@ -251,8 +251,10 @@ def refine_texture(
     result = RefineResult(texture=anchor, coarsening=coarsening)
     shading = None
     if settings.fit_lighting:
-        with torch.no_grad():
-            baked = sampler(anchor)
+        baked = None  # the starting texture as the views see it, where needed
+        if settings.light_from_texture or settings.highlights:
+            with torch.no_grad():
+                baked = sampler(anchor)
         guess = baked if settings.light_from_texture else None
         light, lamps, shadowed = _fitted_light(sampler, references, weight, settings, guess)
         if settings.highlights:

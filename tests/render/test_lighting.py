@@ -37,15 +37,20 @@ def _paint(points: torch.Tensor) -> torch.Tensor:
     return PALETTE[octant]
 
 
-@pytest.fixture(scope="module")
-def painted_ball() -> RenderMesh:
-    ball = trimesh.creation.icosphere(subdivisions=4)
-    unwrapped = unwrap_uv(ball.vertices, ball.faces, texture_size=256)
+def _painted(mesh: trimesh.Trimesh, paint, size: int) -> RenderMesh:
+    """``mesh`` unwrapped, with ``paint`` (points to colours) baked into a ``size``^2
+    texture."""
+    unwrapped = unwrap_uv(mesh.vertices, mesh.faces, texture_size=size)
     vertices = torch.from_numpy(unwrapped.vertices).float()
     faces = torch.from_numpy(unwrapped.faces)
     uv = torch.from_numpy(unwrapped.uv).float()
-    texture, _ = bake_texture(vertices, faces, uv, _paint, 256)
+    texture, _ = bake_texture(vertices, faces, uv, paint, size)
     return RenderMesh(vertices, faces, uv=uv, texture=texture)
+
+
+@pytest.fixture(scope="module")
+def painted_ball() -> RenderMesh:
+    return _painted(trimesh.creation.icosphere(subdivisions=4), _paint, 256)
 
 
 def _looking(mesh: RenderMesh, cameras: Cameras) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -254,12 +259,7 @@ def painted_box() -> RenderMesh:
     """A box whose faces each have their own vertices: one normal per face."""
     box = trimesh.creation.box(extents=(1.0, 0.8, 0.6))
     box.unmerge_vertices()
-    unwrapped = unwrap_uv(box.vertices, box.faces, texture_size=128)
-    vertices = torch.from_numpy(unwrapped.vertices).float()
-    faces = torch.from_numpy(unwrapped.faces)
-    uv = torch.from_numpy(unwrapped.uv).float()
-    texture, _ = bake_texture(vertices, faces, uv, _paint_box, 128)
-    return RenderMesh(vertices, faces, uv=uv, texture=texture)
+    return _painted(box, _paint_box, 128)
 
 
 BOX_VIEW = Cameras.orbit([35.0], 30.0, resolution=128)
