@@ -100,14 +100,18 @@ def estimate_photo_view(
     margin: float,
     prior: tuple[float, float] | None = None,
     *,
+    direction_prior: Any = None,
     max_roll: float | None = None,
     resolution: int | None = None,
 ) -> Any:
     """``render.pose.ViewEstimate``: the direction from which trimesh ``mesh`` (in the model's
     frame, with its baked colour) looks most like ``photo`` (``prepared_photo``'s colours and
     mask, framed with ``margin``); ``prior`` (the reference view) wins a near tie, as where the
-    mesh looks the same from every side. ``max_roll``: the most the picture may be turned
-    (degrees either way; default ``render.pose.MAX_ROLL``, 0: take it to be level).
+    mesh looks the same from every side. ``direction_prior``: how likely each direction is
+    from the photo alone (``gen3d.view_net.ViewPrior``), for a mesh in the model's frame, which
+    a generated one is and a mesh to paint need not be. ``max_roll``: the most the picture
+    may be turned (degrees either way; default ``render.pose.MAX_ROLL``, 0: take it to be
+    level).
     ``resolution``: of the silhouettes compared (default ``render.pose.PoseSettings``')."""
     from render import RenderMesh
     from render.pose import PoseSettings, estimate_view
@@ -119,7 +123,9 @@ def estimate_photo_view(
         settings.max_roll = max_roll
     if resolution is not None:
         settings.resolution = resolution
-    return estimate_view(drawable, colours, mask, prior=prior, settings=settings)
+    return estimate_view(
+        drawable, colours, mask, prior=prior, direction_prior=direction_prior, settings=settings
+    )
 
 
 def _simplified(mesh: Any, faces: int | None = None) -> Any:

@@ -148,6 +148,8 @@ PREPARE_MARGIN = 0.1
 #: wrong: a red disc baked far off by an untrained model was refined 61% of the way to its
 #: red at 0.3, 45% at 1
 PHOTO_ANCHOR_WEIGHT = 0.3
+#: a pipeline folder's ``gen3d.view_net.ViewNet``, where it has one
+VIEW_NET_FOLDER = "view"
 #: straightening a photo taken askew (``straighten``): a quick shape (these sampling steps,
 #: grid and faces) is sampled from it and its view estimated; the photo is turned back when
 #: that view's roll is within these degrees and beats the best level view by this much score
@@ -264,6 +266,20 @@ def _load_text_encoder(kind: str | None, folder: Path, device: torch.device) -> 
     raise PipelineError(f"{PIPELINE_FILE}: unknown text_encoder {kind!r}")
 
 
+def _load_view_net(folder: Path, device: torch.device) -> Any:
+    """The pipeline folder's ``ViewNet`` (``view/``), in float32; None where it has none."""
+    if not (folder / VIEW_NET_FOLDER / "config.json").is_file():
+        return None
+    from gen3d.view_net import ViewNet
+
+    try:
+        return ViewNet.from_pretrained(folder / VIEW_NET_FOLDER).to(device, torch.float32)
+    except (ValueError, OSError) as error:
+        raise PipelineError(
+            f"{folder / VIEW_NET_FOLDER}: cannot load the view net ({error})"
+        ) from error
+
+
 def _load_image_encoder(kind: str | None, folder: Path, device: torch.device) -> Any:
     from gen3d.conditioning import SmallImageEncoder
 
@@ -292,12 +308,15 @@ class Pipeline:
         dtype: torch.dtype = torch.float32,
         field_dtype: torch.dtype | None = None,
         known_prompts: Any = None,
+        view_net: Any = None,
     ) -> None:
         """``dtype``: the compute precision of the DiT and the encoders (autocast on CUDA);
         ``field_dtype`` (None: ``dtype``): the precision of the decoded field's mesh and
         texture queries (``gen3d.device.resolve_field_dtype``); ``known_prompts``: the
         training captions' embeddings (``gen3d.vocabulary.KnownPrompts``), to tell how
-        familiar a prompt is."""
+        familiar a prompt is; ``view_net``: which way a photo looks at the object
+        (``gen3d.view_net.ViewNet``), a prior for the view refinement estimates on generated
+        meshes (None: the mesh alone decides)."""
         self.vae = vae.eval().requires_grad_(False)
         self.dit = dit.eval().requires_grad_(False)
         self.text_encoder = text_encoder
@@ -306,6 +325,7 @@ class Pipeline:
         self.dtype = dtype
         self.field_dtype = field_dtype or dtype
         self.known_prompts = known_prompts if text_encoder is not None else None
+        self.view_net = None if view_net is None else view_net.eval().requires_grad_(False)
         if text_encoder is None and image_encoder is None:
             raise PipelineError("a pipeline needs a text encoder, an image encoder or both")
         for name, encoder in (("text", text_encoder), ("image", image_encoder)):
@@ -367,6 +387,7 @@ class Pipeline:
             dtype=resolve_dtype(dtype, torch_device),
             field_dtype=resolve_field_dtype(dtype, torch_device),
             known_prompts=KnownPrompts.load(folder / "conditioning"),
+            view_net=_load_view_net(folder, torch_device),
         )
 
     def save_pretrained(self, path: str | Path) -> Path:
@@ -394,6 +415,8 @@ class Pipeline:
             raise PipelineError("only the built-in SmallImageEncoder can be saved in a pipeline")
         if self.known_prompts is not None:
             self.known_prompts.save(folder / "conditioning")
+        if self.view_net is not None:
+            self.view_net.save_pretrained(folder / VIEW_NET_FOLDER)
         data = {"gen3d_version": __version__, **dataclasses.asdict(config)}
         (folder / PIPELINE_FILE).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         return folder
@@ -410,6 +433,8 @@ class Pipeline:
             self.text_encoder.model.to(device)
         if self.image_encoder is not None:
             self.image_encoder.to(device)
+        if self.view_net is not None:
+            self.view_net.to(device)
         if dtype is not None:
             self.dtype = self.field_dtype = dtype
         return self
@@ -562,7 +587,8 @@ class Pipeline:
             mesh, refinement = meshes[index], {}
             if images is not None and opts.refine_steps:
                 started = time.perf_counter()
-                mesh, refinement = self._refine(mesh, item, opts, report, view)
+                in_model_frame = start_shape is None  # a given shape faces its own way
+                mesh, refinement = self._refine(mesh, item, opts, report, view, in_model_frame)
                 item_timings[index]["refine"] = time.perf_counter() - started
             if keep_geometry:  # painted in the model's frame; back to the mesh's own
                 mesh.vertices = start_shape.to_own_frame(mesh.vertices)
@@ -915,11 +941,19 @@ class Pipeline:
         return mesh
 
     def _refine(
-        self, mesh: Any, image: Any, opts: GenerationOptions, report: _Reporter, view: Any
+        self,
+        mesh: Any,
+        image: Any,
+        opts: GenerationOptions,
+        report: _Reporter,
+        view: Any,
+        in_model_frame: bool = True,
     ) -> tuple[Any, dict[str, Any]]:
         """The mesh with its texture refined against ``image``, and the asset's metadata on it:
         ``view``, the view it was seen from, and ``light_contrast``, how uneven its fitted
-        lighting was (0: even; 0.5: the shadows had half the light of the brightest parts)."""
+        lighting was (0: even; 0.5: the shadows had half the light of the brightest parts).
+        ``in_model_frame``: the mesh faces the way the model generates shapes, so the view
+        net's reading of the photo (``view_net``) applies to it."""
         from gen3d.image_view import estimate_photo_view, prepared_photo
         from render import RefinementCancelled
 
@@ -930,8 +964,15 @@ class Pipeline:
         # Read and framed once, for the view estimate and the refinement alike.
         photo = prepared_photo(image, REFINE_RESOLUTION, PREPARE_MARGIN)
         if view == "auto":
+            direction_prior = None
+            if self.view_net is not None and in_model_frame:
+                direction_prior = self.view_net.prior(photo[0])
             estimate = estimate_photo_view(
-                mesh, photo, PREPARE_MARGIN, prior=self.config.reference_view
+                mesh,
+                photo,
+                PREPARE_MARGIN,
+                prior=self.config.reference_view,
+                direction_prior=direction_prior,
             )
             seen_from, angles = {"source": "estimated", **estimate.as_metadata()}, estimate.camera
             log.info(

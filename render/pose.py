@@ -11,6 +11,12 @@ tells apart views whose silhouettes are mirror images of each other, e.g. the fr
 back of a chair. A coarse grid over the whole sphere of directions comes first, then a finer
 search around the best few candidates.
 
+A ``direction_prior`` (``gen3d.view_net.ViewPrior``: which way the photo looks at the object,
+read from the photo alone by a network) adds ``prior_weight`` times its log-density at each
+view to the score: on a generated mesh, which is near the photographed shape but not the same,
+another side can match the photo's outline better than the true one, and the prior keeps the
+search to the sides the photo can show.
+
 A ``prior`` view (the pipeline's reference view) wins when it scores within
 ``prior_tolerance`` of the best: where the photo cannot tell views apart (a bowl or a bottle
 looks the same from every side), the view the rest of the pipeline assumed is the consistent
@@ -31,6 +37,7 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from torch import Tensor
@@ -55,7 +62,7 @@ class ViewEstimate:
     elevation: float  # degrees above the horizon
     iou: float  # silhouette overlap with the photo's object, in [0, 1]
     colour_error: float | None  # mean absolute colour difference where both show the object
-    score: float  # what was maximised: iou - colour_weight * colour_error
+    score: float  # what was maximised: iou - colour_weight * colour_error (+ the prior's)
     roll: float = 0.0  # degrees the picture is turned counter-clockwise (a camera held askew)
     level_score: float | None = None  # with a roll: the best level view's score
 
@@ -89,6 +96,8 @@ class PoseSettings:
     prior_tolerance: float = 0.01  # a prior view (or no roll) this close to the best wins
     max_roll: float = MAX_ROLL  # degrees either way; 0 takes every photo to be level
     batch: int = 48  # views rasterised at once
+    #: with a ``direction_prior``: score += prior_weight * its log-density at the view
+    prior_weight: float = 0.05
 
     def __post_init__(self) -> None:
         if not 16 <= self.resolution <= 1024:
@@ -101,6 +110,16 @@ class PoseSettings:
             raise RenderError(f"prior_tolerance must be >= 0, got {self.prior_tolerance}")
         if not 0 <= self.max_roll <= 90:
             raise RenderError(f"max_roll must be in 0..90 degrees, got {self.max_roll}")
+        if self.prior_weight < 0:
+            raise RenderError(f"prior_weight must be >= 0, got {self.prior_weight}")
+
+
+class DirectionPrior(Protocol):
+    """How likely each viewing direction is, from the photo alone (``gen3d.view_net``)."""
+
+    def log_density(self, views: Sequence[tuple[float, ...]]) -> Tensor:
+        """``(len(views),)``: log-densities at (azimuth, elevation, ...) views, at most 0."""
+        ...
 
 
 def estimate_view(
@@ -109,6 +128,7 @@ def estimate_view(
     mask: Tensor,
     *,
     prior: tuple[float, float] | None = None,
+    direction_prior: DirectionPrior | None = None,
     settings: PoseSettings | None = None,
     backend: str | RasterBackend = "auto",
 ) -> ViewEstimate:
@@ -116,7 +136,8 @@ def estimate_view(
     object is ``mask (H, W)``; both framed with ``settings.margin`` as
     ``gen3d.images.prepare_image`` frames a photo. Colour counts only when the mesh has one
     (a texture or vertex colours). The best view near ``prior`` (azimuth, elevation) is
-    taken when it scores within ``settings.prior_tolerance`` of the best found."""
+    taken when it scores within ``settings.prior_tolerance`` of the best found;
+    ``direction_prior`` weighs every view by how likely the photo says it is."""
     settings = settings or PoseSettings()
     if image.ndim != 3 or image.shape[-1] != 3 or mask.shape != image.shape[:2]:
         raise RenderError(
@@ -127,7 +148,7 @@ def estimate_view(
         raise RenderError("the image's object mask is empty: nothing to match the mesh to")
     if len(mesh.faces) == 0:
         raise RenderError("cannot estimate a view of a mesh with no faces")
-    target = _Target(mesh, image, mask, settings, backend)
+    target = _Target(mesh, image, mask, settings, backend, direction_prior)
     coarse = [(a, e) for e in COARSE_ELEVATIONS for a in COARSE_AZIMUTHS]
     count = int(settings.max_roll // ROLL_STEP)
     rolls = [ROLL_STEP * k for k in range(-count, count + 1)]
@@ -189,8 +210,9 @@ class _Target:
         mask: Tensor,
         settings: PoseSettings,
         backend: str | RasterBackend,
+        direction_prior: DirectionPrior | None = None,
     ) -> None:
-        self.mesh, self.settings = mesh, settings
+        self.mesh, self.settings, self.direction_prior = mesh, settings, direction_prior
         self.backend = get_backend(backend, mesh.device) if isinstance(backend, str) else backend
         pixels = torch.cat([image.float(), mask.float()[..., None]], dim=-1).to(mesh.device)
         self.mask, self.image = self._compared(pixels)
@@ -278,11 +300,17 @@ class _Target:
         # As Python floats at once: reading them one by one cost as much as the comparison.
         iou_list = ious.flatten().tolist()
         error_list = [None] * len(views) if errors is None else errors.flatten().tolist()
+        prior_list = [0.0] * len(views)
+        if self.direction_prior is not None:
+            weight = self.settings.prior_weight
+            prior_list = (weight * self.direction_prior.log_density(views)).tolist()
         found = []
-        for (azimuth, elevation, roll), iou, error in zip(views, iou_list, error_list, strict=True):
+        for (azimuth, elevation, roll), iou, error, prior in zip(
+            views, iou_list, error_list, prior_list, strict=True
+        ):
             # Elevations beyond the poles come back over the top: the same direction.
             azimuth, elevation = _wrapped(azimuth, elevation)
-            score = iou - (0.0 if error is None else self.settings.colour_weight * error)
+            score = iou - (0.0 if error is None else self.settings.colour_weight * error) + prior
             found.append(ViewEstimate(azimuth, elevation, iou, error, score, roll))
         return found
 
