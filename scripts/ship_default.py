@@ -13,6 +13,9 @@ eval report. Refuses to ship more than 40 MB.
 The fp16 cost can only be measured against an fp32 DiT. It is recorded in the shipped
 folder's shipping.json, so a pipeline assembled from a shipped one (a new VAE beside the
 shipped fp16 DiT) carries the first measurement forward instead of measuring 0.
+
+The view net (``view/``, ``scripts/train_view_net.py``) is trained apart from the DiT: a
+pipeline without one keeps the one shipped before.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MAX_BYTES = 40 * 2**20
 HALF_FOLDERS = ("dit", "conditioning/image")
 SHIPPING_RECORD = "shipping.json"
+VIEW_NET_FOLDER = "view"  # gen3d.pipeline.VIEW_NET_FOLDER
 
 
 def halve(folder: Path) -> None:
@@ -214,6 +218,11 @@ def main() -> None:
     staging = target.with_name("default.partial")
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(args.pipeline, staging)  # the input may be the shipped folder itself
+    shipped_view_net = target / VIEW_NET_FOLDER
+    if not (staging / VIEW_NET_FOLDER).is_dir() and shipped_view_net.is_dir():
+        # A DiT run's pipeline has no view net (scripts/train_view_net.py trains it apart):
+        # the shipped one reads photos the same way for the new model, so it stays.
+        shutil.copytree(shipped_view_net, staging / VIEW_NET_FOLDER)
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
     for name in HALF_FOLDERS:

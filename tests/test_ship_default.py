@@ -113,3 +113,20 @@ def test_the_card_says_which_image_encoder_the_model_has(ship_script, tmp_path: 
     assert "dit-views-128.yaml" not in card
     plain_card = ship_script.model_card({}, "", 2**20, 1e-3, {}, plain)
     assert "dit-views-128.yaml" not in plain_card and "dit-views-deep.yaml" not in plain_card
+
+
+def test_a_pipeline_without_a_view_net_keeps_the_shipped_one(tmp_path: Path, tiny_pipeline_path):
+    from gen3d.view_net import ViewNet
+
+    report = tmp_path / "eval.json"
+    report.write_text(json.dumps({"vae": {"f@0.02": 0.9}}))
+    package = tmp_path / "gen3d"
+    assert ship(tiny_pipeline_path, report, package).returncode == 0
+    shipped = package / "models" / "default"
+    net = ViewNet(image_size=32, width=32)
+    net.save_pretrained(shipped / "view")
+    result = ship(tiny_pipeline_path, report, package)  # a new model, trained without one
+    assert result.returncode == 0, result.stderr[-2000:]
+    kept = Pipeline.from_pretrained(shipped, device="cpu").view_net
+    photo = torch.rand(32, 32, 3)
+    torch.testing.assert_close(kept.prior(photo).probabilities, net.prior(photo).probabilities)
