@@ -267,13 +267,14 @@ def _load_text_encoder(kind: str | None, folder: Path, device: torch.device) -> 
 
 
 def _load_view_net(folder: Path, device: torch.device) -> Any:
-    """The pipeline folder's ``ViewNet`` (``view/``), in float32; None where it has none."""
+    """The pipeline folder's ``ViewNet`` (``view/``; shipped in float16, loaded as float32
+    like the image encoder); None where it has none."""
     if not (folder / VIEW_NET_FOLDER / "config.json").is_file():
         return None
     from gen3d.view_net import ViewNet
 
     try:
-        return ViewNet.from_pretrained(folder / VIEW_NET_FOLDER).to(device, torch.float32)
+        return ViewNet.from_pretrained(folder / VIEW_NET_FOLDER).to(device)
     except (ValueError, OSError) as error:
         raise PipelineError(
             f"{folder / VIEW_NET_FOLDER}: cannot load the view net ({error})"

@@ -4,11 +4,11 @@
         --classifier runs/default/classifier --eval runs/default/eval.json \
         --times runs/default/times.log
 
-Copies the pipeline folder to gen3d/models/default with the DiT and the image encoder in
-fp16 (they load into fp32 models; the check below measures what that costs) and the VAE in
-fp32 (its SDF feeds marching cubes, where small errors move the surface; it is small), a new
-classifier (if given) to gen3d/eval/weights/classifier, and writes MODEL_CARD.md from the
-eval report. Refuses to ship more than 40 MB.
+Copies the pipeline folder to gen3d/models/default with the DiT, the image encoder and the
+view net in fp16 (they load into fp32 models; the check below measures what that costs for
+the DiT) and the VAE in fp32 (its SDF feeds marching cubes, where small errors move the
+surface; it is small), a new classifier (if given) to gen3d/eval/weights/classifier, and
+writes MODEL_CARD.md from the eval report. Refuses to ship more than 40 MB.
 
 The fp16 cost can only be measured against an fp32 DiT. It is recorded in the shipped
 folder's shipping.json, so a pipeline assembled from a shipped one (a new VAE beside the
@@ -30,9 +30,15 @@ from safetensors.torch import load_file, save_file
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_BYTES = 40 * 2**20
-HALF_FOLDERS = ("dit", "conditioning/image")
-SHIPPING_RECORD = "shipping.json"
 VIEW_NET_FOLDER = "view"  # gen3d.pipeline.VIEW_NET_FOLDER
+HALF_FOLDERS = ("dit", "conditioning/image", VIEW_NET_FOLDER)
+SHIPPING_RECORD = "shipping.json"
+VIEW_NET_LINES = [
+    "- View net: a small CNN that reads from a photo which way it looks at the object, a prior",
+    "  for the view estimate when an image-to-3D texture is refined; trained apart from the",
+    "  DiT on 64x64 renders from the reference view and 7 random views per shape",
+    "  (`scripts/train_view_net.py`).",
+]
 
 
 def halve(folder: Path) -> None:
@@ -114,7 +120,13 @@ def image_encoder_of(pipeline: Path) -> dict:
 
 
 def model_card(
-    report: dict, times: str, size: int, cost: float, config: dict, encoder: dict | None = None
+    report: dict,
+    times: str,
+    size: int,
+    cost: float,
+    config: dict,
+    encoder: dict | None = None,
+    view_net: bool = False,
 ) -> str:
     encoder = encoder or PLAIN_ENCODER
     image_size, blocks = encoder["image_size"], encoder["blocks"]
@@ -156,6 +168,7 @@ def model_card(
         "  per shape, so that photos from any side work (`dit-views-2.yaml`).",
         *finer,
         *deeper,
+        *(VIEW_NET_LINES if view_net else []),
         f"- Weights: {size / 2**20:.1f} MB (DiT and image encoder fp16: sampled latents within",
         f"  {cost:.2e} of fp32, relative).",
         *sampling_line(config),
@@ -242,7 +255,15 @@ def main() -> None:
     times = args.times.read_text() if args.times and args.times.is_file() else ""
     config = json.loads((target / "pipeline.json").read_text())
     (target / "MODEL_CARD.md").write_text(
-        model_card(report, times, size, cost, config, image_encoder_of(target))
+        model_card(
+            report,
+            times,
+            size,
+            cost,
+            config,
+            image_encoder_of(target),
+            view_net=(target / VIEW_NET_FOLDER).is_dir(),
+        )
     )
     print(f"shipped {size / 2**20:.1f} MB to {target} (fp16 cost {cost:.2e})")
 

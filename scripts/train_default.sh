@@ -102,6 +102,15 @@ step "dit-deep" "$RUNS/dit-deep/pipeline/pipeline.json" \
         --out "$RUNS/dit-deep" --image-size 64 --image-views 8 --image-blocks 1 "${render[@]}"
 step "pipeline" "$RUNS/pipeline/pipeline.json" \
     with_vae "$RUNS/dit-deep/pipeline" "$VAE3" "$RUNS/pipeline"
+# Which way a photo looks at the object, a prior for refinement's view estimate: a small
+# CNN trained apart from the DiT on its own renders, into the pipeline's view/ folder.
+with_view_net() {  # with_view_net RUN PIPELINE
+    "$python" scripts/train_view_net.py --data "$DATA" --out "$1" --epochs 10
+    rm -rf "$2/view"
+    cp -r "$1/model" "$2/view"
+}
+step "view-net" "$RUNS/pipeline/view/config.json" \
+    with_view_net "$RUNS/view-net" "$RUNS/pipeline"
 # Vertex colours instead of baked textures: the same field colours (the bake samples them),
 # several times faster.
 step "eval" "$RUNS/eval.json" \

@@ -166,7 +166,7 @@ def main() -> None:
     net.save_pretrained(args.out / "model")
     if args.ship:
         target = ROOT / "gen3d/models/default/view"
-        net.to(torch.float16).save_pretrained(target)
+        net.half().save_pretrained(target)
         print(f"shipped to {target}")
 
 
