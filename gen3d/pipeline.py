@@ -976,6 +976,14 @@ class Pipeline:
                 direction_prior=direction_prior,
             )
             seen_from, angles = {"source": "estimated", **estimate.as_metadata()}, estimate.camera
+            if direction_prior is not None:
+                # What the photo alone said, beside what was found: where they disagree, the
+                # mesh outweighed the net (or the net was wrong).
+                reading = direction_prior.most_likely()
+                seen_from["view_net"] = {
+                    "azimuth": round(reading[0], 1),
+                    "elevation": round(reading[1], 1),
+                }
             log.info(
                 "%s seen from azimuth %.0f, elevation %.0f, roll %.0f (silhouette IoU %.2f)",
                 _image_name(image),

@@ -103,11 +103,18 @@ def test_only_generated_meshes_take_the_view_nets_reading(
     options["straighten"] = False  # its quick shape's estimate is not the one here
     if painting:  # a mesh of the user's, which may face any way
         options.update(shape=trimesh.creation.box(extents=(1.0, 2.0, 1.5)), keep_geometry=True)
-    pipe(**options)
+    asset = pipe(**options)
     assert len(given) == 1
     assert (given[0] is None) == painting
     if not painting:
         assert isinstance(given[0], ViewPrior)
+        # The net's reading is in the metadata beside the view found, for users to compare.
+        reading = asset.metadata["view"]["view_net"]
+        assert (reading["azimuth"], reading["elevation"]) == pytest.approx(
+            given[0].most_likely(), abs=0.05
+        )
+    else:
+        assert "view_net" not in asset.metadata["view"]
 
 
 def test_a_pipeline_saves_and_loads_its_view_net(tiny_pipeline, tmp_path) -> None:
