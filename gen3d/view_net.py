@@ -53,6 +53,17 @@ def unit_direction(azimuth: Tensor, elevation: Tensor) -> Tensor:
     return torch.stack([el.cos() * az.cos(), el.cos() * az.sin(), el.sin()], dim=-1)
 
 
+def angles_between(directions: Tensor, others: Tensor) -> Tensor:
+    """Degrees between each of unit ``directions (..., 3)`` and each of ``others (M, 3)``:
+    ``(..., M)``."""
+    return torch.rad2deg(torch.acos((directions @ others.T).clamp(-1.0, 1.0)))
+
+
+def _spread(angles: Tensor) -> Tensor:
+    """A Gaussian of ``SPREAD`` degrees at those angles: how much a grid direction counts."""
+    return torch.exp(-0.5 * (angles / SPREAD) ** 2)
+
+
 class ViewNet(ModelMixin, ConfigMixin):
     """``(B, 3, S, S)`` images in [0, 1] (framed like ``gen3d.images.prepare_image``'s) ->
     logits ``(B, len(elevations) * azimuth_bins)`` over the grid of directions."""
@@ -105,8 +116,7 @@ class ViewNet(ModelMixin, ConfigMixin):
         by its angle to the view (a Gaussian of ``SPREAD``), summing to 1."""
         grid = unit_direction(*self.grid()).to(azimuths.device)
         views = unit_direction(azimuths.float(), elevations.float())
-        angles = torch.rad2deg(torch.acos((views @ grid.T).clamp(-1.0, 1.0)))
-        weights = torch.exp(-0.5 * (angles / SPREAD) ** 2)
+        weights = _spread(angles_between(views, grid))
         return weights / weights.sum(dim=-1, keepdim=True)
 
     @torch.no_grad()
@@ -124,14 +134,13 @@ class ViewPrior:
     directions: each spread over its neighbourhood by a Gaussian of ``SPREAD`` degrees."""
 
     def __init__(self, azimuths: Tensor, elevations: Tensor, probabilities: Tensor) -> None:
+        self.azimuths, self.elevations = azimuths, elevations
         self.directions = unit_direction(azimuths, elevations)
         self.probabilities = probabilities
-        grid_density = self._density(self.directions)
-        self.peak = float(grid_density.max())
+        self.peak = float(self._density(self.directions).max())
 
     def _density(self, directions: Tensor) -> Tensor:
-        angles = torch.rad2deg(torch.acos((directions @ self.directions.T).clamp(-1.0, 1.0)))
-        return (torch.exp(-0.5 * (angles / SPREAD) ** 2) * self.probabilities).sum(-1)
+        return (_spread(angles_between(directions, self.directions)) * self.probabilities).sum(-1)
 
     def log_density(self, views: Sequence[tuple[float, ...]]) -> Tensor:
         """``(len(views),)``: the log-density at each (azimuth, elevation[, ...]) relative to
@@ -144,7 +153,4 @@ class ViewPrior:
     def most_likely(self) -> tuple[float, float]:
         """The grid direction of highest probability: (azimuth, elevation)."""
         index = int(self.probabilities.argmax())
-        direction = self.directions[index]
-        elevation = math.degrees(math.asin(float(direction[2].clamp(-1, 1))))
-        azimuth = math.degrees(math.atan2(float(direction[1]), float(direction[0]))) % 360.0
-        return azimuth, elevation
+        return float(self.azimuths[index]), float(self.elevations[index])

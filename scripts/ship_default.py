@@ -28,9 +28,10 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from gen3d.pipeline import VIEW_NET_FOLDER
+
 ROOT = Path(__file__).resolve().parents[1]
 MAX_BYTES = 40 * 2**20
-VIEW_NET_FOLDER = "view"  # gen3d.pipeline.VIEW_NET_FOLDER
 HALF_FOLDERS = ("dit", "conditioning/image", VIEW_NET_FOLDER)
 SHIPPING_RECORD = "shipping.json"
 VIEW_NET_LINES = [

@@ -28,7 +28,7 @@ from safetensors.torch import load_file
 
 from gen3d.data.dataset import ShapeDataset
 from gen3d.data.renders import RENDERS_FILE, RENDERS_META, cache_renders
-from gen3d.view_net import ViewNet, unit_direction
+from gen3d.view_net import ViewNet, angles_between, unit_direction
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_VIEW = (30.0, 20.0)
@@ -83,11 +83,11 @@ def evaluate(net: ViewNet, images: torch.Tensor, views: torch.Tensor) -> dict:
     probabilities = torch.cat([net(part).softmax(-1) for part in flat.split(256)])
     grid = unit_direction(*net.grid())
     true_directions = unit_direction(truth[:, 0], truth[:, 1])
-    best = grid[probabilities.argmax(-1)]
-    errors = torch.rad2deg(torch.acos((best * true_directions).sum(-1).clamp(-1, 1)))
-    near = torch.rad2deg(torch.acos((true_directions @ grid.T).clamp(-1, 1))) <= 20.0
-    reference = unit_direction(torch.tensor(REFERENCE_VIEW[0]), torch.tensor(REFERENCE_VIEW[1]))
-    baseline = torch.rad2deg(torch.acos((true_directions @ reference).clamp(-1, 1)))
+    to_grid = angles_between(true_directions, grid)  # (images, bins)
+    errors = to_grid.gather(1, probabilities.argmax(-1, keepdim=True))[:, 0]
+    near = to_grid <= 20.0
+    reference = unit_direction(torch.tensor([REFERENCE_VIEW[0]]), torch.tensor([REFERENCE_VIEW[1]]))
+    baseline = angles_between(true_directions, reference)[:, 0]
     net.train()
     return {
         "median_error": float(errors.median()),

@@ -11,15 +11,25 @@ import torch
 import trimesh
 from PIL import Image
 
-from gen3d.view_net import FLOOR, ViewNet, ViewPrior, unit_direction
+from gen3d.view_net import FLOOR, ViewNet, ViewPrior, angles_between, unit_direction
 from render import RenderMesh, render_mesh
 from render.pose import PoseSettings, estimate_view
 
 
 def angle_between(a: tuple[float, float], b: tuple[float, float]) -> float:
     first = unit_direction(torch.tensor(a[0]), torch.tensor(a[1]))
-    second = unit_direction(torch.tensor(b[0]), torch.tensor(b[1]))
-    return math.degrees(math.acos(float((first @ second).clamp(-1, 1))))
+    second = unit_direction(torch.tensor([b[0]]), torch.tensor([b[1]]))
+    return float(angles_between(first, second)[0])
+
+
+def with_view_net(tiny_pipeline, net: ViewNet):
+    """The tiny pipeline's models with ``net`` as its view net."""
+    from gen3d.pipeline import Pipeline
+
+    pipe = tiny_pipeline
+    return Pipeline(
+        pipe.vae, pipe.dit, pipe.text_encoder, pipe.image_encoder, pipe.config, view_net=net
+    )
 
 
 def one_hot_prior(view: tuple[float, float]) -> ViewPrior:
@@ -79,16 +89,8 @@ def test_only_generated_meshes_take_the_view_nets_reading(
     tiny_pipeline, monkeypatch: pytest.MonkeyPatch, painting: bool
 ) -> None:
     import gen3d.image_view
-    from gen3d.pipeline import Pipeline
 
-    pipe = Pipeline(
-        tiny_pipeline.vae,
-        tiny_pipeline.dit,
-        tiny_pipeline.text_encoder,
-        tiny_pipeline.image_encoder,
-        tiny_pipeline.config,
-        view_net=ViewNet(image_size=32, width=32),
-    )
+    pipe = with_view_net(tiny_pipeline, ViewNet(image_size=32, width=32))
     given = []
     estimate = gen3d.image_view.estimate_photo_view
 
@@ -121,14 +123,7 @@ def test_a_pipeline_saves_and_loads_its_view_net(tiny_pipeline, tmp_path) -> Non
     from gen3d.pipeline import Pipeline
 
     net = ViewNet(image_size=32, width=32)
-    pipe = Pipeline(
-        tiny_pipeline.vae,
-        tiny_pipeline.dit,
-        tiny_pipeline.text_encoder,
-        tiny_pipeline.image_encoder,
-        tiny_pipeline.config,
-        view_net=net,
-    )
+    pipe = with_view_net(tiny_pipeline, net)
     loaded = Pipeline.from_pretrained(pipe.save_pretrained(tmp_path / "pipe"), device="cpu")
     photo = torch.rand(64, 64, 3)
     torch.testing.assert_close(
