@@ -261,6 +261,8 @@ def _shadow_pieces(rgb: np.ndarray, colour: np.ndarray, cut: np.ndarray, band: i
         if (around & ~cut[grown]).sum() < SHADOW_OPEN_SHARE * around.sum():
             continue
         ring = around & outside[grown]  # less the pixel next to the cut: antialiasing
+        if not ring.any():  # no backdrop in sight beyond its edge: nothing tells it fades
+            continue
         beyond = brightness[grown][ring]
         fades = ((1.0 - beyond) >= SHADOW_FADE).mean() >= SHADOW_FADED_SHARE
         # A light object's shaded side fades into its lit side, which is brighter than the

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -166,6 +168,23 @@ def test_the_shadow_under_an_object_is_not_cut_out_with_it() -> None:
     for grey in (0.7, 0.5):
         photo, truth = _on_the_floor(body=(grey, grey, grey - 0.01), shadow=0.5)
         assert cut_out(Image.fromarray(photo)).mask[truth].all()
+
+
+def test_shade_cut_off_by_the_frame_with_no_backdrop_beyond_it_is_kept_quietly() -> None:
+    # Grey pixels of the backdrop's hue ("g") in the frame's corner beside a red part ("S"),
+    # and no backdrop pixel beyond their edge to show a fade: nothing says shadow, so they
+    # stay with the object, without numpy's empty-mean warnings (training renders hit this).
+    rows = [".........gggSg", "........g.gg..", "........ggggg."]
+    cut = np.zeros((14, 14), dtype=bool)
+    rgb = np.ones((14, 14, 3))
+    for row, line in enumerate(rows, start=11):
+        for column, pixel in enumerate(line):
+            cut[row, column] = pixel != "."
+            rgb[row, column] = {"g": (0.86,) * 3, "S": (0.8, 0.1, 0.1), ".": (1.0,) * 3}[pixel]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        shadows = images._shadow_pieces(rgb, np.ones_like(rgb), cut, band=2)
+    assert not shadows.any()
 
 
 def test_specks_of_dust_do_not_stretch_the_crop() -> None:
