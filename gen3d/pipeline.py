@@ -266,7 +266,7 @@ def _load_text_encoder(kind: str | None, folder: Path, device: torch.device) -> 
     raise PipelineError(f"{PIPELINE_FILE}: unknown text_encoder {kind!r}")
 
 
-def _load_view_net(folder: Path, device: torch.device) -> Any:
+def load_view_net(folder: Path, device: torch.device) -> Any:
     """The pipeline folder's ``ViewNet`` (``view/``; shipped in float16, loaded as float32
     like the image encoder); None where it has none."""
     if not (folder / VIEW_NET_FOLDER / "config.json").is_file():
@@ -388,7 +388,7 @@ class Pipeline:
             dtype=resolve_dtype(dtype, torch_device),
             field_dtype=resolve_field_dtype(dtype, torch_device),
             known_prompts=KnownPrompts.load(folder / "conditioning"),
-            view_net=_load_view_net(folder, torch_device),
+            view_net=load_view_net(folder, torch_device),
         )
 
     def save_pretrained(self, path: str | Path) -> Path:

@@ -121,6 +121,7 @@ def test_train_dit_with_images_trains_the_image_encoder_too(prepared, tmp_path: 
     from gen3d.conditioning import SmallImageEncoder
     from gen3d.data.renders import load_renders
     from gen3d.pipeline import Pipeline
+    from gen3d.view_net import ViewNet
 
     data, vae_path = prepared
     config = tmp_path / "dit.json"
@@ -154,6 +155,14 @@ def test_train_dit_with_images_trains_the_image_encoder_too(prepared, tmp_path: 
     with torch.no_grad():
         shipped.net[0].weight += 1.0
     shipped.save_pretrained(run / "pipeline" / "conditioning" / "image")
+    # ... and keeps what the run does not retrain: its sampling defaults, trust_bake and its
+    # view net (a shipped model's, set by hand and trained apart).
+    settings = json.loads((run / "pipeline" / "pipeline.json").read_text())
+    settings["defaults"]["steps"] = 7
+    settings |= {"image_defaults": {"guidance": 2.0}, "trust_bake": True}
+    (run / "pipeline" / "pipeline.json").write_text(json.dumps(settings))
+    torch.manual_seed(0)
+    ViewNet(image_size=16, width=32).save_pretrained(run / "pipeline" / "view")
     warm = [
         *args[:7],
         "--out",
@@ -166,6 +175,11 @@ def test_train_dit_with_images_trains_the_image_encoder_too(prepared, tmp_path: 
     assert result.exit_code == 0, result.output
     restarted = SmallImageEncoder.from_pretrained(tmp_path / "warm" / "image_encoder")
     assert torch.allclose(restarted.net[0].weight, shipped.net[0].weight, atol=0.05)
+    fine_tuned = Pipeline.from_pretrained(tmp_path / "warm" / "pipeline", device="cpu")
+    assert fine_tuned.defaults.steps == 7 and fine_tuned.config.trust_bake
+    assert fine_tuned.config.image_defaults == {"guidance": 2.0}
+    assert fine_tuned.view_net is not None and fine_tuned.view_net.config.image_size == 16
+    assert fine_tuned.config.latent_std == pytest.approx(cache.meta["latent_std"])
 
     # ... also at another image size: the convolutions carry over, the position embedding
     # is resampled to the finer token grid (one token at 16, 2 x 2 at 32).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,12 @@ from gen3d.errors import Gen3DError
 
 class TrainDiTError(Gen3DError):
     exit_code = 2
+
+
+#: ``pipeline.json`` settings a fine-tune (``--init-from``) keeps from the pipeline it started
+#: from: how it samples and whether its bake is trusted. The latent statistics are the run's
+#: own, and the reference view is the one its renders were made from.
+INHERITED_SETTINGS = ("shift", "defaults", "image_defaults", "trust_bake")
 
 
 def sample_mesh_validator(
@@ -124,7 +131,8 @@ def train_dit_command(
         None,
         "--init-from",
         help="A trained pipeline folder whose DiT (and image encoder) start the run, e.g. after "
-        "fine-tuning its VAE.",
+        "fine-tuning its VAE; the new pipeline keeps its sampling defaults, trust_bake and "
+        "view net.",
     ),
 ) -> None:
     """Train a DiT on a dataset's latents (resumes from OUT/checkpoints/last if it exists).
@@ -261,6 +269,7 @@ def train_dit_command(
         meta,
         out / "pipeline",
         image_encoder=out / "image_encoder" if image_size else None,
+        settings_from=init_from,
     )
     typer.echo(
         f'pipeline saved to {pipeline}; try: gen3d generate "a chair" -o x.glb --model {pipeline}'
@@ -274,17 +283,30 @@ def assemble_pipeline(
     meta: dict[str, Any],
     out: Path,
     image_encoder: Path | None = None,
+    settings_from: Path | None = None,
 ) -> Path:
     """A generation pipeline folder from a trained VAE, the DiT's EMA weights, the text
     encoder the captions were embedded with, the image encoder trained with the DiT (if
     any), the latent statistics the DiT trained on, and the training captions (known
-    prompts, so that the pipeline can say when a prompt is unlike all of them)."""
+    prompts, so that the pipeline can say when a prompt is unlike all of them).
+
+    ``settings_from``, the pipeline a fine-tune started from, lends what the run did not
+    retrain: its ``INHERITED_SETTINGS`` (sampling defaults, ``trust_bake``) and its view net,
+    so that the fine-tuned pipeline generates and refines as the one it came from did."""
+    import torch
+
     from dit import load_dit
     from gen3d.conditioning import SmallImageEncoder, TextEncoder
-    from gen3d.pipeline import Pipeline, PipelineConfig
+    from gen3d.pipeline import PIPELINE_FILE, Pipeline, PipelineConfig, load_view_net
     from gen3d.vocabulary import KnownPrompts
 
     config = PipelineConfig(latent_mean=meta["latent_mean"], latent_std=meta["latent_std"])
+    view_net = None
+    if settings_from is not None and (settings_from / PIPELINE_FILE).is_file():
+        source = PipelineConfig.from_dict(json.loads((settings_from / PIPELINE_FILE).read_text()))
+        inherited = {name: getattr(source, name) for name in INHERITED_SETTINGS}
+        config = dataclasses.replace(config, **inherited)
+        view_net = load_view_net(settings_from, torch.device("cpu"))
     images = SmallImageEncoder.from_pretrained(image_encoder) if image_encoder else None
     text = TextEncoder(text_encoder)
     captions = [
@@ -294,5 +316,13 @@ def assemble_pipeline(
         for caption in entry.get("captions") or []
     ]
     known = KnownPrompts.build(text, captions) if captions else None
-    pipeline = Pipeline(autoencoder, load_dit(dit_path), text, images, config, known_prompts=known)
+    pipeline = Pipeline(
+        autoencoder,
+        load_dit(dit_path),
+        text,
+        images,
+        config,
+        known_prompts=known,
+        view_net=view_net,
+    )
     return pipeline.save_pretrained(out)
