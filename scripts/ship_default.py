@@ -23,6 +23,8 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -128,7 +130,11 @@ def model_card(
     config: dict,
     encoder: dict | None = None,
     view_net: bool = False,
+    history: Sequence[str] = (),
 ) -> str:
+    """The model card. ``history``: sentences on the DiT's training after what the pipeline's
+    own folders tell (``--history``: a fine-tune that changed no architecture, such as more
+    views per shape, leaves no mark in them), each its own line of the DiT's entry."""
     encoder = encoder or PLAIN_ENCODER
     image_size, blocks = encoder["image_size"], encoder["blocks"]
     finer = (
@@ -169,6 +175,13 @@ def model_card(
         "  per shape, so that photos from any side work (`dit-views-2.yaml`).",
         *finer,
         *deeper,
+        *(
+            wrapped
+            for sentence in history
+            for wrapped in textwrap.wrap(
+                sentence, width=90, initial_indent="  ", subsequent_indent="  "
+            )
+        ),
         *(VIEW_NET_LINES if view_net else []),
         f"- Weights: {size / 2**20:.1f} MB (DiT and image encoder fp16: sampled latents within",
         f"  {cost:.2e} of fp32, relative).",
@@ -224,6 +237,12 @@ def main() -> None:
     )
     parser.add_argument("--eval", type=Path, required=True, help="gen3d eval --out report")
     parser.add_argument("--times", type=Path, help="train_default.sh's times.log")
+    parser.add_argument(
+        "--history",
+        action="append",
+        default=[],
+        help="a sentence for the card on a DiT fine-tune its folders do not show (repeatable)",
+    )
     parser.add_argument("--dest", type=Path, default=ROOT / "gen3d", help="the gen3d package")
     args = parser.parse_args()
 
@@ -264,6 +283,7 @@ def main() -> None:
             config,
             image_encoder_of(target),
             view_net=(target / VIEW_NET_FOLDER).is_dir(),
+            history=args.history,
         )
     )
     print(f"shipped {size / 2**20:.1f} MB to {target} (fp16 cost {cost:.2e})")

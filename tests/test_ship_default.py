@@ -114,6 +114,16 @@ def test_the_card_says_which_image_encoder_the_model_has(ship_script, tmp_path: 
     plain_card = ship_script.model_card({}, "", 2**20, 1e-3, {}, plain)
     assert "dit-views-128.yaml" not in plain_card and "dit-views-deep.yaml" not in plain_card
 
+    # A fine-tune that changed no folder (more views per shape) is told by --history.
+    told = (
+        "Then both were fine-tuned again for 4000 steps with renders from the reference view "
+        "and 15 random views per shape, 70% of them image steps (`dit-views-deep-2.yaml`)."
+    )
+    card = ship_script.model_card({}, "", 2**20, 1e-3, {}, deeper, history=[told])
+    entry = card[card.index("- DiT:") : card.index("- Weights:")]
+    assert "dit-views-deep.yaml" in entry and told in " ".join(entry.split())
+    assert all(len(line) <= 90 and line.startswith(("- DiT", "  ")) for line in entry.splitlines())
+
 
 def test_a_pipeline_without_a_view_net_keeps_the_shipped_one(tmp_path: Path, tiny_pipeline_path):
     from gen3d.view_net import ViewNet
