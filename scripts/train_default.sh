@@ -2,7 +2,7 @@
 # Reproduce the default model from nothing: data, VAE and DiT on shape (text and image
 # conditioned), both fine-tuned in two rounds once the VAE encodes colour, a last round of
 # the VAE's decoder alone, the DiT fine-tuned for images taken from any side (then again with
-# a deeper image encoder), the eval classifier, eval.
+# a deeper image encoder, then with more views per shape), the eval classifier, eval.
 #
 #   scripts/train_default.sh            # CPU or GPU; every step resumes where it stopped
 #   RUNS=runs/try2 DATA=data/shapes scripts/train_default.sh
@@ -108,8 +108,14 @@ with_trusted_bake() {  # with_trusted_bake PIPELINE VAE OUT
     "$python" -c 'import json, sys; path = sys.argv[1] + "/pipeline.json"; config = json.load(open(path)); config["trust_bake"] = True; json.dump(config, open(path, "w"), indent=2)' "$3.trusted"
     mv "$3.trusted" "$3"
 }
+# Then more of it, with 16 views per shape and 70% image steps: from random views, parts
+# found 0.783 -> 0.858 on the test split.
+step "dit-deep-2" "$RUNS/dit-deep-2/pipeline/pipeline.json" \
+    "${gen3d[@]}" train-dit --config scripts/configs/dit-views-deep-2.yaml \
+        --init-from "$RUNS/dit-deep/pipeline" --vae "$VAE3" --data "$DATA" \
+        --out "$RUNS/dit-deep-2" --image-size 64 --image-views 16 "${render[@]}"
 step "pipeline" "$RUNS/pipeline/pipeline.json" \
-    with_trusted_bake "$RUNS/dit-deep/pipeline" "$VAE3" "$RUNS/pipeline"
+    with_trusted_bake "$RUNS/dit-deep-2/pipeline" "$VAE3" "$RUNS/pipeline"
 # Which way a photo looks at the object, a prior for refinement's view estimate: a small
 # CNN trained apart from the DiT on its own renders, into the pipeline's view/ folder.
 with_view_net() {  # with_view_net RUN PIPELINE
