@@ -238,6 +238,20 @@ class PipelineConfig:
             raise PipelineError(f"{PIPELINE_FILE}: unknown keys {unknown}")
         return cls(**{k: v for k, v in data.items() if k in known})
 
+    @classmethod
+    def load(cls, folder: Path) -> PipelineConfig:
+        """A pipeline folder's ``pipeline.json``; a ``PipelineError`` naming what is wrong."""
+        config_file = folder / PIPELINE_FILE
+        if not config_file.is_file():
+            raise PipelineError(
+                f"{folder} is not a gen3d pipeline folder (no {PIPELINE_FILE}); a pipeline "
+                "folder holds vae/, dit/, conditioning/ and pipeline.json"
+            )
+        try:
+            return cls.from_dict(json.loads(config_file.read_text(encoding="utf-8")))
+        except (json.JSONDecodeError, TypeError) as error:
+            raise PipelineError(f"{config_file}: not a valid pipeline config ({error})") from None
+
 
 def resolve_model_path(model: str | Path | None, settings: Any = None) -> Path:
     """The pipeline to load: ``model``, else the settings' ``model_path``
@@ -363,16 +377,7 @@ class Pipeline:
         from vae.registry import load_vae
 
         folder = resolve_model_path(path)
-        config_file = folder / PIPELINE_FILE
-        if not config_file.is_file():
-            raise PipelineError(
-                f"{folder} is not a gen3d pipeline folder (no {PIPELINE_FILE}); a pipeline "
-                "folder holds vae/, dit/, conditioning/ and pipeline.json"
-            )
-        try:
-            config = PipelineConfig.from_dict(json.loads(config_file.read_text(encoding="utf-8")))
-        except (json.JSONDecodeError, TypeError) as error:
-            raise PipelineError(f"{config_file}: not a valid pipeline config ({error})") from None
+        config = PipelineConfig.load(folder)
         torch_device = device if isinstance(device, torch.device) else resolve_device(device)
         try:
             vae = load_vae(folder / "vae").to(torch_device)

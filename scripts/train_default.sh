@@ -100,20 +100,21 @@ step "dit-deep" "$RUNS/dit-deep/pipeline/pipeline.json" \
     "${gen3d[@]}" train-dit --config scripts/configs/dit-views-deep.yaml \
         --init-from "$RUNS/dit-views/pipeline" --vae "$VAE3" --data "$DATA" \
         --out "$RUNS/dit-deep" --image-size 64 --image-views 8 --image-blocks 1 "${render[@]}"
-# The trained model's bake is a fair guess at an object's colours (measured with
-# scripts/bench_pose.py --parts pipeline-refine), so refining from a photo fits the photo's
-# light against it too: trust_bake in its pipeline.json.
-with_trusted_bake() {  # with_trusted_bake PIPELINE VAE OUT
-    with_vae "$1" "$2" "$3.trusted"
-    "$python" -c 'import json, sys; path = sys.argv[1] + "/pipeline.json"; config = json.load(open(path)); config["trust_bake"] = True; json.dump(config, open(path, "w"), indent=2)' "$3.trusted"
-    mv "$3.trusted" "$3"
-}
 # Then more of it, with 16 views per shape and 70% image steps: from random views, parts
 # found 0.783 -> 0.858 on the test split.
 step "dit-deep-2" "$RUNS/dit-deep-2/pipeline/pipeline.json" \
     "${gen3d[@]}" train-dit --config scripts/configs/dit-views-deep-2.yaml \
         --init-from "$RUNS/dit-deep/pipeline" --vae "$VAE3" --data "$DATA" \
         --out "$RUNS/dit-deep-2" --image-size 64 --image-views 16 "${render[@]}"
+# The trained model's bake is a fair guess at an object's colours (measured with
+# scripts/bench_pose.py --parts pipeline-refine), so refining from a photo fits the photo's
+# light against it too: trust_bake in its pipeline.json.
+with_trusted_bake() {  # with_trusted_bake PIPELINE VAE OUT
+    rm -rf "$3.trusted"  # an interrupted run's, which with_vae's mv would nest into
+    with_vae "$1" "$2" "$3.trusted"
+    "$python" -c 'import json, sys; path = sys.argv[1] + "/pipeline.json"; config = json.load(open(path)); config["trust_bake"] = True; json.dump(config, open(path, "w"), indent=2)' "$3.trusted"
+    mv "$3.trusted" "$3"
+}
 step "pipeline" "$RUNS/pipeline/pipeline.json" \
     with_trusted_bake "$RUNS/dit-deep-2/pipeline" "$VAE3" "$RUNS/pipeline"
 # Which way a photo looks at the object, a prior for refinement's view estimate: a small

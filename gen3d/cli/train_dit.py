@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
@@ -303,7 +302,7 @@ def assemble_pipeline(
     config = PipelineConfig(latent_mean=meta["latent_mean"], latent_std=meta["latent_std"])
     view_net = None
     if settings_from is not None and (settings_from / PIPELINE_FILE).is_file():
-        source = PipelineConfig.from_dict(json.loads((settings_from / PIPELINE_FILE).read_text()))
+        source = PipelineConfig.load(settings_from)
         inherited = {name: getattr(source, name) for name in INHERITED_SETTINGS}
         config = dataclasses.replace(config, **inherited)
         view_net = load_view_net(settings_from, torch.device("cpu"))
