@@ -113,6 +113,19 @@ def test_train_dit_command_names_bad_inputs(prepared, tmp_path: Path) -> None:
         app, [*args, "--out", str(tmp_path / "run"), "--init-from", str(tmp_path)]
     )
     assert result.exit_code != 0 and "is not a pipeline folder" in str(result.exception)
+    # A malformed pipeline.json in --init-from stops the run before it caches or trains,
+    # not after an hour of training when the pipeline is assembled.
+    source = tmp_path / "source"
+    (source / "dit").mkdir(parents=True)
+    (source / "dit" / "config.json").write_text("{}")
+    (source / "pipeline.json").write_text("{not json")
+    vae_path = prepared[1]
+    args[args.index(str(tmp_path))] = str(vae_path)
+    result = CliRunner().invoke(
+        app, [*args, "--out", str(tmp_path / "run"), "--init-from", str(source)]
+    )
+    assert result.exit_code != 0 and "not a valid pipeline config" in str(result.exception)
+    assert not (tmp_path / "run" / "latents").exists()
 
 
 def test_train_dit_with_images_trains_the_image_encoder_too(prepared, tmp_path: Path) -> None:

@@ -21,6 +21,34 @@ class TrainDiTError(Gen3DError):
 INHERITED_SETTINGS = ("shift", "defaults", "image_defaults", "trust_bake")
 
 
+@dataclasses.dataclass(frozen=True)
+class Inheritance:
+    """What a fine-tune keeps from the pipeline it started from (see ``inherit_from``)."""
+
+    settings: dict[str, Any]
+    view_net: Any = None
+
+
+def inherit_from(folder: Path) -> Inheritance:
+    """The ``INHERITED_SETTINGS`` and view net of the pipeline folder ``--init-from`` names,
+    read before training so that a malformed ``pipeline.json`` or view net stops the run at
+    once rather than after it trained. A folder without ``pipeline.json`` (a bare DiT and
+    image encoder) lends nothing."""
+    import torch
+
+    from gen3d.pipeline import PIPELINE_FILE, PipelineConfig, PipelineError, load_view_net
+
+    if not (folder / PIPELINE_FILE).is_file():
+        return Inheritance(settings={})
+    try:
+        source = PipelineConfig.load(folder)
+        view_net = load_view_net(folder, torch.device("cpu"))
+    except PipelineError as error:
+        raise TrainDiTError(f"--init-from: {error}") from error
+    settings = {name: getattr(source, name) for name in INHERITED_SETTINGS}
+    return Inheritance(settings=settings, view_net=view_net)
+
+
 def sample_mesh_validator(
     vae: Any,
     cache: Any,
@@ -161,6 +189,7 @@ def train_dit_command(
             train_config = dataclasses.replace(train_config, init_from=str(init_from / "dit"))
     except (ValueError, OSError) as error:
         raise TrainDiTError(f"{config}: {error}") from error
+    inheritance = inherit_from(init_from) if init_from is not None else None
     try:
         autoencoder = load_vae(vae)
     except (FileNotFoundError, ValueError) as error:
@@ -268,7 +297,7 @@ def train_dit_command(
         meta,
         out / "pipeline",
         image_encoder=out / "image_encoder" if image_size else None,
-        settings_from=init_from,
+        inheritance=inheritance,
     )
     typer.echo(
         f'pipeline saved to {pipeline}; try: gen3d generate "a chair" -o x.glb --model {pipeline}'
@@ -282,30 +311,25 @@ def assemble_pipeline(
     meta: dict[str, Any],
     out: Path,
     image_encoder: Path | None = None,
-    settings_from: Path | None = None,
+    inheritance: Inheritance | None = None,
 ) -> Path:
     """A generation pipeline folder from a trained VAE, the DiT's EMA weights, the text
     encoder the captions were embedded with, the image encoder trained with the DiT (if
     any), the latent statistics the DiT trained on, and the training captions (known
     prompts, so that the pipeline can say when a prompt is unlike all of them).
 
-    ``settings_from``, the pipeline a fine-tune started from, lends what the run did not
+    ``inheritance``, from the pipeline a fine-tune started from, lends what the run did not
     retrain: its ``INHERITED_SETTINGS`` (sampling defaults, ``trust_bake``) and its view net,
     so that the fine-tuned pipeline generates and refines as the one it came from did."""
-    import torch
 
     from dit import load_dit
     from gen3d.conditioning import SmallImageEncoder, TextEncoder
-    from gen3d.pipeline import PIPELINE_FILE, Pipeline, PipelineConfig, load_view_net
+    from gen3d.pipeline import Pipeline, PipelineConfig
     from gen3d.vocabulary import KnownPrompts
 
     config = PipelineConfig(latent_mean=meta["latent_mean"], latent_std=meta["latent_std"])
-    view_net = None
-    if settings_from is not None and (settings_from / PIPELINE_FILE).is_file():
-        source = PipelineConfig.load(settings_from)
-        inherited = {name: getattr(source, name) for name in INHERITED_SETTINGS}
-        config = dataclasses.replace(config, **inherited)
-        view_net = load_view_net(settings_from, torch.device("cpu"))
+    if inheritance is not None:
+        config = dataclasses.replace(config, **inheritance.settings)
     images = SmallImageEncoder.from_pretrained(image_encoder) if image_encoder else None
     text = TextEncoder(text_encoder)
     captions = [
@@ -322,6 +346,6 @@ def assemble_pipeline(
         images,
         config,
         known_prompts=known,
-        view_net=view_net,
+        view_net=inheritance.view_net if inheritance is not None else None,
     )
     return pipeline.save_pretrained(out)
