@@ -57,6 +57,10 @@ class DiTTrainConfig:
     # With an image encoder (trained jointly): the share of steps conditioned on images
     # rather than text, so that one DiT serves both.
     image_fraction: float = 0.5
+    # Of those image steps, the share shown the shape's first view (a render cache's reference
+    # view); None picks among all views alike. Set it to keep the reference view sharp while
+    # training on many random views.
+    reference_view_share: float | None = None
     # A saved DiT (folder) whose weights start this run, e.g. to follow a VAE that was
     # fine-tuned; the architectures must match. A resumed run ignores it: the checkpoint wins.
     init_from: str | None = None
@@ -71,6 +75,9 @@ class DiTTrainConfig:
             raise ValueError(f"cond_dropout must be in [0, 1), not {self.cond_dropout}")
         if not 0 <= self.image_fraction <= 1:
             raise ValueError(f"image_fraction must be in [0, 1], not {self.image_fraction}")
+        share = self.reference_view_share
+        if share is not None and not 0 <= share <= 1:
+            raise ValueError(f"reference_view_share must be in [0, 1], not {share}")
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f"ema_decay must be in [0, 1), not {self.ema_decay}")
         if self.logit_std <= 0:

@@ -10,6 +10,7 @@ import torch
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
+from dit.trainer import DiTTrainConfig
 from gen3d.cli import app
 from gen3d.conditioning import TextEncoder
 from gen3d.data import BuildSpec, SamplingConfig, build_dataset
@@ -304,6 +305,18 @@ def test_renders_from_several_views_teach_shapes_from_any_side(prepared, tmp_pat
     assert len(seen) == 3
     seeded = LatentDataset(cache, split=None, seed=4, renders=folder)
     assert torch.equal(seeded[0]["cond_images"], seeded[0]["cond_images"])
+    # A reference share shows the reference view that often, the other views alike otherwise.
+    first = renders[0, 0].float() / 255.0
+    mixed = LatentDataset(cache, split=None, renders=folder, reference_share=0.5)
+    picks = [mixed[0]["cond_images"] for _ in range(400)]
+    assert 160 < sum(torch.equal(image, first) for image in picks) < 240
+    assert len({image.sum().item() for image in picks}) == 3
+    always = LatentDataset(cache, split=None, renders=folder, reference_share=1.0)
+    assert all(torch.equal(always[0]["cond_images"], first) for _ in range(20))
+    never = LatentDataset(cache, split=None, renders=folder, reference_share=0.0)
+    assert not any(torch.equal(never[0]["cond_images"], first) for _ in range(50))
+    with pytest.raises(ValueError, match="reference_view_share"):
+        DiTTrainConfig(reference_view_share=1.5)
     with pytest.raises(ValueError, match="at least 1"):
         cache_renders(data, tmp_path / "none", view=reference, size=16, views_per_shape=0)
     with pytest.raises(DatasetError, match="no renders"):

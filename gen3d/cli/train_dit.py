@@ -222,7 +222,9 @@ def train_dit_command(
                 views_per_shape=image_views,
                 workers=render_workers,
             )
-    train_set = LatentDataset(cache, split="train", renders=renders)
+    train_set = LatentDataset(
+        cache, split="train", renders=renders, reference_share=train_config.reference_view_share
+    )
     if len(train_set) == 0:
         raise TrainDiTError(f"{cache} has no training latents")
     meta = train_set.meta

@@ -125,7 +125,9 @@ class LatentDataset(Dataset):
 
     Latents are scaled to zero mean and unit variance with the cache's statistics
     (``unscale`` undoes it before decoding); each access picks one of the shape's captions
-    at random, the same one every time for a given ``seed``.
+    at random, the same one every time for a given ``seed``. With ``renders``, each item
+    also holds one of the shape's views, picked alike or, with ``reference_share``, the first
+    view (the reference view) that share of the time and the others alike otherwise.
     """
 
     def __init__(
@@ -134,6 +136,7 @@ class LatentDataset(Dataset):
         split: str | None = "train",
         seed: int | None = None,
         renders: str | Path | None = None,
+        reference_share: float | None = None,
     ):
         self.root = Path(root)
         meta_path = self.root / "cache.json"
@@ -156,6 +159,7 @@ class LatentDataset(Dataset):
         self.seed = seed
         # Renders (gen3d.data.renders) for image conditioning, when given: (N, views, 3, S, S).
         self.images = load_renders(renders, self.ids) if renders is not None else None
+        self.reference_share = reference_share
 
     def scale(self, latents: torch.Tensor) -> torch.Tensor:
         return (latents - self.meta["latent_mean"]) / self.meta["latent_std"]
@@ -180,6 +184,14 @@ class LatentDataset(Dataset):
             "cond_pooled": self.pooled[index, caption],
         }
         if self.images is not None:  # one of the shape's views, like the caption
-            view = int(rng.integers(self.images.shape[1]))
+            view = self._pick_view(rng)
             item["cond_images"] = self.images[index, view].float() / 255.0
         return item
+
+    def _pick_view(self, rng: np.random.Generator) -> int:
+        views = self.images.shape[1]
+        if self.reference_share is None or views == 1:
+            return int(rng.integers(views))
+        if rng.random() < self.reference_share:
+            return 0
+        return int(rng.integers(1, views))
