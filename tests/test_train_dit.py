@@ -223,6 +223,7 @@ def test_train_dit_with_images_trains_the_image_encoder_too(prepared, tmp_path: 
     shallower[shallower.index(str(tmp_path / "again"))] = str(tmp_path / "shallower")
     result = CliRunner().invoke(app, shallower)
     assert result.exit_code != 0 and "shallower" in str(result.exception)
+    assert not (tmp_path / "shallower" / "latents").exists()  # said before any work
 
     result = CliRunner().invoke(app, [*args[:-2], "--image-size", "24"])
     assert result.exit_code != 0 and "multiple of 16" in str(result.exception)

@@ -49,6 +49,29 @@ def inherit_from(folder: Path) -> Inheritance:
     return Inheritance(settings=settings, view_net=view_net)
 
 
+def source_image_encoder(
+    init_from: Path | None, image_size: int, image_blocks: int | None
+) -> tuple[Any, int]:
+    """The ``--init-from`` pipeline's image encoder, made the run's size and depth (None
+    without one), and the run encoder's residual blocks per stage: ``--image-blocks``, else
+    the source encoder's."""
+    from gen3d.conditioning import SmallImageEncoder
+
+    start = init_from / "conditioning" / "image" if init_from is not None else None
+    if start is None or not (start / "config.json").is_file():
+        return None, image_blocks or 0
+    try:
+        source = SmallImageEncoder.from_pretrained(start)
+        blocks = image_blocks if image_blocks is not None else source.config.blocks
+        if source.config.image_size != image_size:  # e.g. 64 -> 128 for thin parts
+            source = source.resized(image_size)
+        if source.config.blocks != blocks:  # a deeper encoder, warm-started
+            source = source.deepened(blocks)
+    except (ValueError, OSError) as error:
+        raise TrainDiTError(f"--init-from: {start}: {error}") from error
+    return source, blocks
+
+
 def sample_mesh_validator(
     vae: Any,
     cache: Any,
@@ -189,7 +212,13 @@ def train_dit_command(
             train_config = dataclasses.replace(train_config, init_from=str(init_from / "dit"))
     except (ValueError, OSError) as error:
         raise TrainDiTError(f"{config}: {error}") from error
+    if image_size % 16:
+        raise TrainDiTError(f"--image-size must be a multiple of 16, not {image_size}")
+    # What --init-from lends, read now: a broken source stops the run before hours of work.
     inheritance = inherit_from(init_from) if init_from is not None else None
+    source, blocks = (
+        source_image_encoder(init_from, image_size, image_blocks) if image_size else (None, 0)
+    )
     try:
         autoencoder = load_vae(vae)
     except (FileNotFoundError, ValueError) as error:
@@ -198,8 +227,6 @@ def train_dit_command(
     if not (cache / "cache.json").is_file():
         typer.echo(f"caching latents of {data} in {cache} (once)")
         cache_latents(autoencoder, TextEncoder(text_encoder), data, cache)
-    if image_size % 16:
-        raise TrainDiTError(f"--image-size must be a multiple of 16, not {image_size}")
     renders = None
     if image_size:
         from gen3d.data.renders import RENDERS_FILE, cache_renders
@@ -250,29 +277,13 @@ def train_dit_command(
     if image_size:
         from gen3d.conditioning import SmallImageEncoder
 
-        start = init_from / "conditioning" / "image" if init_from else None
-        source = None
-        if start is not None and (start / "config.json").is_file():
-            try:
-                source = SmallImageEncoder.from_pretrained(start)
-            except (ValueError, OSError) as error:
-                raise TrainDiTError(f"--init-from: {start}: {error}") from error
-        blocks = (
-            image_blocks
-            if image_blocks is not None
-            else (source.config.blocks if source is not None else 0)
-        )
         torch.manual_seed(train_config.seed)
         image_encoder = SmallImageEncoder(
             image_size=image_size, width=meta["cond_dim"], blocks=blocks
         )
         if source is not None:
             try:
-                if source.config.image_size != image_size:  # e.g. 64 -> 128 for thin parts
-                    source = source.resized(image_size)
-                if source.config.blocks != blocks:  # a deeper encoder, warm-started
-                    source = source.deepened(blocks)
-                copy_weights(source, image_encoder, start)
+                copy_weights(source, image_encoder, init_from / "conditioning" / "image")
             except ValueError as error:
                 raise TrainDiTError(f"--init-from: {error}") from error
         if meta["pooled_dim"] != meta["cond_dim"]:
