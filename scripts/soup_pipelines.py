@@ -77,6 +77,11 @@ def soup_pipelines(a: Path, b: Path, weight: float, out: Path) -> None:
             load_file(a / sub / WEIGHTS_FILE), load_file(b / sub / WEIGHTS_FILE), weight
         )
         save_file(mixed, out / sub / WEIGHTS_FILE)
+        config_path = out / sub / "config.json"
+        config = json.loads(config_path.read_text())
+        # A's path would say these weights are A's; name the soup instead.
+        config["_name_or_path"] = f"{weight:g} soup of {a / sub} and {b / sub}"
+        config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     # A shipped folder's record of the fp16 cost belongs to its own weights, not the soup's.
     (out / "shipping.json").unlink(missing_ok=True)
 

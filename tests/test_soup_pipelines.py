@@ -64,6 +64,7 @@ def test_the_soup_interpolates_the_dit_and_image_encoder_and_generates(
     assert json.loads((out / "pipeline.json").read_text()) == json.loads(
         (tiny_pipeline_path / "pipeline.json").read_text()
     )
+    assert "0.25 soup of" in json.loads((out / "dit" / "config.json").read_text())["_name_or_path"]
     pipe = Pipeline.from_pretrained(out, device="cpu")
     assert len(pipe(prompt="a chair", seed=0, steps=2, texture_size=0).mesh.faces) > 0
 
