@@ -37,6 +37,15 @@ def _config(folder: Path) -> dict:
     return {key: value for key, value in config.items() if key not in NOT_ARCHITECTURE}
 
 
+def same_tensors(left: Path, right: Path) -> bool:
+    """Whether two weight files hold the same tensors (compared by value, not by bytes, so a
+    file saved again with other metadata still matches)."""
+    a, b = load_file(left), load_file(right)
+    return a.keys() == b.keys() and all(
+        a[name].shape == b[name].shape and torch.equal(a[name], b[name]) for name in a
+    )
+
+
 def soup_tensors(
     a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], weight: float
 ) -> dict[str, torch.Tensor]:
@@ -64,7 +73,7 @@ def soup_pipelines(a: Path, b: Path, weight: float, out: Path) -> None:
     for folder in (a, b):
         if not (folder / "pipeline.json").is_file():
             raise SoupError(f"{folder} is not a pipeline folder (no pipeline.json)")
-    if (a / "vae" / WEIGHTS_FILE).read_bytes() != (b / "vae" / WEIGHTS_FILE).read_bytes():
+    if not same_tensors(a / "vae" / WEIGHTS_FILE, b / "vae" / WEIGHTS_FILE):
         raise SoupError("the pipelines have different VAEs: their latents do not match")
     for sub in SOUPED_FOLDERS:
         if _config(a / sub) != _config(b / sub):

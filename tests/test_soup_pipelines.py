@@ -77,6 +77,17 @@ def test_weight_zero_gives_a_back(tmp_path: Path, tiny_pipeline_path: Path) -> N
     assert all(torch.equal(mixed[k], v.float()) for k, v in original.items())
 
 
+def test_a_vae_saved_again_with_other_metadata_still_matches(
+    tmp_path: Path, tiny_pipeline_path: Path
+) -> None:
+    b = shifted_copy(tiny_pipeline_path, tmp_path / "b", "dit", 0.01)
+    vae = b / "vae" / WEIGHTS
+    save_file(load_file(vae), vae, metadata={"saved_by": "another tool"})
+    assert vae.read_bytes() != (tiny_pipeline_path / "vae" / WEIGHTS).read_bytes()
+    load_script().soup_pipelines(tiny_pipeline_path, b, 0.5, tmp_path / "soup")
+    assert (tmp_path / "soup" / "pipeline.json").is_file()
+
+
 def test_pipelines_that_cannot_be_averaged_are_refused(
     tmp_path: Path, tiny_pipeline_path: Path
 ) -> None:
