@@ -32,15 +32,25 @@ class SoupError(ValueError):
 
 
 def _config(folder: Path) -> dict:
-    config = json.loads((folder / "config.json").read_text())
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError) as error:
+        raise SoupError(f"{folder}/config.json cannot be read: {error}") from error
     # Where and with which diffusers it was saved, not what it is.
     return {key: value for key, value in config.items() if key not in NOT_ARCHITECTURE}
+
+
+def _weights(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        return load_file(path)
+    except Exception as error:  # safetensors' own error type is not importable on all versions
+        raise SoupError(f"{path} cannot be read: {error}") from error
 
 
 def same_tensors(left: Path, right: Path) -> bool:
     """Whether two weight files hold the same tensors (compared by value, not by bytes, so a
     file saved again with other metadata still matches)."""
-    a, b = load_file(left), load_file(right)
+    a, b = _weights(left), _weights(right)
     return a.keys() == b.keys() and all(
         a[name].shape == b[name].shape and torch.equal(a[name], b[name]) for name in a
     )
@@ -75,24 +85,43 @@ def soup_pipelines(a: Path, b: Path, weight: float, out: Path) -> None:
             raise SoupError(f"{folder} is not a pipeline folder (no pipeline.json)")
     if not same_tensors(a / "vae" / WEIGHTS_FILE, b / "vae" / WEIGHTS_FILE):
         raise SoupError("the pipelines have different VAEs: their latents do not match")
+    souped = []
     for sub in SOUPED_FOLDERS:
+        present = [(folder / sub).is_dir() for folder in (a, b)]
+        if present == [False, False]:
+            continue  # a text-only pipeline has no image encoder
+        if present != [True, True]:
+            raise SoupError(f"only {a if present[0] else b} has {sub}/")
         if _config(a / sub) != _config(b / sub):
             raise SoupError(f"{sub}: the two configs differ, so the architectures do")
+        souped.append(sub)
     if out.exists():
         raise SoupError(f"{out} exists; pick a new folder")
-    shutil.copytree(a, out)
-    for sub in SOUPED_FOLDERS:
+    # Built beside OUT and renamed at the end, so that a failure leaves no half-made soup.
+    staging = out.with_name(out.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(a, staging)
+    try:
+        _soup_into(staging, a, b, souped, weight)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    staging.rename(out)
+
+
+def _soup_into(staging: Path, a: Path, b: Path, souped: list[str], weight: float) -> None:
+    for sub in souped:
         mixed = soup_tensors(
-            load_file(a / sub / WEIGHTS_FILE), load_file(b / sub / WEIGHTS_FILE), weight
+            _weights(a / sub / WEIGHTS_FILE), _weights(b / sub / WEIGHTS_FILE), weight
         )
-        save_file(mixed, out / sub / WEIGHTS_FILE)
-        config_path = out / sub / "config.json"
+        save_file(mixed, staging / sub / WEIGHTS_FILE)
+        config_path = staging / sub / "config.json"
         config = json.loads(config_path.read_text())
         # A's path would say these weights are A's; name the soup instead.
         config["_name_or_path"] = f"{weight:g} soup of {a / sub} and {b / sub}"
         config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     # A shipped folder's record of the fp16 cost belongs to its own weights, not the soup's.
-    (out / "shipping.json").unlink(missing_ok=True)
+    (staging / "shipping.json").unlink(missing_ok=True)
 
 
 def main() -> None:

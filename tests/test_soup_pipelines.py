@@ -88,6 +88,34 @@ def test_a_vae_saved_again_with_other_metadata_still_matches(
     assert (tmp_path / "soup" / "pipeline.json").is_file()
 
 
+def test_text_only_pipelines_soup_their_dits(tmp_path: Path, tiny_pipeline_path: Path) -> None:
+    a = tmp_path / "a"
+    shutil.copytree(tiny_pipeline_path, a)
+    shutil.rmtree(a / "conditioning" / "image")
+    b = shifted_copy(a, tmp_path / "b", "dit", 0.02)
+    module = load_script()
+    module.soup_pipelines(a, b, 0.5, tmp_path / "soup")
+    mixed = load_file(tmp_path / "soup" / "dit" / WEIGHTS)
+    assert all(
+        torch.allclose(mixed[k], v + 0.01, atol=1e-6)
+        for k, v in load_file(a / "dit" / WEIGHTS).items()
+    )
+    assert not (tmp_path / "soup" / "conditioning" / "image").exists()
+    with pytest.raises(module.SoupError, match="has conditioning/image/"):
+        module.soup_pipelines(a, tiny_pipeline_path, 0.5, tmp_path / "o")
+
+
+def test_a_broken_weights_file_is_named_and_leaves_nothing(
+    tmp_path: Path, tiny_pipeline_path: Path
+) -> None:
+    b = shifted_copy(tiny_pipeline_path, tmp_path / "b", "dit", 0.01)
+    (b / "conditioning" / "image" / WEIGHTS).write_bytes(b"not a safetensors file")
+    module = load_script()
+    with pytest.raises(module.SoupError, match="conditioning/image/diffusion_pytorch_model"):
+        module.soup_pipelines(tiny_pipeline_path, b, 0.5, tmp_path / "soup")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["b"]
+
+
 def test_pipelines_that_cannot_be_averaged_are_refused(
     tmp_path: Path, tiny_pipeline_path: Path
 ) -> None:
