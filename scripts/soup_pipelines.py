@@ -20,10 +20,10 @@ import shutil
 from pathlib import Path
 
 import torch
+from diffusers.utils import SAFETENSORS_WEIGHTS_NAME as WEIGHTS_FILE  # what ModelMixin writes
 from safetensors.torch import load_file, save_file
 
 SOUPED_FOLDERS = ("dit", "conditioning/image")
-WEIGHTS_FILE = "diffusion_pytorch_model.safetensors"
 NOT_ARCHITECTURE = ("_name_or_path", "_diffusers_version")
 
 
