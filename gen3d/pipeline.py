@@ -118,6 +118,8 @@ class OptionRange:
 
 #: the smallest texture worth baking (0 means vertex colours)
 MIN_TEXTURE_SIZE = 64
+#: the fewest faces decimation may aim at (0 means keep all)
+MIN_TARGET_FACES = 100
 
 #: every generation option with its allowed range (checked before any work starts)
 OPTION_RANGES = {
@@ -198,8 +200,10 @@ class GenerationOptions:
             raise PipelineError(
                 f"texture_size={self.texture_size}: use 0 or at least {MIN_TEXTURE_SIZE}"
             )
-        if 0 < self.face_count < 100:
-            raise PipelineError(f"face_count={self.face_count}: use 0 or at least 100")
+        if 0 < self.face_count < MIN_TARGET_FACES:
+            raise PipelineError(
+                f"face_count={self.face_count}: use 0 or at least {MIN_TARGET_FACES}"
+            )
         self.steps, self.resolution = int(self.steps), int(self.resolution)
         self.face_count, self.texture_size = int(self.face_count), int(self.texture_size)
         self.refine_steps = int(self.refine_steps)

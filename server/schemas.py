@@ -7,13 +7,44 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from gen3d.pipeline import MIN_TEXTURE_SIZE, OPTION_RANGES, GenerationOptions, PipelineError
+from gen3d.pipeline import (
+    MIN_TARGET_FACES,
+    MIN_TEXTURE_SIZE,
+    OPTION_RANGES,
+    GenerationOptions,
+    PipelineError,
+)
+
+# What str.strip() removes (all of it below U+3001). A prompt needs one other character: the
+# validators below say so in words, this pattern says it to clients reading the schema.
+_WHITESPACE = "".join(ch for ch in map(chr, range(0x3001)) if ch.isspace())
+NOT_BLANK_PATTERN = "[^" + "".join(f"\\u{ord(ch):04x}" for ch in _WHITESPACE) + "]"
 
 
 def _option(name: str, kind: type) -> Any:
     """A request field with the pipeline's own range and help (one table, gen3d.pipeline)."""
     limits = OPTION_RANGES[name]
     return Field(None, ge=kind(limits.low), le=kind(limits.high), description=limits.help)
+
+
+def _zero_or_at_least(name: str, minimum: int) -> Any:
+    """An integer option where 0 means "none" and 1 to ``minimum - 1`` is refused (the
+    pipeline's check); the schema says so, so that a client generating requests from it (or
+    a schema fuzzer) never builds one the API refuses."""
+    high = int(OPTION_RANGES[name].high)
+    return Field(
+        None,
+        ge=0,
+        le=high,
+        description=f"{OPTION_RANGES[name].help}; 0, or {minimum} and more",
+        json_schema_extra={
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "maximum": 0},
+                {"type": "integer", "minimum": minimum, "maximum": high},
+                {"type": "null"},
+            ]
+        },
+    )
 
 
 class _Options(BaseModel):
@@ -25,26 +56,8 @@ class _Options(BaseModel):
     steps: int | None = _option("steps", int)
     guidance: float | None = _option("guidance", float)
     resolution: int | None = _option("resolution", int)
-    face_count: int | None = _option("face_count", int)
-    # 1-63 is refused too (the pipeline's check below); the schema says so, so that a client
-    # generating requests from it (or a schema fuzzer) never builds one the API refuses.
-    texture_size: int | None = Field(
-        None,
-        ge=0,
-        le=int(OPTION_RANGES["texture_size"].high),
-        description=OPTION_RANGES["texture_size"].help + "; 0, or 64 and more",
-        json_schema_extra={
-            "anyOf": [
-                {"type": "integer", "minimum": 0, "maximum": 0},
-                {
-                    "type": "integer",
-                    "minimum": MIN_TEXTURE_SIZE,
-                    "maximum": int(OPTION_RANGES["texture_size"].high),
-                },
-                {"type": "null"},
-            ]
-        },
-    )
+    face_count: int | None = _zero_or_at_least("face_count", MIN_TARGET_FACES)
+    texture_size: int | None = _zero_or_at_least("texture_size", MIN_TEXTURE_SIZE)
     format: Literal["glb", "obj", "ply", "usdz"] = "glb"
 
     @field_validator(
@@ -72,7 +85,12 @@ class _Options(BaseModel):
 class GenerateRequest(_Options):
     """``POST /generate`` with JSON: a prompt and the pipeline's options."""
 
-    prompt: str = Field(min_length=1, max_length=1000, examples=["a red wooden chair"])
+    prompt: str = Field(
+        min_length=1,
+        max_length=1000,
+        examples=["a red wooden chair"],
+        json_schema_extra={"pattern": NOT_BLANK_PATTERN},
+    )
 
     @field_validator("prompt")
     @classmethod
@@ -93,6 +111,7 @@ class FormOptions(_Options):
         min_length=1,
         max_length=1000,
         description="What to make, when no image is sent (with a mesh: how to paint it).",
+        json_schema_extra={"pattern": NOT_BLANK_PATTERN},
     )
     refine_steps: int | None = _option("refine_steps", int)
     view: str | None = Field(
@@ -161,11 +180,14 @@ def form_schema() -> dict[str, Any]:
         "description": "Optional: a mesh (.glb, .obj, .ply, .stl or .off, by its file name) "
         "to start from, or to paint with keep_geometry.",
     }
-    # A form field is text or absent, never JSON null: drop the null branch of optionals.
+    # A form field is text or absent, never JSON null: drop the null branch of optionals,
+    # keeping every other branch (texture_size is 0, or 64 and more).
     for prop in schema["properties"].values():
         branches = [b for b in prop.pop("anyOf", []) if b.get("type") != "null"]
-        if branches:
+        if len(branches) == 1:
             prop.update(branches[0])
+        elif branches:
+            prop["anyOf"] = branches
         if prop.get("default", 0) is None:
             del prop["default"]
     schema["properties"] = {"image": image, "mesh": mesh, **schema["properties"]}

@@ -395,6 +395,56 @@ def test_openapi_documents_both_bodies_and_problem_errors(client: TestClient) ->
     assert "rate_limited" in spec["info"]["description"]
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "accepted"),
+    [
+        ("texture_size", 0, True),
+        ("texture_size", 64, True),
+        ("texture_size", 1024, True),
+        ("texture_size", 32, False),
+        ("face_count", 0, True),
+        ("face_count", 100, True),
+        ("face_count", 50_000, True),
+        ("face_count", 1, False),
+    ],
+)
+def test_schema_and_api_agree_on_zero_or_at_least_options(tmp_path, field, value, accepted) -> None:
+    """A client building requests from the document sends what the API takes, in both
+    bodies: texture_size is 0 or 64 and more, face_count 0 or 100 and more."""
+    import jsonschema_rs
+
+    app = create_app(_settings(tmp_path), start_worker=False)
+    with TestClient(app) as client:
+        spec = client.get("/openapi.json").json()["components"]["schemas"]
+        for name in ("GenerateForm", "GenerateRequest"):
+            schema = spec[name]["properties"][field]
+            assert jsonschema_rs.validator_for(schema).is_valid(value) is accepted, (name, schema)
+        form = {"prompt": (None, "a crate"), field: (None, str(value))}
+        as_form = client.post("/generate", files=form)
+        as_json = client.post("/generate", json={"prompt": "a crate", field: value})
+    expected = 202 if accepted else 422
+    assert (as_form.status_code, as_json.status_code) == (expected, expected), as_form.text
+
+
+@pytest.mark.parametrize(
+    ("prompt", "accepted"), [("a crate", True), ("\t", False), ("\x1c ", False)]
+)
+def test_schema_and_api_agree_on_blank_prompts(tmp_path, prompt, accepted) -> None:
+    """Whitespace alone (whatever str.strip() removes) is no prompt, in the schema too."""
+    import jsonschema_rs
+
+    app = create_app(_settings(tmp_path), start_worker=False)
+    with TestClient(app) as client:
+        spec = client.get("/openapi.json").json()["components"]["schemas"]
+        for name in ("GenerateForm", "GenerateRequest"):
+            schema = spec[name]["properties"]["prompt"]
+            assert jsonschema_rs.validator_for(schema).is_valid(prompt) is accepted, name
+        as_form = client.post("/generate", files={"prompt": (None, prompt)})
+        as_json = client.post("/generate", json={"prompt": prompt})
+    expected = 202 if accepted else 422
+    assert (as_form.status_code, as_json.status_code) == (expected, expected), as_form.text
+
+
 def test_obj_and_usdz_results_download_with_their_types(client: TestClient) -> None:
     job = client.post("/generate", json={"prompt": "a crate", "format": "obj"}).json()
     done = _wait(client, job["id"])
