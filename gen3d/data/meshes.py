@@ -130,6 +130,12 @@ def _check_obj_text(path: Path, text: str) -> None:
             continue
         if fields[0] == "v":
             values = fields[1:]
+            if len(values) < 3:
+                raise MeshError(
+                    path,
+                    f"line {number}: a vertex with {len(values)} coordinates "
+                    f"({' '.join(values) or 'none'}); a vertex needs x y z",
+                )
             if any(not _NUMBER.match(v) for v in values):
                 what = (
                     "vertex coordinates"
@@ -331,6 +337,9 @@ def normalise_mesh(
     if len(mesh.faces) > max_faces:
         raise MeshError(path, f"has {len(mesh.faces):,} faces, over the limit of {max_faces:,}")
     vertices = np.asarray(mesh.vertices, dtype=np.float64)
+    if vertices.ndim != 2 or vertices.shape[1] != 3:
+        each = vertices.shape[1] if vertices.ndim == 2 else "no"
+        raise MeshError(path, f"vertices have {each} coordinates each, not 3 (x y z)")
     if not np.all(np.isfinite(vertices)):
         raise MeshError(path, "vertex coordinates contain NaN or infinity")
     faces = np.asarray(mesh.faces, dtype=np.int64)

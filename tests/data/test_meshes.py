@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from gen3d.data.meshes import MeshError, load_mesh
+from gen3d.data.meshes import MeshError, load_mesh, normalise_mesh
 
 MESHES = Path(__file__).resolve().parents[1] / "fixtures" / "meshes"
 REAL = sorted((MESHES / "real").glob("*"))
@@ -142,6 +142,9 @@ def test_gltf_colours_survive_ingestion(tmp_path: Path) -> None:
     [
         ("bad_index.obj", "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 9\n", "face index 9 is out of range"),
         ("nan_vertex.obj", "v 0 0 nan\nv 1 0 0\nv 0 1 0\nf 1 2 3\n", "vertex coordinates"),
+        # A damaged file whose first vertex has two coordinates: trimesh reads every vertex
+        # as 2D, which crashed normalisation with a numpy broadcast error.
+        ("short_vertex.obj", "v 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n", "line 1: a vertex with 2"),
         ("garbage.glb", "this is not a glb file", "not a readable GLB file"),
         ("model.fbx", "anything", "unsupported format '.fbx'"),
         ("zero.stl", "", "is empty (0 bytes)"),
@@ -152,6 +155,12 @@ def test_broken_files_name_the_problem(tmp_path: Path, name: str, content: str, 
     path.write_text(content)
     with pytest.raises(MeshError, match=re.escape(reason)):
         load_mesh(path)
+
+
+def test_a_mesh_with_2d_vertices_is_refused() -> None:
+    flat = trimesh.Trimesh(np.zeros((3, 2)), [[0, 1, 2]], process=False)
+    with pytest.raises(MeshError, match=r"vertices have 2 coordinates each, not 3"):
+        normalise_mesh(flat)
 
 
 def test_missing_file_and_face_limit(tmp_path: Path) -> None:
