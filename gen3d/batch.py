@@ -502,13 +502,13 @@ def store_input_thumbnail(library: Library, item: BatchItem, size: int = 256) ->
     effort: the asset is what matters, and the image was readable a moment ago)."""
     if item.image is None:
         return
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     target = library.root / "thumbnails" / f"{item.id}-input.png"
     try:
         with Image.open(item.image) as image:
             image.thumbnail((size, size))
             image.save(target)
-    except (OSError, UnidentifiedImageError, Image.DecompressionBombError):
-        return
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError):
+        return  # UnidentifiedImageError is an OSError; the others are Pillow's decode errors
     item.input_thumbnail = str(target.relative_to(library.root))

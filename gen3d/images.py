@@ -93,7 +93,9 @@ def load_image(image: Any) -> Image.Image:
             raise ImageInputError(
                 f"{path}: not a readable image (or over the size limit)"
             ) from None
-        except OSError as error:
+        except (OSError, SyntaxError, ValueError, EOFError) as error:
+            # Pillow raises SyntaxError for a broken PNG chunk and ValueError or EOFError for
+            # some truncated data, all while decoding.
             raise ImageInputError(f"{path}: cannot read it ({error})") from None
     elif isinstance(image, np.ndarray):
         array = image

@@ -209,12 +209,26 @@ def test_prepare_centres_the_object_on_white_with_a_margin() -> None:
     assert cols.max() - cols.min() + 1 >= 78  # the long side fills 80% of the square
 
 
+def _png_with_a_broken_chunk() -> bytes:
+    """A PNG whose image data chunk says it is 0 bytes long, so the next chunk is garbage."""
+    import io
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), "red").save(buffer, "PNG")
+    data = bytearray(buffer.getvalue())
+    length = data.find(b"IDAT") - 4
+    data[length : length + 4] = bytes(4)
+    return bytes(data)
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [
         (lambda p: Image.new("RGB", (64, 64), "white").save(p), "no object"),
         (lambda p: p.write_bytes(b"GIF89a not really"), "not a readable image"),
         (lambda p: Image.new("RGB", (4, 64)).save(p), "at least 8x8"),
+        # Pillow raises SyntaxError for a broken chunk, which was a traceback before.
+        (lambda p: p.write_bytes(_png_with_a_broken_chunk()), "cannot read it"),
     ],
 )
 def test_bad_images_are_refused_with_the_reason(tmp_path, make, message) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import trimesh
+from PIL import Image
 
 from gen3d.errors import Gen3DError
 from gen3d.mesh.scene import GLTF_SUFFIXES, flatten_scene, shared_atlas_uv
@@ -211,6 +212,33 @@ def _load_trimesh(path: Path) -> Any:
         raise MeshError(path, f"not a readable {path.suffix[1:].upper()} file ({reason})") from exc
 
 
+#: the images a trimesh material may hold (glTF PBR maps, or a simple material's one)
+_MATERIAL_IMAGES = {
+    "baseColorTexture": "base colour texture",
+    "metallicRoughnessTexture": "metallic-roughness texture",
+    "normalTexture": "normal map",
+    "occlusionTexture": "occlusion texture",
+    "emissiveTexture": "emissive texture",
+    "image": "texture image",
+}
+
+
+def _check_material_images(path: Path, loaded: Any) -> None:
+    """Decode every texture image now: trimesh keeps them lazy, and a damaged one would
+    otherwise fail later, deep in a copy, as Pillow's own error."""
+    geometries = loaded.geometry.values() if isinstance(loaded, trimesh.Scene) else [loaded]
+    for geometry in geometries:
+        material = getattr(getattr(geometry, "visual", None), "material", None)
+        for name, what in _MATERIAL_IMAGES.items():
+            image = getattr(material, name, None)
+            if not isinstance(image, Image.Image):
+                continue
+            try:
+                image.load()
+            except (OSError, SyntaxError, ValueError, EOFError) as error:
+                raise MeshError(path, f"its {what} cannot be decoded ({error})") from None
+
+
 def _as_single_mesh(path: Path, loaded: Any) -> trimesh.Trimesh:
     # flatten_scene keeps glTF vertex colours and untextured materials' base colours, which
     # trimesh's own Scene.dump() drops.
@@ -312,6 +340,7 @@ def _read(path: Path) -> tuple[trimesh.Trimesh, Any]:
         _check_obj_text(path, text)
 
     raw = _load_trimesh(path)
+    _check_material_images(path, raw)
     loaded = _as_single_mesh(path, raw)
     if isinstance(loaded, trimesh.PointCloud):
         if text is not None and re.search(r"^\s*l\s", text, flags=re.MULTILINE):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from gen3d.data.meshes import MeshError, load_mesh, normalise_mesh
+from gen3d.data.meshes import MeshError, load_mesh, normalise_mesh, read_mesh_and_uv
 
 MESHES = Path(__file__).resolve().parents[1] / "fixtures" / "meshes"
 REAL = sorted((MESHES / "real").glob("*"))
@@ -155,6 +155,18 @@ def test_broken_files_name_the_problem(tmp_path: Path, name: str, content: str, 
     path.write_text(content)
     with pytest.raises(MeshError, match=re.escape(reason)):
         load_mesh(path)
+
+
+def test_a_glb_with_a_damaged_texture_is_refused_by_name(tmp_path: Path) -> None:
+    """trimesh decodes textures lazily; a damaged one was Pillow's OSError deep in a copy."""
+    data = bytearray((MESHES / "real" / "BoxTextured.glb").read_bytes())
+    start = data.find(b"IDAT", data.find(b"\x89PNG")) + 30
+    data[start : start + 30] = bytes(30)
+    path = tmp_path / "damaged.glb"
+    path.write_bytes(bytes(data))
+    for read in (load_mesh, read_mesh_and_uv):
+        with pytest.raises(MeshError, match="its base colour texture cannot be decoded"):
+            read(path)
 
 
 def test_a_mesh_with_2d_vertices_is_refused() -> None:
