@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
 import re
@@ -252,7 +253,9 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
             if line.strip() and not line.lstrip().startswith("#"):
                 yield number, {"prompt": line}, ""
     elif suffix == ".csv":
-        reader = csv.DictReader(text.splitlines())
+        lines = _NumberedLines(text)
+        # strict: an unclosed quote is an error, not the rest of the file read as one field.
+        reader = csv.DictReader(lines, strict=True)
         columns = set(reader.fieldnames or [])
         if not columns & {"prompt", "image"}:
             raise BatchError(
@@ -261,8 +264,7 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
         unknown = sorted(columns - known)
         if unknown:
             raise BatchError(f"{path}: unknown columns {unknown}; known: {sorted(known)}")
-        for number, row in enumerate(reader, start=2):
-            yield number, row, ""
+        yield from _csv_rows(path, reader, lines)
     else:
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
@@ -280,6 +282,49 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
                 yield number, None, f"line {number}: unknown keys {unknown}"
                 continue
             yield number, record, ""
+
+
+class _NumberedLines:
+    """A CSV's lines for csv's reader, noting where each non-blank line is, so that a row is
+    named by the line it starts on (a quoted field may span lines; blank lines are skipped)."""
+
+    def __init__(self, text: str) -> None:
+        self._lines = io.StringIO(text, newline="")
+        self.count = 0
+        self.non_blank: list[int] = []
+
+    def __iter__(self) -> _NumberedLines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.count += 1
+        if line.rstrip("\r\n"):
+            self.non_blank.append(self.count)
+        return line
+
+
+def _csv_rows(
+    path: Path, reader: csv.DictReader, lines: _NumberedLines
+) -> Iterator[tuple[int, dict | None, str]]:
+    # The header is read already (the caller checked its columns), so each line noted from
+    # here on belongs to a row.
+    rows = iter(reader)
+    while True:
+        seen = len(lines.non_blank)
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            start = lines.non_blank[seen] if len(lines.non_blank) > seen else lines.count
+            raise BatchError(f"{path}: line {start}: {error} (a quote left open?)") from None
+        start = lines.non_blank[seen]
+        if None in row:  # DictReader's place for values beyond the header's columns
+            extra = len(row[None])
+            yield start, None, f"line {start}: {extra} more value(s) than the header has columns"
+            continue
+        yield start, row, ""
 
 
 def _image_folder_records(folder: Path) -> list[tuple[int, dict[str, Any] | None, str]]:

@@ -34,12 +34,23 @@ def test_prompt_files_of_every_kind(tmp_path: Path) -> None:
     assert unknown.status == "failed" and "unknown keys ['lod']" in unknown.error
 
 
+def test_csv_rows_are_named_by_the_line_they_start_on(tmp_path: Path) -> None:
+    csv = tmp_path / "p.csv"
+    csv.write_text('prompt,seed\n"a two\nline lamp",5\n\na chair,6,7\na mug,8\n')
+    lamp, chair, mug = read_items(csv)
+    assert (lamp.prompt, lamp.seed, lamp.id) == ("a two\nline lamp", 5, "00002-a-two-line-lamp")
+    assert chair.status == "failed" and "line 5: 1 more value(s) than the header" in chair.error
+    assert (mug.prompt, mug.id) == ("a mug", "00006-a-mug")
+
+
 @pytest.mark.parametrize(
     ("name", "text", "message"),
     [
         ("p.csv", "title,seed\nx,1\n", "needs a 'prompt' or an 'image' column"),
         ("p.csv", "prompt,colour\nx,red\n", "unknown columns"),
         ("p.txt", "# nothing\n\n", "no prompts found"),
+        # Not the rest of the file read as one prompt, as before strict parsing.
+        ("p.csv", 'prompt,seed\n"a chair,5\na lamp,6\n', "line 2: unexpected end of data"),
         ("p.md", "a chair\n", "prompt files are"),
     ],
 )
