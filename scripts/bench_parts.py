@@ -28,9 +28,11 @@ found 0.698 -> 0.748, F@0.05 0.780 -> 0.812; reference view 0.841 -> 0.836, 0.90
 Then 1500 steps with the reference view in a fifth of the image steps (dit-views-deep-3.yaml,
 shipped): reference view parts found 0.836 -> 0.831, F@0.05 0.875 -> 0.910; random views
 0.748 -> 0.755, F@0.05 0.812 -> 0.808 (F@0.02 0.621 -> 0.580). Then the last two averaged,
-weight for weight (scripts/soup_pipelines.py, shipped; the three in one session, bf16
+weight for weight (scripts/soup_pipelines.py; the three in one session, bf16
 field): random views F@0.05 / F@0.02 / parts found 0.807 / 0.580 / 0.762 (deep-3) -> 0.823 /
-0.621 / 0.750, reference view 0.910 / 0.662 / 0.831 -> 0.903 / 0.660 / 0.833.
+0.621 / 0.750, reference view 0.910 / 0.662 / 0.831 -> 0.903 / 0.660 / 0.833. Then deep-3
+averaged with a sibling fine-tuned from deep-2 instead (dit-views-deep-3b.yaml, shipped):
+random views 0.845 / 0.630 / 0.793, reference view 0.905 / 0.686 / 0.847.
 """
 
 from __future__ import annotations
