@@ -256,7 +256,10 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
         lines = _NumberedLines(text)
         # strict: an unclosed quote is an error, not the rest of the file read as one field.
         reader = csv.DictReader(lines, strict=True)
-        columns = set(reader.fieldnames or [])
+        try:
+            columns = set(reader.fieldnames or [])
+        except csv.Error as error:
+            raise BatchError(f"{path}: line 1 (the header): {error}") from None
         if not columns & {"prompt", "image"}:
             raise BatchError(
                 f"{path}: a CSV needs a 'prompt' or an 'image' column (found {sorted(columns)})"

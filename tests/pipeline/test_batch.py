@@ -51,6 +51,7 @@ def test_csv_rows_are_named_by_the_line_they_start_on(tmp_path: Path) -> None:
         ("p.txt", "# nothing\n\n", "no prompts found"),
         # Not the rest of the file read as one prompt, as before strict parsing.
         ("p.csv", 'prompt,seed\n"a chair,5\na lamp,6\n', "line 2: unexpected end of data"),
+        ("p.csv", '"prompt,seed\na chair,5\n', r"line 1 \(the header\): unexpected end"),
         ("p.md", "a chair\n", "prompt files are"),
     ],
 )
