@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from gen3d.data.meshes import SUPPORTED_SUFFIXES as MESH_SUFFIXES
-from gen3d.errors import Gen3DError
+from gen3d.errors import IMAGE_DECODE_ERRORS, Gen3DError
 from gen3d.pipeline import OPTION_RANGES, GenerationOptions, PipelineError
 from gen3d.shape_input import UP_AXES
 
@@ -557,6 +557,6 @@ def store_input_thumbnail(library: Library, item: BatchItem, size: int = 256) ->
         with Image.open(item.image) as image:
             image.thumbnail((size, size))
             image.save(target)
-    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError):
-        return  # UnidentifiedImageError is an OSError; the others are Pillow's decode errors
+    except (*IMAGE_DECODE_ERRORS, Image.DecompressionBombError):
+        return
     item.input_thumbnail = str(target.relative_to(library.root))

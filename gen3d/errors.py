@@ -12,3 +12,9 @@ class Gen3DError(Exception):
 
     #: exit status of the CLI when this error ends a command (2: bad usage or settings).
     exit_code: int = 1
+
+
+#: what Pillow raises while decoding a damaged image: OSError (UnidentifiedImageError and
+#: "broken data stream" among them), SyntaxError for a broken PNG chunk, ValueError or
+#: EOFError for some truncated data.
+IMAGE_DECODE_ERRORS: tuple[type[BaseException], ...] = (OSError, SyntaxError, ValueError, EOFError)

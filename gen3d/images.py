@@ -21,7 +21,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from pillow_heif import register_heif_opener
 from scipy import ndimage
 
-from gen3d.errors import Gen3DError
+from gen3d.errors import IMAGE_DECODE_ERRORS, Gen3DError
 
 # HEIC/HEIF (an iPhone's photos) opens like any other format; the photo comes upright (its
 # turn is applied on reading).
@@ -93,9 +93,7 @@ def load_image(image: Any) -> Image.Image:
             raise ImageInputError(
                 f"{path}: not a readable image (or over the size limit)"
             ) from None
-        except (OSError, SyntaxError, ValueError, EOFError) as error:
-            # Pillow raises SyntaxError for a broken PNG chunk and ValueError or EOFError for
-            # some truncated data, all while decoding.
+        except IMAGE_DECODE_ERRORS as error:
             raise ImageInputError(f"{path}: cannot read it ({error})") from None
     elif isinstance(image, np.ndarray):
         array = image

@@ -25,7 +25,7 @@ import numpy as np
 import trimesh
 from PIL import Image
 
-from gen3d.errors import Gen3DError
+from gen3d.errors import IMAGE_DECODE_ERRORS, Gen3DError
 from gen3d.mesh.scene import GLTF_SUFFIXES, flatten_scene, shared_atlas_uv
 from render.mesh import material_image
 
@@ -235,7 +235,7 @@ def _check_material_images(path: Path, loaded: Any) -> None:
                 continue
             try:
                 image.load()
-            except (OSError, SyntaxError, ValueError, EOFError) as error:
+            except IMAGE_DECODE_ERRORS as error:
                 raise MeshError(path, f"its {what} cannot be decoded ({error})") from None
 
 

@@ -411,19 +411,7 @@ def test_openapi_documents_both_bodies_and_problem_errors(client: TestClient) ->
 def test_schema_and_api_agree_on_zero_or_at_least_options(tmp_path, field, value, accepted) -> None:
     """A client building requests from the document sends what the API takes, in both
     bodies: texture_size is 0 or 64 and more, face_count 0 or 100 and more."""
-    import jsonschema_rs
-
-    app = create_app(_settings(tmp_path), start_worker=False)
-    with TestClient(app) as client:
-        spec = client.get("/openapi.json").json()["components"]["schemas"]
-        for name in ("GenerateForm", "GenerateRequest"):
-            schema = spec[name]["properties"][field]
-            assert jsonschema_rs.validator_for(schema).is_valid(value) is accepted, (name, schema)
-        form = {"prompt": (None, "a crate"), field: (None, str(value))}
-        as_form = client.post("/generate", files=form)
-        as_json = client.post("/generate", json={"prompt": "a crate", field: value})
-    expected = 202 if accepted else 422
-    assert (as_form.status_code, as_json.status_code) == (expected, expected), as_form.text
+    _assert_schema_and_api_agree(tmp_path, {"prompt": "a crate", field: value}, field, accepted)
 
 
 @pytest.mark.parametrize(
@@ -431,16 +419,23 @@ def test_schema_and_api_agree_on_zero_or_at_least_options(tmp_path, field, value
 )
 def test_schema_and_api_agree_on_blank_prompts(tmp_path, prompt, accepted) -> None:
     """Whitespace alone (whatever str.strip() removes) is no prompt, in the schema too."""
+    _assert_schema_and_api_agree(tmp_path, {"prompt": prompt}, "prompt", accepted)
+
+
+def _assert_schema_and_api_agree(tmp_path, body: dict, field: str, accepted: bool) -> None:
+    """``body[field]`` is valid in both documented bodies exactly when ``accepted``, and
+    POST /generate takes the body as a form and as JSON exactly then (202, or 422)."""
     import jsonschema_rs
 
     app = create_app(_settings(tmp_path), start_worker=False)
     with TestClient(app) as client:
         spec = client.get("/openapi.json").json()["components"]["schemas"]
         for name in ("GenerateForm", "GenerateRequest"):
-            schema = spec[name]["properties"]["prompt"]
-            assert jsonschema_rs.validator_for(schema).is_valid(prompt) is accepted, name
-        as_form = client.post("/generate", files={"prompt": (None, prompt)})
-        as_json = client.post("/generate", json={"prompt": prompt})
+            schema = spec[name]["properties"][field]
+            valid = jsonschema_rs.validator_for(schema).is_valid(body[field])
+            assert valid is accepted, (name, schema)
+        as_form = client.post("/generate", files={k: (None, str(v)) for k, v in body.items()})
+        as_json = client.post("/generate", json=body)
     expected = 202 if accepted else 422
     assert (as_form.status_code, as_json.status_code) == (expected, expected), as_form.text
 
