@@ -27,6 +27,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from gen3d.errors import IMAGE_DECODE_ERRORS
 from gen3d.images import ImageInputError, prepare_image, upright
 from server.problems import Problem
 
@@ -130,7 +131,7 @@ def _decode(data: bytes, max_pixels: int) -> Image.Image:
         ) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise Problem(413, "image_too_large", "the image is over the pixel limit") from None
-    except (OSError, SyntaxError, ValueError) as error:  # truncated or corrupt data
+    except IMAGE_DECODE_ERRORS as error:  # truncated or corrupt data
         raise Problem(422, "invalid_image", f"the image cannot be decoded ({error})") from None
     return upright(opened).convert("RGBA")  # stored as PNG: its EXIF turn is applied now
 

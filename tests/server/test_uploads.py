@@ -22,16 +22,27 @@ def _png(size: tuple[int, int] = (64, 64), *, blank: bool = False, fmt: str = "P
     return buffer.getvalue()
 
 
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    body = kind + data
+    return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+
+def _png_of(*chunks: bytes, width: int = 64, height: int = 64) -> bytes:
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + b"".join(chunks)
+
+
 def _bomb_png(width: int, height: int) -> bytes:
     """A valid PNG header claiming ``width x height`` pixels, with almost no data."""
+    idat = _chunk(b"IDAT", zlib.compress(b""))
+    return _png_of(idat, _chunk(b"IEND", b""), width=width, height=height)
 
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    chunks = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
-    return b"\x89PNG\r\n\x1a\n" + chunks
+def _apng_without_frames() -> bytes:
+    """An animated PNG whose one announced frame has a frame header but no pixel data."""
+    frame_header = struct.pack(">IIIIIHHBB", 0, 64, 64, 0, 0, 1, 10, 0, 0)
+    animation = _chunk(b"acTL", struct.pack(">II", 1, 0))
+    return _png_of(animation, _chunk(b"fcTL", frame_header), _chunk(b"IEND", b""))
 
 
 def _code(data: bytes, tmp_path, max_pixels: int = 4096 * 4096) -> tuple[int, str]:
@@ -60,9 +71,10 @@ def test_a_good_image_is_stored_once_by_content(tmp_path) -> None:
         (_png(fmt="GIF"), 415, "unsupported_image_type"),
         (_png(fmt="BMP"), 415, "unsupported_image_type"),
         (_png()[:200], 422, "invalid_image"),  # truncated
+        (_apng_without_frames(), 422, "invalid_image"),
         (_png(blank=True), 422, "invalid_image"),  # no object in it
     ],
-    ids=["empty", "text", "gif", "bmp", "truncated", "blank"],
+    ids=["empty", "text", "gif", "bmp", "truncated", "apng-without-frames", "blank"],
 )
 def test_bad_uploads_are_named(tmp_path, data: bytes, status: int, code: str) -> None:
     assert _code(data, tmp_path) == (status, code)
