@@ -30,6 +30,7 @@ an item that fails is recorded and the rest go on.
 from __future__ import annotations
 
 import csv
+import difflib
 import hashlib
 import io
 import json
@@ -266,7 +267,7 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
             )
         unknown = sorted(columns - known)
         if unknown:
-            raise BatchError(f"{path}: unknown columns {unknown}; known: {sorted(known)}")
+            raise BatchError(f"{path}: {_unknown('columns', unknown, known)}")
         yield from _csv_rows(path, reader, lines)
     else:
         for number, line in enumerate(text.splitlines(), start=1):
@@ -282,9 +283,21 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
                 continue
             unknown = sorted(set(record) - known)
             if unknown:
-                yield number, None, f"line {number}: unknown keys {unknown}"
+                yield number, None, f"line {number}: {_unknown('keys', unknown, known)}"
                 continue
             yield number, record, ""
+
+
+def _unknown(what: str, unknown: list[str], known: set[str]) -> str:
+    """``unknown columns ['texure_size'] (did you mean 'texture_size'?); known: [...]``:
+    most unknown names in a hand-written file are typos of a known one."""
+    guesses = {name: difflib.get_close_matches(name, known, n=1) for name in unknown}
+    if len(unknown) == 1:
+        hints = [repr(guess[0]) for guess in guesses.values() if guess]
+    else:
+        hints = [f"{guess[0]!r} for {name!r}" for name, guess in guesses.items() if guess]
+    meant = f" (did you mean {', '.join(hints)}?)" if hints else ""
+    return f"unknown {what} {unknown}{meant}; known: {sorted(known)}"
 
 
 class _NumberedLines:

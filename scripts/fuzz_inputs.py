@@ -1,15 +1,17 @@
-"""Feed damaged meshes and images to the service's upload checks; each must be accepted or
-refused with a clear 4xx problem, never crash, hang or run away with memory.
+"""Feed damaged meshes, images and prompt files to the checks users' files meet; each must be
+accepted or refused with a clear error, never crash, hang or run away with memory.
 
     .venv/bin/python scripts/fuzz_inputs.py --cases 400 --seed 7
     .venv/bin/python scripts/fuzz_inputs.py --replay mesh:rabbit.obj:7:123
 
-Each case takes one good file (the real meshes in ``tests/fixtures/meshes/real`` and small
-PNG, JPEG and WebP images drawn here), damages its bytes in one of the ways files get damaged
-(cut short, bytes flipped, a run zeroed, a run pasted from elsewhere in the file, a run
-deleted) and hands the result to ``server.uploads.accept_mesh`` or ``accept_image``, the
-checks every upload meets before it is queued. Those run the same readers as the CLI and the
-pipeline (``gen3d.shape_input.load_shape``, ``gen3d.images``), so this covers them too.
+Each case takes one good file (the real meshes in ``tests/fixtures/meshes/real``, small PNG,
+JPEG and WebP images drawn here, a prompt file of each format), damages its bytes in one of
+the ways files get damaged (cut short, bytes flipped, a run zeroed, a run pasted from
+elsewhere in the file, a run deleted) and hands the result to ``server.uploads.accept_mesh``
+or ``accept_image`` (the checks every upload meets before it is queued: a 4xx problem is a
+refusal) or ``gen3d.batch.read_items`` (a BatchError is a refusal). The upload checks run the
+same readers as the CLI and the pipeline (``gen3d.shape_input.load_shape``, ``gen3d.images``),
+so this covers them too.
 
 Each case runs in a forked child with a memory cap and a time limit, so a hang or a runaway
 allocation is reported as one, not suffered. A failing case prints its id; ``--replay`` runs
@@ -42,6 +44,21 @@ IMAGE_FORMATS = ("PNG", "JPEG", "WEBP")
 MEMORY_LIMIT_BYTES = 3 * 1024**3
 TIME_LIMIT_S = 60.0
 MAX_FACES = 200_000  # the service's default face limit for mesh uploads
+#: prompt files for ``gen3d batch``, one of each format, using the options a row may set
+PROMPT_FILES = {
+    "prompts.txt": "# chairs first\na red wooden chair\n\na tall blue vase with handles\n",
+    "prompts.csv": (
+        "prompt,seed,face_count,texture_size\n"
+        '"a lamp, brass, with a green shade",3,2000,512\n'
+        "a round table,4,0,0\n"
+        '"a mug with a ""quoted""\nname",,,\n'
+    ),
+    "prompts.jsonl": (
+        '{"prompt": "a small stool", "seed": 7, "guidance_scale": 5.0}\n'
+        '{"prompt": "a red teapot", "steps": 12, "texture_size": 256}\n'
+    ),
+}
+KINDS = ("mesh", "image", "prompts")
 
 ACCEPTED, REFUSED = "accepted", "refused"
 CRASHED, HUNG, KILLED = "crashed", "hung", "killed"  # the three failures
@@ -51,8 +68,8 @@ CRASHED, HUNG, KILLED = "crashed", "hung", "killed"  # the three failures
 class Case:
     """One damaged file: ``kind:name:seed:index`` names it, and rebuilds it exactly."""
 
-    kind: str  # "mesh" or "image"
-    name: str  # a fixture mesh's file name, or an image format
+    kind: str  # "mesh", "image" or "prompts"
+    name: str  # a fixture mesh's file name, an image format or a prompt file's name
     seed: int
     index: int
 
@@ -63,8 +80,8 @@ class Case:
     @classmethod
     def parse(cls, text: str) -> Case:
         kind, name, seed, index = text.rsplit(":", 3)
-        if kind not in ("mesh", "image"):
-            raise ValueError(f"{text!r}: a case id is kind:name:seed:index, kind mesh or image")
+        if kind not in KINDS:
+            raise ValueError(f"{text!r}: a case id is kind:name:seed:index, kind one of {KINDS}")
         return cls(kind, name, int(seed), int(index))
 
 
@@ -94,6 +111,8 @@ def good_image(fmt: str) -> bytes:
 def original(kind: str, name: str) -> bytes:
     if kind == "image":
         return good_image(name)
+    if kind == "prompts":
+        return PROMPT_FILES[name].encode()
     return (MESHES / name).read_bytes()
 
 
@@ -127,11 +146,23 @@ def case_bytes(case: Case) -> bytes:
 
 
 def check(case: Case, results_dir: Path) -> tuple[str, str]:
-    """Run one case through the upload check; raises anything that is not a 4xx Problem."""
+    """Run one case through the upload check (or, for a prompt file, ``gen3d batch``'s
+    reader); raises anything that is not a 4xx Problem (or a BatchError)."""
+    from gen3d.batch import BatchError, read_items
     from server.problems import Problem
     from server.uploads import accept_image, accept_mesh
 
     data = case_bytes(case)
+    if case.kind == "prompts":
+        prompt_file = results_dir / f"{case.index}-{case.name}"
+        prompt_file.write_bytes(data)
+        try:
+            read_items(prompt_file)
+        except BatchError as error:
+            return REFUSED, str(error)
+        finally:
+            prompt_file.unlink()
+        return ACCEPTED, ""
     try:
         if case.kind == "mesh":
             accept_mesh(data, case.name, max_faces=MAX_FACES, results_dir=results_dir)
@@ -180,7 +211,8 @@ def cases(kinds: Iterable[str], count: int, seed: int) -> list[Case]:
     """``count`` cases spread evenly over the originals of each kind."""
     chosen: list[Case] = []
     for kind in kinds:
-        names = IMAGE_FORMATS if kind == "image" else sorted(p.name for p in MESHES.iterdir())
+        names = {"image": IMAGE_FORMATS, "prompts": sorted(PROMPT_FILES)}.get(kind)
+        names = names or sorted(path.name for path in MESHES.iterdir())
         chosen += [Case(kind, names[i % len(names)], seed, i) for i in range(count)]
     return chosen
 
@@ -211,7 +243,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=200, help="cases per kind (default 200)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--kinds", default="mesh,image", help="mesh, image or both")
+    parser.add_argument("--kinds", default=",".join(KINDS), help="a list of mesh, image, prompts")
     parser.add_argument("--replay", metavar="CASE_ID", help="run one case here, traceback shown")
     args = parser.parse_args()
     if args.replay:
@@ -219,8 +251,8 @@ def main() -> int:
             print(check(Case.parse(args.replay), Path(results_dir)))
         return 0
     kinds = [kind.strip() for kind in args.kinds.split(",") if kind.strip()]
-    if args.cases < 1 or not kinds or not set(kinds) <= {"mesh", "image"}:
-        parser.error("--cases must be at least 1 and --kinds mesh, image or mesh,image")
+    if args.cases < 1 or not kinds or not set(kinds) <= set(KINDS):
+        parser.error(f"--cases must be at least 1 and --kinds a list of {', '.join(KINDS)}")
     started = time.perf_counter()
     outcomes = fuzz(cases(kinds, args.cases, args.seed), progress=True)
     tally = Counter((outcome.case.kind, outcome.result) for outcome in outcomes)

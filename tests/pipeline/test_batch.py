@@ -32,6 +32,9 @@ def test_prompt_files_of_every_kind(tmp_path: Path) -> None:
     assert sword.options == {"texture_size": 0}
     assert broken.status == "failed" and "line 2: not JSON" in broken.error
     assert unknown.status == "failed" and "unknown keys ['lod']" in unknown.error
+    jsonl.write_text('{"prompt": "a sword", "sede": 3, "face_cont": 900, "lod": 2}\n')
+    (typos,) = read_items(jsonl)
+    assert "(did you mean 'face_count' for 'face_cont', 'seed' for 'sede'?)" in typos.error
 
 
 def test_csv_rows_are_named_by_the_line_they_start_on(tmp_path: Path) -> None:
@@ -48,6 +51,11 @@ def test_csv_rows_are_named_by_the_line_they_start_on(tmp_path: Path) -> None:
     [
         ("p.csv", "title,seed\nx,1\n", "needs a 'prompt' or an 'image' column"),
         ("p.csv", "prompt,colour\nx,red\n", "unknown columns"),
+        (
+            "p.csv",
+            "prompt,texure_size\nx,512\n",
+            r"\['texure_size'\] \(did you mean 'texture_size'\?\)",
+        ),
         ("p.txt", "# nothing\n\n", "no prompts found"),
         # Not the rest of the file read as one prompt, as before strict parsing.
         ("p.csv", 'prompt,seed\n"a chair,5\na lamp,6\n', "line 2: unexpected end of data"),

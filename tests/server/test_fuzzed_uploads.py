@@ -1,6 +1,6 @@
-"""Damaged meshes and images (scripts/fuzz_inputs.py) are accepted or refused by name by the
-upload checks, which run the same readers as the CLI and the pipeline: never a traceback, a
-hang or a runaway allocation."""
+"""Damaged meshes, images and prompt files (scripts/fuzz_inputs.py) are accepted or refused
+by name by the upload checks, which run the same readers as the CLI and the pipeline, and by
+``gen3d batch``'s reader: never a traceback, a hang or a runaway allocation."""
 
 from __future__ import annotations
 
@@ -36,11 +36,12 @@ def _failures(outcomes) -> str:
 
 
 def _fuzz_and_check(fuzz, per_kind: int, seed: int) -> None:
-    outcomes = fuzz.fuzz(fuzz.cases(["mesh", "image"], per_kind, seed))
+    outcomes = fuzz.fuzz(fuzz.cases(fuzz.KINDS, per_kind, seed))
     assert not any(outcome.failed for outcome in outcomes), _failures(outcomes)
     results = {(outcome.case.kind, outcome.result) for outcome in outcomes}
     # the damage is real (some files are refused) and not always fatal (some still read)
-    assert {("mesh", "refused"), ("image", "refused"), ("mesh", "accepted")} <= results
+    assert {(kind, "refused") for kind in fuzz.KINDS} <= results
+    assert {("mesh", "accepted"), ("prompts", "accepted")} <= results
 
 
 def test_damaged_uploads_are_accepted_or_refused_by_name(fuzz) -> None:
