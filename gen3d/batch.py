@@ -30,7 +30,6 @@ an item that fails is recorded and the rest go on.
 from __future__ import annotations
 
 import csv
-import difflib
 import hashlib
 import io
 import json
@@ -43,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from gen3d.data.meshes import SUPPORTED_SUFFIXES as MESH_SUFFIXES
-from gen3d.errors import IMAGE_DECODE_ERRORS, Gen3DError
+from gen3d.errors import IMAGE_DECODE_ERRORS, Gen3DError, closest_name
 from gen3d.pipeline import OPTION_RANGES, GenerationOptions, PipelineError
 from gen3d.shape_input import UP_AXES
 
@@ -291,11 +290,11 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
 def _unknown(what: str, unknown: list[str], known: set[str]) -> str:
     """``unknown columns ['texure_size'] (did you mean 'texture_size'?); known: [...]``:
     most unknown names in a hand-written file are typos of a known one."""
-    guesses = {name: difflib.get_close_matches(name, known, n=1) for name in unknown}
+    guesses = {name: closest_name(name, known) for name in unknown}
     if len(unknown) == 1:
-        hints = [repr(guess[0]) for guess in guesses.values() if guess]
+        hints = [repr(guess) for guess in guesses.values() if guess]
     else:
-        hints = [f"{guess[0]!r} for {name!r}" for name, guess in guesses.items() if guess]
+        hints = [f"{guess!r} for {name!r}" for name, guess in guesses.items() if guess]
     meant = f" (did you mean {', '.join(hints)}?)" if hints else ""
     return f"unknown {what} {unknown}{meant}; known: {sorted(known)}"
 

@@ -6,6 +6,9 @@ problem details. Anything else that escapes is a bug.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class Gen3DError(Exception):
     """An error the user can fix: the message names the input and the problem."""
@@ -18,3 +21,10 @@ class Gen3DError(Exception):
 #: "broken data stream" among them), SyntaxError for a broken PNG chunk, ValueError or
 #: EOFError for some truncated data.
 IMAGE_DECODE_ERRORS: tuple[type[BaseException], ...] = (OSError, SyntaxError, ValueError, EOFError)
+
+
+def closest_name(name: str, known: Iterable[str]) -> str | None:
+    """The known name ``name`` is most likely a typo of (``texure_size``: ``texture_size``),
+    or None: for "did you mean" hints on unknown options, keys and columns."""
+    matches = difflib.get_close_matches(name, list(known), n=1)
+    return matches[0] if matches else None

@@ -8,7 +8,7 @@ of this process that loads the pipeline once). Errors are RFC 9457 problem detai
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException
 
 import gen3d
 from gen3d import __version__
+from gen3d.errors import closest_name
 from gen3d.settings import Settings, load_settings
 from server.events import event_id, job_events
 from server.limits import BodyLimitMiddleware, RateLimiter
@@ -116,12 +117,18 @@ def _check_form(options: FormOptions, files: dict[str, UploadFile]) -> None:
             raise _invalid([{"loc": (name,), "msg": f"{name} goes with a mesh file"}])
 
 
-def _invalid(errors: list[dict[str, Any]]) -> Problem:
-    """422 naming each bad field (``loc`` without its ``body`` prefix)."""
+def _invalid(errors: list[dict[str, Any]], known: Collection[str] = ()) -> Problem:
+    """422 naming each bad field (``loc`` without its ``body`` prefix). An unknown field is
+    most often a typo: it names the ``known`` field it is closest to."""
     items = []
     for error in errors:
         loc = [str(part) for part in error.get("loc", ()) if part != "body"]
-        items.append({"field": ".".join(loc) or "body", "message": error["msg"]})
+        message = error["msg"]
+        unknown = loc and error.get("type") == "extra_forbidden"
+        meant = closest_name(loc[-1], known) if unknown else None
+        if meant:
+            message += f" (did you mean {meant!r}?)"
+        items.append({"field": ".".join(loc) or "body", "message": message})
     detail = "; ".join(f"{item['field']}: {item['message']}" for item in items)
     return Problem(422, "invalid_request", detail, errors=items)
 
@@ -238,7 +245,7 @@ def create_app(
             try:
                 body = GenerateRequest.model_validate_json(await request.body())
             except ValidationError as error:
-                raise _invalid(list(error.errors())) from None
+                raise _invalid(list(error.errors()), GenerateRequest.model_fields) from None
             return body.model_dump(exclude_none=True)
         if media == "multipart/form-data":
             return await read_form(request)
@@ -261,12 +268,17 @@ def create_app(
                 files[name] = value
             elif isinstance(value, str):
                 fields[name] = value
+            elif name not in FormOptions.model_fields:
+                files_go = f"a file in an unknown field; files go in {' or '.join(FORM_FILES)}"
+                error = {"loc": (name,), "msg": files_go, "type": "extra_forbidden"}
+                raise _invalid([error], FORM_FILES)
             else:
                 raise _invalid([{"loc": (name,), "msg": "expected one text value"}])
         try:
             options = FormOptions.model_validate(fields)
         except ValidationError as error:
-            raise _invalid(list(error.errors())) from None
+            known = [*FormOptions.model_fields, *FORM_FILES]
+            raise _invalid(list(error.errors()), known) from None
         _check_form(options, files)
         payload = options.model_dump(exclude_none=True)
         if "image" in files:

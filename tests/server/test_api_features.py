@@ -113,6 +113,24 @@ def test_bad_uploads_answer_with_their_problem(client, files, data, status, code
     assert answer.headers["content-type"] == "application/problem+json"
 
 
+def test_a_mistyped_option_names_the_option_it_is_closest_to(client) -> None:
+    form = client.post("/generate", files={"imag": ("x.png", _png(), "image/png")})
+    json_body = client.post("/generate", json={"prompt": "a box", "texure_size": 512})
+    unlike = client.post("/generate", json={"prompt": "a box", "colour": "red"})
+    assert [answer.status_code for answer in (form, json_body, unlike)] == [422] * 3
+    assert form.json()["errors"] == [
+        {
+            "field": "imag",
+            "message": "a file in an unknown field; files go in image or mesh "
+            "(did you mean 'image'?)",
+        }
+    ]
+    assert "(did you mean 'texture_size'?)" in json_body.json()["detail"]
+    assert unlike.json()["errors"] == [
+        {"field": "colour", "message": "Extra inputs are not permitted"}
+    ]
+
+
 def _box_ply(subdivisions: int | None = None) -> bytes:
     """A user's mesh in its own units: a box far from the origin (or a sphere, for size)."""
     import trimesh
