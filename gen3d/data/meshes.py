@@ -223,11 +223,15 @@ _MATERIAL_IMAGES = {
 }
 
 
+def _parts(loaded: Any) -> list[Any]:
+    """The geometries of what trimesh loaded: a scene's, or the one it is."""
+    return list(loaded.geometry.values()) if isinstance(loaded, trimesh.Scene) else [loaded]
+
+
 def _check_material_images(path: Path, loaded: Any) -> None:
     """Decode every texture image now: trimesh keeps them lazy, and a damaged one would
     otherwise fail later, deep in a copy, as Pillow's own error."""
-    geometries = loaded.geometry.values() if isinstance(loaded, trimesh.Scene) else [loaded]
-    for geometry in geometries:
+    for geometry in _parts(loaded):
         material = getattr(getattr(geometry, "visual", None), "material", None)
         for name, what in _MATERIAL_IMAGES.items():
             image = getattr(material, name, None)
@@ -341,6 +345,9 @@ def _read(path: Path) -> tuple[trimesh.Trimesh, Any]:
 
     raw = _load_trimesh(path)
     _check_material_images(path, raw)
+    for part in _parts(raw):
+        if isinstance(part, trimesh.Trimesh) and len(part.faces):
+            _check_face_indices(path, np.asarray(part.faces), len(part.vertices))
     loaded = _as_single_mesh(path, raw)
     if isinstance(loaded, trimesh.PointCloud):
         if text is not None and re.search(r"^\s*l\s", text, flags=re.MULTILINE):
@@ -349,6 +356,21 @@ def _read(path: Path) -> tuple[trimesh.Trimesh, Any]:
     if len(loaded.faces) == 0:
         raise MeshError(path, "has no faces")
     return loaded, raw
+
+
+def _check_face_indices(path: Path, faces: np.ndarray, vertex_count: int) -> None:
+    """Every face names vertices that exist. A file's damaged index buffer points past them:
+    trimesh loads it unchecked (process=False) and would fail later, deep in a copy or a
+    colour lookup, so ``_read`` checks each part at once; ``normalise_mesh`` checks meshes
+    from code."""
+    bad = np.flatnonzero(((faces < 0) | (faces >= vertex_count)).any(axis=1))
+    if len(bad):
+        index = faces[bad[0]][(faces[bad[0]] < 0) | (faces[bad[0]] >= vertex_count)][0]
+        raise MeshError(
+            path,
+            f"face {bad[0]} names vertex {index}, but there are only {vertex_count:,} "
+            f"vertices ({len(bad):,} of {len(faces):,} faces out of range: damaged indices?)",
+        )
 
 
 def normalise_mesh(
@@ -372,8 +394,7 @@ def normalise_mesh(
     if not np.all(np.isfinite(vertices)):
         raise MeshError(path, "vertex coordinates contain NaN or infinity")
     faces = np.asarray(mesh.faces, dtype=np.int64)
-    if faces.min() < 0 or faces.max() >= len(vertices):
-        raise MeshError(path, f"face indices out of range (0..{len(vertices) - 1})")
+    _check_face_indices(path, faces, len(vertices))
     colours_raw = (
         getattr(mesh.visual, "vertex_colors", None) if mesh.visual.kind == "vertex" else None
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +12,7 @@ import pytest
 import trimesh
 
 from gen3d.data.meshes import MeshError, load_mesh, normalise_mesh, read_mesh_and_uv
+from gen3d.shape_input import load_shape
 
 MESHES = Path(__file__).resolve().parents[1] / "fixtures" / "meshes"
 REAL = sorted((MESHES / "real").glob("*"))
@@ -167,6 +170,36 @@ def test_a_glb_with_a_damaged_texture_is_refused_by_name(tmp_path: Path) -> None
     for read in (load_mesh, read_mesh_and_uv):
         with pytest.raises(MeshError, match="its base colour texture cannot be decoded"):
             read(path)
+
+
+def _glb_with_face_index(index: int, vertex_colours: bool) -> bytes:
+    """A box as GLB whose first face's first index is overwritten, as damage would."""
+    box = trimesh.creation.box()
+    if vertex_colours:
+        box.visual.vertex_colors = [200, 30, 30, 255]
+    data = bytearray(box.export(file_type="glb"))
+    json_length = struct.unpack_from("<I", data, 12)[0]
+    document = json.loads(data[20 : 20 + json_length])
+    accessor = document["accessors"][document["meshes"][0]["primitives"][0]["indices"]]
+    view = document["bufferViews"][accessor["bufferView"]]
+    assert accessor["componentType"] == 5125  # unsigned 32-bit indices
+    binary_start = 20 + json_length + 8  # after the BIN chunk's own length and type
+    offset = binary_start + view.get("byteOffset", 0) + accessor.get("byteOffset", 0)
+    struct.pack_into("<I", data, offset, index)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("vertex_colours", [True, False], ids=["coloured", "plain"])
+def test_a_glb_with_damaged_face_indices_is_refused_by_name(tmp_path, vertex_colours) -> None:
+    """trimesh loads indices unchecked; with vertex colours they failed deep in a copy."""
+    path = tmp_path / "damaged.glb"
+    path.write_bytes(_glb_with_face_index(235, vertex_colours))
+    expected = r"face 0 names vertex 235, but there are only 8 vertices \(1 of 12 faces"
+    for read in (load_mesh, read_mesh_and_uv, load_shape):
+        with pytest.raises(MeshError, match=expected):
+            read(path)
+    path.write_bytes(_glb_with_face_index(7, vertex_colours))  # in range: still a mesh
+    assert len(read_mesh_and_uv(path)[0].faces) == 12
 
 
 def test_a_mesh_with_2d_vertices_is_refused() -> None:
