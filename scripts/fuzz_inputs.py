@@ -5,7 +5,7 @@ accepted or refused with a clear error, never crash, hang or run away with memor
     .venv/bin/python scripts/fuzz_inputs.py --replay mesh:rabbit.obj:7:123
 
 Each case takes one good file (the real meshes in ``tests/fixtures/meshes/real``, small PNG,
-JPEG and WebP images drawn here, a prompt file of each format), damages its bytes in one of
+JPEG, WebP and HEIF images drawn here, a prompt file of each format), damages its bytes in one of
 the ways files get damaged (cut short, bytes flipped, a run zeroed, a run pasted from
 elsewhere in the file, a run deleted) and hands the result to ``server.uploads.accept_mesh``
 or ``accept_image`` (the checks every upload meets before it is queued: a 4xx problem is a
@@ -39,7 +39,7 @@ from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[1]
 MESHES = ROOT / "tests" / "fixtures" / "meshes" / "real"
-IMAGE_FORMATS = ("PNG", "JPEG", "WEBP")
+IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "HEIF")
 #: the largest of the fixture meshes is 660 KB; one damaged copy must not need more than this.
 MEMORY_LIMIT_BYTES = 3 * 1024**3
 TIME_LIMIT_S = 60.0
@@ -99,6 +99,9 @@ class Outcome:
 
 def good_image(fmt: str) -> bytes:
     """A small picture of an object on a plain backdrop, as a user would send one."""
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()  # HEIF: the format phones save, which uploads accept
     image = Image.new("RGB", (96, 96), (235, 235, 230))
     draw = ImageDraw.Draw(image)
     draw.ellipse((20, 14, 76, 70), fill=(180, 40, 30))
