@@ -50,7 +50,7 @@ def test_damaged_uploads_are_accepted_or_refused_by_name(fuzz) -> None:
 
 @pytest.mark.slow
 def test_many_damaged_uploads_are_accepted_or_refused_by_name(fuzz) -> None:
-    _fuzz_and_check(fuzz, per_kind=700, seed=1)  # about 3 min
+    _fuzz_and_check(fuzz, per_kind=700, seed=1)  # about 3 min on 2 cores
 
 
 def test_a_case_id_rebuilds_the_same_damaged_file(fuzz) -> None:
