@@ -15,16 +15,31 @@ Example::
 from __future__ import annotations
 
 import json
+import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from gen3d.errors import Gen3DError
+from gen3d.errors import Gen3DError, closest_name
 
 ENV_PREFIX = "GEN3D_"
+#: GEN3D_ variables that are not settings: the batch CLI's API key, and what the scripts
+#: (bootstrap, test, gen3d) and the tests read.
+OTHER_VARIABLES = frozenset(
+    {
+        "GEN3D_API_KEY",
+        "GEN3D_CHROMIUM",
+        "GEN3D_EXTRAS",
+        "GEN3D_GLTF_VALIDATOR_DIR",
+        "GEN3D_TEST_WORKERS",
+        "GEN3D_TORCH",
+        "GEN3D_VENV",
+    }
+)
 
 # "auto", "cpu", "mps", "cuda" or "cuda:N": the devices torch can run gen3d on.
 _DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
@@ -209,3 +224,18 @@ def load_settings(**overrides: object) -> Settings:
             given = f" (got {item['input']!r})" if item["type"] != "extra_forbidden" else ""
             problems.append(f"{ENV_PREFIX}{name.upper()}: {item['msg']}{given}")
         raise SettingsError("invalid settings: " + "; ".join(problems)) from None
+
+
+def unknown_variables(environ: Mapping[str, str] = os.environ) -> list[str]:
+    """One line per ``GEN3D_`` variable that is no setting (a typo, say, which pydantic-settings
+    would silently ignore), naming the setting it is closest to."""
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    lines = []
+    for variable in sorted(environ):
+        if not variable.startswith(ENV_PREFIX) or variable in known | OTHER_VARIABLES:
+            continue
+        # Compared without the prefix, which every name shares and would make alike.
+        meant = closest_name(variable.removeprefix(ENV_PREFIX).lower(), Settings.model_fields)
+        hint = f" (did you mean {ENV_PREFIX}{meant.upper()}?)" if meant else ""
+        lines.append(f"{variable} is not a gen3d setting and is ignored{hint}")
+    return lines

@@ -43,7 +43,6 @@ IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "HEIF")
 #: the largest of the fixture meshes is 660 KB; one damaged copy must not need more than this.
 MEMORY_LIMIT_BYTES = 3 * 1024**3
 TIME_LIMIT_S = 60.0
-MAX_FACES = 200_000  # the service's default face limit for mesh uploads
 #: prompt files for ``gen3d batch``, one of each format, using the options a row may set
 PROMPT_FILES = {
     "prompts.txt": "# chairs first\na red wooden chair\n\na tall blue vase with handles\n",
@@ -152,6 +151,7 @@ def check(case: Case, results_dir: Path) -> tuple[str, str]:
     """Run one case through the upload check (or, for a prompt file, ``gen3d batch``'s
     reader); raises anything that is not a 4xx Problem (or a BatchError)."""
     from gen3d.batch import BatchError, read_items
+    from gen3d.settings import Settings
     from server.problems import Problem
     from server.uploads import accept_image, accept_mesh
 
@@ -168,7 +168,8 @@ def check(case: Case, results_dir: Path) -> tuple[str, str]:
         return ACCEPTED, ""
     try:
         if case.kind == "mesh":
-            accept_mesh(data, case.name, max_faces=MAX_FACES, results_dir=results_dir)
+            max_faces = Settings.model_fields["max_mesh_faces"].default  # the service's own
+            accept_mesh(data, case.name, max_faces=max_faces, results_dir=results_dir)
         else:
             accept_image(data, max_pixels=4096 * 4096, results_dir=results_dir)
     except Problem as problem:

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from gen3d.settings import Settings, SettingsError, load_settings
+from gen3d.settings import Settings, SettingsError, load_settings, unknown_variables
 
 
 def test_defaults_are_usable(clean_env):
@@ -58,6 +58,26 @@ def test_bad_values_name_the_variable(clean_env, variable, value):
 def test_unknown_keyword_is_rejected(clean_env):
     with pytest.raises(SettingsError, match="GEN3D_DEVISE"):
         load_settings(devise="cpu")
+
+
+def test_a_mistyped_variable_is_named_not_silently_ignored(clean_env, run_cli):
+    environ = {
+        "GEN3D_DEVIC": "cpu",  # a typo pydantic-settings would skip without a word
+        "GEN3D_MAX_IMAGE_PIXEL": "5",
+        "GEN3D_ZZZ": "1",
+        "GEN3D_DEVICE": "cpu",  # settings, and gen3d's own other variables, are fine
+        "GEN3D_TEST_WORKERS": "2",
+        "PATH": "/bin",
+    }
+    assert unknown_variables(environ) == [
+        "GEN3D_DEVIC is not a gen3d setting and is ignored (did you mean GEN3D_DEVICE?)",
+        "GEN3D_MAX_IMAGE_PIXEL is not a gen3d setting and is ignored "
+        "(did you mean GEN3D_MAX_IMAGE_PIXELS?)",
+        "GEN3D_ZZZ is not a gen3d setting and is ignored",
+    ]
+    clean_env.setenv("GEN3D_DEVIC", "cpu")
+    code, err = run_cli("info")
+    assert code == 0 and "GEN3D_DEVIC is not a gen3d setting" in " ".join(err.split())
 
 
 def test_results_and_database_can_be_set_apart_from_data_dir(clean_env, tmp_path):

@@ -6,6 +6,7 @@ that work are registered (``gen3d --help`` never lists a placeholder).
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import typer
@@ -27,7 +28,9 @@ from gen3d.cli import (
 )
 from gen3d.errors import Gen3DError
 from gen3d.log import configure_logging
-from gen3d.settings import load_settings
+from gen3d.settings import load_settings, unknown_variables
+
+logger = logging.getLogger(__name__)
 
 app = typer.Typer(
     name="gen3d",
@@ -62,6 +65,8 @@ def _root(
     settings = load_settings()
     level = "DEBUG" if verbose else "WARNING" if quiet else settings.log_level
     configure_logging(level, rich=True)
+    for line in unknown_variables():
+        logger.warning(line)
     ctx.obj = settings
 
 
