@@ -363,9 +363,10 @@ def _check_face_indices(path: Path, faces: np.ndarray, vertex_count: int) -> Non
     trimesh loads it unchecked (process=False) and would fail later, deep in a copy or a
     colour lookup, so ``_read`` checks each part at once; ``normalise_mesh`` checks meshes
     from code."""
-    bad = np.flatnonzero(((faces < 0) | (faces >= vertex_count)).any(axis=1))
+    outside = (faces < 0) | (faces >= vertex_count)
+    bad = np.flatnonzero(outside.any(axis=1))
     if len(bad):
-        index = faces[bad[0]][(faces[bad[0]] < 0) | (faces[bad[0]] >= vertex_count)][0]
+        index = faces[bad[0]][outside[bad[0]]][0]
         raise MeshError(
             path,
             f"face {bad[0]} names vertex {index}, but there are only {vertex_count:,} "
