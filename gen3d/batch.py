@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from gen3d.data.meshes import SUPPORTED_SUFFIXES as MESH_SUFFIXES
-from gen3d.errors import IMAGE_DECODE_ERRORS, Gen3DError, closest_name
+from gen3d.errors import IMAGE_DECODE_ERRORS, Gen3DError, unknown_names
 from gen3d.pipeline import OPTION_RANGES, GenerationOptions, PipelineError
 from gen3d.shape_input import UP_AXES
 
@@ -266,7 +266,7 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
             )
         unknown = sorted(columns - known)
         if unknown:
-            raise BatchError(f"{path}: {_unknown('columns', unknown, known)}")
+            raise BatchError(f"{path}: {unknown_names('columns', unknown, known)}")
         yield from _csv_rows(path, reader, lines)
     else:
         for number, line in enumerate(text.splitlines(), start=1):
@@ -282,21 +282,9 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
                 continue
             unknown = sorted(set(record) - known)
             if unknown:
-                yield number, None, f"line {number}: {_unknown('keys', unknown, known)}"
+                yield number, None, f"line {number}: {unknown_names('keys', unknown, known)}"
                 continue
             yield number, record, ""
-
-
-def _unknown(what: str, unknown: list[str], known: set[str]) -> str:
-    """``unknown columns ['texure_size'] (did you mean 'texture_size'?); known: [...]``:
-    most unknown names in a hand-written file are typos of a known one."""
-    guesses = {name: closest_name(name, known) for name in unknown}
-    if len(unknown) == 1:
-        hints = [repr(guess) for guess in guesses.values() if guess]
-    else:
-        hints = [f"{guess!r} for {name!r}" for name, guess in guesses.items() if guess]
-    meant = f" (did you mean {', '.join(hints)}?)" if hints else ""
-    return f"unknown {what} {unknown}{meant}; known: {sorted(known)}"
 
 
 class _NumberedLines:
@@ -360,7 +348,7 @@ def _check_defaults(defaults: Mapping[str, Any]) -> None:
     would fail every item."""
     unknown = sorted(set(defaults) - set(OPTION_RANGES))
     if unknown:
-        raise BatchError(f"unknown options {unknown}; known: {sorted(OPTION_RANGES)}")
+        raise BatchError(unknown_names("options", unknown, OPTION_RANGES))
     try:
         GenerationOptions(**defaults)
     except PipelineError as error:

@@ -28,3 +28,16 @@ def closest_name(name: str, known: Iterable[str]) -> str | None:
     or None: for "did you mean" hints on unknown options, keys and columns."""
     matches = difflib.get_close_matches(name, list(known), n=1)
     return matches[0] if matches else None
+
+
+def unknown_names(what: str, unknown: Iterable[str], known: Iterable[str]) -> str:
+    """``unknown options ['texure_size'] (did you mean 'texture_size'?); known: [...]``: most
+    unknown names in hand-written input are typos of a known one."""
+    unknown, known = sorted(unknown), sorted(known)
+    guesses = {name: closest_name(name, known) for name in unknown}
+    if len(unknown) == 1:
+        hints = [repr(guess) for guess in guesses.values() if guess]
+    else:
+        hints = [f"{guess!r} for {name!r}" for name, guess in guesses.items() if guess]
+    meant = f" (did you mean {', '.join(hints)}?)" if hints else ""
+    return f"unknown {what} {unknown}{meant}; known: {known}"

@@ -44,7 +44,7 @@ from typing import Any
 import torch
 
 from gen3d.asset import Asset
-from gen3d.errors import Gen3DError
+from gen3d.errors import Gen3DError, unknown_names
 from vae.field import with_query_dtype
 
 log = logging.getLogger(__name__)
@@ -239,7 +239,7 @@ class PipelineConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known - {"gen3d_version"})
         if unknown:
-            raise PipelineError(f"{PIPELINE_FILE}: unknown keys {unknown}")
+            raise PipelineError(f"{PIPELINE_FILE}: {unknown_names('keys', unknown, known)}")
         return cls(**{k: v for k, v in data.items() if k in known})
 
     @classmethod
@@ -458,7 +458,7 @@ class Pipeline:
         range, an encoder for the input."""
         unknown = sorted(set(options) - set(OPTION_RANGES))
         if unknown:
-            raise PipelineError(f"unknown options {unknown}; known: {sorted(OPTION_RANGES)}")
+            raise PipelineError(unknown_names("options", unknown, OPTION_RANGES))
         if (prompt is None) == (image is None):
             raise PipelineError("give a prompt or an image (exactly one)")
         defaults = self.defaults if image is None else self.image_defaults

@@ -256,6 +256,7 @@ def _make_quick_shapes_fail(monkeypatch) -> None:
         ({"prompt": "a chair", "guidance": 99}, "guidance=99 is out of range"),
         ({"prompt": "a chair", "texture_size": 10}, "texture_size=10"),
         ({"prompt": "a chair", "colour": "red"}, "unknown options"),
+        ({"prompt": "a chair", "textur_size": 512}, r"\(did you mean 'texture_size'\?\)"),
         ({"prompt": "a chair", "seed": -1}, "seed must be"),
         ({"prompt": "x" * 1001}, "limit is 1000"),
     ],
