@@ -53,7 +53,7 @@ PROMPT_FILES = {
         '"a mug with a ""quoted""\nname",,,\n'
     ),
     "prompts.jsonl": (
-        '{"prompt": "a small stool", "seed": 7, "guidance_scale": 5.0}\n'
+        '{"prompt": "a small stool", "seed": 7, "guidance": 5.0}\n'
         '{"prompt": "a red teapot", "steps": 12, "texture_size": 256}\n'
     ),
 }
@@ -106,7 +106,7 @@ def good_image(fmt: str) -> bytes:
     draw.ellipse((20, 14, 76, 70), fill=(180, 40, 30))
     draw.rectangle((40, 60, 56, 86), fill=(60, 90, 160))
     buffer = io.BytesIO()
-    image.save(buffer, format=fmt, quality=90) if fmt != "PNG" else image.save(buffer, fmt)
+    image.save(buffer, format=fmt, **({} if fmt == "PNG" else {"quality": 90}))
     return buffer.getvalue()
 
 
@@ -160,12 +160,13 @@ def check(case: Case, results_dir: Path) -> tuple[str, str]:
         prompt_file = results_dir / f"{case.index}-{case.name}"
         prompt_file.write_bytes(data)
         try:
-            read_items(prompt_file)
+            items = read_items(prompt_file)
         except BatchError as error:
             return REFUSED, str(error)
         finally:
             prompt_file.unlink()
-        return ACCEPTED, ""
+        failed = sum(item.status == "failed" for item in items)  # bad lines, named
+        return ACCEPTED, f"{failed} of {len(items)} items failed" if failed else ""
     try:
         if case.kind == "mesh":
             max_faces = Settings.model_fields["max_mesh_faces"].default  # the service's own
@@ -224,11 +225,12 @@ def cases(kinds: Iterable[str], count: int, seed: int) -> list[Case]:
 def warm_up(chosen: list[Case], results_dir: Path) -> None:
     """Check each undamaged original here, in the parent, before any child is forked: the
     readers load parts of themselves on first use (seconds), which every child would
-    otherwise repeat, and an original that is refused would make its cases meaningless."""
+    otherwise repeat, and an original that is refused (or a prompt file with a bad line)
+    would make its cases meaningless."""
     for kind, name in sorted({(case.kind, case.name) for case in chosen}):
         result, detail = check(Case(kind, name, 0, -1), results_dir)
-        if result != ACCEPTED:
-            raise SystemExit(f"the undamaged {kind} {name} is refused ({detail}); fix that first")
+        if result != ACCEPTED or detail:
+            raise SystemExit(f"the undamaged {kind} {name} does not read cleanly ({detail})")
 
 
 def fuzz(chosen: list[Case], *, progress: bool = False) -> list[Outcome]:

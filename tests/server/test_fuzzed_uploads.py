@@ -64,6 +64,13 @@ def test_a_case_id_rebuilds_the_same_damaged_file(fuzz) -> None:
         fuzz.Case.parse("video:clip.mp4:1:2")
 
 
+def test_an_original_that_does_not_read_cleanly_stops_the_run(fuzz, monkeypatch, tmp_path):
+    bad_line = '{"prompt": "a stool", "guidance_scale": 5}\n'  # damaged cases of it would
+    monkeypatch.setitem(fuzz.PROMPT_FILES, "prompts.jsonl", bad_line)  # test nothing new
+    with pytest.raises(SystemExit, match=r"does not read cleanly \(1 of 1 items failed\)"):
+        fuzz.warm_up([fuzz.Case("prompts", "prompts.jsonl", 0, 0)], tmp_path)
+
+
 def _crashes(case, results_dir):
     raise KeyError("a reader bug")
 
