@@ -5,6 +5,7 @@ by name by the upload checks, which run the same readers as the CLI and the pipe
 from __future__ import annotations
 
 import importlib.util
+import mmap
 import sys
 import time
 from pathlib import Path
@@ -101,3 +102,19 @@ def test_each_kind_of_failure_is_caught_and_named(
     assert outcome.failed and outcome.result == result
     assert detail in outcome.detail
     assert time.perf_counter() - started < 10
+
+
+def _allocates_a_little(case, results_dir):
+    return "accepted", f"{len(bytearray(256 * 1024**2))} bytes"
+
+
+def test_the_memory_cap_is_headroom_over_what_the_parent_holds(fuzz, monkeypatch, tmp_path):
+    """A test worker that has loaded models holds gigabytes of address space; under a fixed
+    cap its children could allocate nothing and every case failed."""
+    monkeypatch.setattr(fuzz, "check", _allocates_a_little)
+    reserved = mmap.mmap(-1, 4 * 1024**3)  # address space only: never touched
+    try:
+        outcome = fuzz.run_case(fuzz.Case("image", "PNG", 0, 0), tmp_path, time_limit=20.0)
+    finally:
+        reserved.close()
+    assert (outcome.result, outcome.detail) == ("accepted", f"{256 * 1024**2} bytes")
