@@ -229,10 +229,10 @@ def load_settings(**overrides: object) -> Settings:
 def unknown_variables(environ: Mapping[str, str] = os.environ) -> list[str]:
     """One line per ``GEN3D_`` variable that is no setting (a typo, say, which pydantic-settings
     would silently ignore), naming the setting it is closest to."""
-    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    expected = {ENV_PREFIX + name.upper() for name in Settings.model_fields} | OTHER_VARIABLES
     lines = []
     for variable in sorted(environ):
-        if not variable.startswith(ENV_PREFIX) or variable in known | OTHER_VARIABLES:
+        if not variable.startswith(ENV_PREFIX) or variable in expected:
             continue
         # Compared without the prefix, which every name shares and would make alike.
         meant = closest_name(variable.removeprefix(ENV_PREFIX).lower(), Settings.model_fields)

@@ -169,12 +169,14 @@ def check(case: Case, results_dir: Path) -> tuple[str, str]:
             prompt_file.unlink()
         failed = sum(item.status == "failed" for item in items)  # bad lines, named
         return ACCEPTED, f"{failed} of {len(items)} items failed" if failed else ""
+    limits = Settings.model_fields  # the service's own default limits
     try:
         if case.kind == "mesh":
-            max_faces = Settings.model_fields["max_mesh_faces"].default  # the service's own
+            max_faces = limits["max_mesh_faces"].default
             accept_mesh(data, case.name, max_faces=max_faces, results_dir=results_dir)
         else:
-            accept_image(data, max_pixels=4096 * 4096, results_dir=results_dir)
+            max_pixels = limits["max_image_pixels"].default
+            accept_image(data, max_pixels=max_pixels, results_dir=results_dir)
     except Problem as problem:
         if not 400 <= problem.status < 500 or not str(problem.detail).strip():
             raise
@@ -210,10 +212,9 @@ def run_case(case: Case, results_dir: Path, time_limit: float = TIME_LIMIT_S) ->
     """One case in a forked child: forking keeps the parent's imports, so a case costs its
     own work only, and a hang or a runaway allocation stays in the child."""
     started = time.perf_counter()
-    receive, send = multiprocessing.get_context("fork").Pipe(duplex=False)
-    child = multiprocessing.get_context("fork").Process(
-        target=_child, args=(case, str(results_dir), send.send)
-    )
+    fork = multiprocessing.get_context("fork")
+    receive, send = fork.Pipe(duplex=False)
+    child = fork.Process(target=_child, args=(case, str(results_dir), send.send))
     child.start()
     send.close()
     ready = receive.poll(time_limit)
