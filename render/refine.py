@@ -85,6 +85,15 @@ class RefineSettings:
     #: that is no guess (one plain colour): its ratio is the paint, which the fit would take
     #: for light
     light_from_texture: bool = False
+    #: trust each pixel by how well the starting texture already explains it: its squared
+    #: error is weighted 1 / (1 + (r / s)^2) (Cauchy), r its starting error, s this times the
+    #: median of r. For a mesh that is not the photographed object (a generated one): where
+    #: its geometry does not fit the photo (a shelf's boards seen on a closed block), a few
+    #: pixels disagree far more than the rest and are not painted on, while a change most
+    #: pixels ask for (a colour shift) is made in full. The weights act against the anchor
+    #: (``anchor_weight``): Adam's steps do not shrink with a texel's gradient, so what holds
+    #: a distrusted texel back is the pull to its start. None: every pixel alike
+    outlier_scale: float | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.steps <= 100_000:
@@ -95,6 +104,8 @@ class RefineSettings:
             raise RenderError("patience must be >= 1 and tolerance >= 0")
         if self.edge_margin < 0:
             raise RenderError(f"edge_margin must be >= 0, got {self.edge_margin}")
+        if self.outlier_scale is not None and not self.outlier_scale > 0:
+            raise RenderError(f"outlier_scale must be positive, got {self.outlier_scale}")
         if self.coarsening is not None and (
             self.coarsening < 1 or self.coarsening & (self.coarsening - 1)
         ):
@@ -271,6 +282,11 @@ def refine_texture(
     # change is, to second order, sampling of its bilinear upsampling).
     anchor_colours = sampler.sample(anchor, weight)
     seen = _seen_cells(sampler, change, weight)
+    trust = None
+    if settings.outlier_scale is not None:
+        with torch.no_grad():
+            start = anchor_colours if shading is None else anchor_colours * shading
+            trust = outlier_weights((start - targets).norm(dim=-1), settings.outlier_scale)
     best, since_best = math.inf, 0
     for step in range(settings.steps):
         optimizer.zero_grad(set_to_none=True)
@@ -281,8 +297,10 @@ def refine_texture(
         colours = anchor_colours + sampler.sample(visible_change, weight)
         if shading is not None:
             colours = colours * shading
+        squared = (colours - targets).pow(2)
+        fit = squared.mean() if trust is None else (squared.mean(-1) * trust).sum() / trust.sum()
         loss = (
-            (colours - targets).pow(2).mean()
+            fit
             + settings.tv_weight * total_variation(visible_change)
             + settings.anchor_weight * visible_change.pow(2).mean()
         )
@@ -302,6 +320,13 @@ def refine_texture(
     with torch.no_grad():
         result.texture = (anchor + _upsample(change * seen, size)).clamp(0.0, 1.0)
     return result
+
+
+def outlier_weights(errors: Tensor, scale: float) -> Tensor:
+    """Cauchy weights ``1 / (1 + (e / s)^2)`` of per-pixel ``errors``, ``s`` being ``scale``
+    times their median: the pixels that disagree far more than most count far less."""
+    spread = scale * errors.median().clamp_min(1e-3)  # an exact start: every pixel alike
+    return 1.0 / (1.0 + (errors / spread).pow(2))
 
 
 def _seen_cells(sampler: TextureSampler, change: Tensor, weight: Tensor) -> Tensor:

@@ -494,7 +494,12 @@ def bench_refine(items: list[dict], steps: int) -> dict:
                 mesh = asset.mesh
                 if name in views:
                     mesh, _ = refine_from_photo(
-                        mesh, prepared, views[name], steps, trust_bake=pipe.config.trust_bake
+                        mesh,
+                        prepared,
+                        views[name],
+                        steps,
+                        trust_bake=pipe.config.trust_bake,
+                        generated=True,
                     )
                 colour, mask = albedo(RenderMesh.from_trimesh(mesh), true_view)
                 value = psnr(colour, true_colour, mask & true_mask)
