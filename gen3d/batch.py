@@ -156,7 +156,10 @@ def _make_item(
     options.update(_mesh_options(record, where, has_mesh=mesh is not None))
     view = record.get("view")
     if view not in (None, ""):
-        options["view"] = _view(view, where, refining=bool(image and options.get("refine_steps")))
+        # Without refine_steps the pipeline's default applies, and it refuses a view it will
+        # not use; refine_steps 0 will not use one.
+        refining = bool(image) and options.get("refine_steps") != 0
+        options["view"] = _view(view, where, refining=refining)
     return BatchItem(
         id=item_id,
         prompt=prompt,
@@ -195,13 +198,13 @@ def _mesh_options(record: dict[str, Any], where: str, *, has_mesh: bool) -> dict
 
 
 def _view(value: Any, where: str, *, refining: bool) -> str:
-    """A row's ``view`` as checked text; it needs an image and refine_steps."""
+    """A row's ``view`` as checked text; it needs an image that is refined."""
     from gen3d.image_view import ViewError, parse_view, view_text
 
     if not refining:
         raise ValueError(
-            f"{where}: view is the camera the image was taken from: it goes with an image and "
-            "refine_steps"
+            f"{where}: view is the camera the image was taken from, for refinement: it goes "
+            "with an image, and not with refine_steps 0"
         )
     try:
         return view_text(parse_view(value))

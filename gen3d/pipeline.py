@@ -128,7 +128,9 @@ OPTION_RANGES = {
     "resolution": OptionRange(32, 512, "marching-cubes grid resolution"),
     "face_count": OptionRange(0, 2_000_000, "target faces after decimation (0 = keep all)"),
     "texture_size": OptionRange(0, 4096, "texture side in pixels (0 = vertex colours)"),
-    "refine_steps": OptionRange(0, 1000, "texture refinement steps against the input image"),
+    "refine_steps": OptionRange(
+        0, 1000, "texture refinement steps against the input image (unset: the model's default)"
+    ),
 }
 #: how far sampling from a given shape goes back towards noise unless told (0 keeps the
 #: shape's own latent, 1 ignores the shape). Measured on 16 unseen shapes asked for a colour
@@ -499,7 +501,10 @@ class Pipeline:
         if self.image_encoder is None:
             raise PipelineError("this pipeline has no image encoder: give a prompt instead")
         if merged.refine_steps and not merged.texture_size:
-            raise PipelineError("refine_steps refines a texture: set texture_size > 0")
+            if options.get("refine_steps") is not None:
+                raise PipelineError("refine_steps refines a texture: set texture_size > 0")
+            # The pipeline's default refinement: vertex colours have no texture to refine.
+            merged = dataclasses.replace(merged, refine_steps=0)
         return None, images, merged
 
     def __call__(

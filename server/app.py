@@ -109,8 +109,13 @@ def _check_form(options: FormOptions, files: dict[str, UploadFile]) -> None:
         raise _invalid(
             [{"loc": ("refine_steps",), "msg": "refine_steps needs an image to refine against"}]
         )
-    if options.view is not None and not (options.refine_steps and "image" in files):
-        message = "view is the camera the image was taken from: it goes with refine_steps"
+    # Without refine_steps an image job refines as the model's defaults say (the default
+    # model does); the pipeline refuses a view it will not use.
+    if options.view is not None and ("image" not in files or options.refine_steps == 0):
+        message = (
+            "view is the camera the image was taken from, for refinement: it goes with an "
+            "image, and not with refine_steps 0"
+        )
         raise _invalid([{"loc": ("view",), "msg": message}])
     for name in ("strength", "keep_geometry", "up", "new_uvs"):
         if getattr(options, name) is not None and "mesh" not in files:

@@ -37,7 +37,7 @@ class UpAxis(str, Enum):
 VIEW_OPTION = typer.Option(
     None,
     "--view",
-    help="With --image and --refine-steps: the camera the image was taken from: auto "
+    help="With --image, when it is refined: the camera the image was taken from: auto "
     "(estimated from the image, the default), reference (the model's training view), or "
     "AZIMUTH,ELEVATION[,ROLL] in degrees (e.g. 210,15; azimuth 0 faces the object's front; "
     "ROLL turns the picture counter-clockwise, for a camera held askew).",

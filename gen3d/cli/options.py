@@ -17,7 +17,8 @@ GENERATION_HELP = {
     "resolution": "Mesh grid resolution (32-512).",
     "face_count": "Faces after decimation (0 = all).",
     "texture_size": "Texture pixels (0 = vertex colours).",
-    "refine_steps": "With --image: refine the texture against it (0-1000 steps).",
+    "refine_steps": "With --image: refine the texture against it (0-1000 steps; unset: the "
+    "model's default, 50 for the default model).",
 }
 
 

@@ -41,7 +41,8 @@ def texture_command(
     ),
     refine_steps: int | None = generation_option(
         "refine_steps",
-        help="With --image: refine the texture against it (0-1000 steps), seen from --view.",
+        help="With --image: refine the texture against it (0-1000 steps; unset: the model's "
+        "default, 50 for the default model), seen from --view.",
     ),
     view: str | None = VIEW_OPTION,
     preview: Path | None = typer.Option(None, help="Also write a PNG of four views here."),

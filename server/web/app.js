@@ -164,7 +164,8 @@ async function submit(event) {
     if ($(name).value !== "") options[name] = Number($(name).value);
   }
   const view = $("view").value.trim(); // the camera the image was taken from
-  if (mode === "image" && options.refine_steps > 0 && view) options.view = view;
+  // Unset refine steps take the model's default (the default model refines image jobs).
+  if (mode === "image" && options.refine_steps !== 0 && view) options.view = view;
   options.format = $("format").value;
   const mesh = $("mesh-input").files[0]; // to start from, or to paint
   if (mesh) {

@@ -189,7 +189,7 @@ def test_image_items_from_a_folder_and_from_files(tmp_path: Path) -> None:
             " 210 , 15", '" 210 , 15"'
         )
         + "photos/b-mug.jpg,20,Reference\n"
-        "photos/b-mug.jpg,,auto\n"
+        "photos/b-mug.jpg,0,auto\n"
         "photos/b-mug.jpg,20,30;20\n"
     )
     given, reference, unrefined, bad = read_items(views)

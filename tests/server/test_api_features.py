@@ -228,10 +228,10 @@ def test_a_mesh_upload_is_painted_in_place_or_started_from(client: TestClient) -
         ),
         (
             {"image": ("x.png", _png(), "image/png")},
-            {"view": "30,20"},
+            {"view": "30,20", "refine_steps": "0"},
             422,
             "invalid_request",
-            "view is the camera the image was taken from: it goes with refine_steps",
+            "it goes with an image, and not with refine_steps 0",
         ),
         (
             {"image": ("x.png", _png(), "image/png")},
