@@ -163,6 +163,17 @@ def tiny_pipeline(tiny_pipeline_path):
     return Pipeline.from_pretrained(tiny_pipeline_path, device="cpu")
 
 
+@pytest.fixture
+def refining_by_default(tiny_pipeline, monkeypatch: pytest.MonkeyPatch):
+    """The tiny pipeline made to refine image inputs unless told not to (3 steps), as the
+    default model's ``image_defaults`` do; restored after the test."""
+    import dataclasses
+
+    refining = dataclasses.replace(tiny_pipeline.image_defaults, refine_steps=3)
+    monkeypatch.setattr(tiny_pipeline, "image_defaults", refining)
+    return tiny_pipeline
+
+
 # -- headless Chromium for the gallery and web page tests ------------------------------------
 # Playwright drives the system's Chromium (Debian's package; scripts/bootstrap installs it),
 # so no browser is downloaded. Without one these tests skip and say why.

@@ -323,30 +323,24 @@ def test_readme_example_runs(tiny_pipeline_path, tmp_path, monkeypatch, readme_p
     assert (tmp_path / "chair.glb").stat().st_size > 0
 
 
-def test_a_pipeline_can_refine_image_inputs_by_default(tiny_pipeline, tmp_path) -> None:
+def test_a_pipeline_can_refine_image_inputs_by_default(refining_by_default, tmp_path) -> None:
     """``image_defaults`` may refine (the default model's do): an unset refine_steps takes it,
     0 turns it off, and a vertex-coloured asset, with no texture to refine, skips the default
     but refuses refine_steps asked for by name."""
-    import dataclasses
-
+    pipe = refining_by_default
     canvas = np.full((64, 64, 3), 255, dtype=np.uint8)
     canvas[16:48, 20:44] = (40, 90, 200)  # a blue block on white
     photo = tmp_path / "block.png"
     Image.fromarray(canvas).save(photo)
     options = {"seed": 1, "texture_size": 64, "steps": 2, "resolution": 48}
-    plain = tiny_pipeline.image_defaults
-    tiny_pipeline.image_defaults = dataclasses.replace(plain, refine_steps=3)
-    try:
-        assert "refine" in tiny_pipeline(image=photo, view="reference", **options).timings
-        assert "refine" not in tiny_pipeline(image=photo, refine_steps=0, **options).timings
-        coloured = {**options, "texture_size": 0}
-        assert "refine" not in tiny_pipeline(image=photo, **coloured).timings
-        with pytest.raises(PipelineError, match="set texture_size > 0"):
-            tiny_pipeline(image=photo, refine_steps=3, **coloured)
-        with pytest.raises(PipelineError, match="refine_steps > 0"):
-            tiny_pipeline(image=photo, refine_steps=0, view="reference", **options)
-    finally:
-        tiny_pipeline.image_defaults = plain
+    assert "refine" in pipe(image=photo, view="reference", **options).timings
+    assert "refine" not in pipe(image=photo, refine_steps=0, **options).timings
+    coloured = {**options, "texture_size": 0}
+    assert "refine" not in pipe(image=photo, **coloured).timings
+    with pytest.raises(PipelineError, match="set texture_size > 0"):
+        pipe(image=photo, refine_steps=3, **coloured)
+    with pytest.raises(PipelineError, match="refine_steps > 0"):
+        pipe(image=photo, refine_steps=0, view="reference", **options)
 
 
 def test_image_refinement_pulls_the_texture_towards_the_input(tiny_pipeline, tmp_path) -> None:

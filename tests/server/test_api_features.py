@@ -96,21 +96,14 @@ def test_an_image_job_refines_from_the_view_it_is_told_or_estimates(client) -> N
     assert view["source"] == "estimated" and 0.0 <= view["iou"] <= 1.0
 
 
-def test_a_model_that_refines_by_default_takes_a_view_alone(client, tiny_pipeline) -> None:
+def test_a_model_that_refines_by_default_takes_a_view_alone(client, refining_by_default) -> None:
     """The default model refines image jobs unless told refine_steps 0, so a view needs no
     refine_steps beside it (the web page sends one without)."""
-    import dataclasses
-
-    plain = tiny_pipeline.image_defaults
-    tiny_pipeline.image_defaults = dataclasses.replace(plain, refine_steps=3)
-    try:
-        files = {"image": ("ball.png", _png(), "image/png")}
-        data = {"seed": "5", "texture_size": "64", "view": "210,15"}
-        answer = client.post("/generate", files=files, data=data)
-        assert answer.status_code == 202, answer.text
-        done = _wait(client, answer.json()["id"])
-    finally:
-        tiny_pipeline.image_defaults = plain
+    files = {"image": ("ball.png", _png(), "image/png")}
+    data = {"seed": "5", "texture_size": "64", "view": "210,15"}
+    answer = client.post("/generate", files=files, data=data)
+    assert answer.status_code == 202, answer.text
+    done = _wait(client, answer.json()["id"])
     assert done["status"] == "succeeded", done
     assert done["result"]["view"] == {"source": "given", "azimuth": 210.0, "elevation": 15.0}
 
