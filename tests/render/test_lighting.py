@@ -89,6 +89,25 @@ def test_a_side_light_is_found_despite_the_paint_edges(painted_ball) -> None:
     assert contrast > 0.6
 
 
+def test_a_large_photo_is_fitted_from_a_sample_of_its_pixels(painted_ball, monkeypatch) -> None:
+    """A 384^2 photo has about 100k neighbour pairs; the fit reads ``FIT_ROWS`` of them and
+    finds the same light as from all of them."""
+    import render.lighting as lighting
+
+    cameras = Cameras.orbit([0.0], 0.0, resolution=384)
+    albedo, normals, mask = _looking(painted_ball, cameras)
+    truth = _lit(normals, (1.0, 1.0, 1.0), ambient=0.2)
+    truth = truth / torch.quantile(truth[mask], 0.98)
+    photo = albedo * truth[..., None]
+    assert len(lighting.neighbour_steps(mask, 4, photo)[0]) > 4 * lighting.FIT_ROWS
+
+    sampled, _ = fit_shading(normals, photo, mask)
+    monkeypatch.setattr(lighting, "FIT_ROWS", 1 << 62)
+    every, _ = fit_shading(normals, photo, mask)
+    assert (sampled - every)[mask].abs().mean() < 0.005
+    assert (sampled - truth.clamp(max=1.0))[mask].abs().mean() < 0.05
+
+
 def test_an_evenly_lit_photo_gets_no_shading(painted_ball) -> None:
     cameras = Cameras.orbit([75.0, 200.0], [10.0, 40.0], resolution=96)
     albedo, normals, mask = _looking(painted_ball, cameras)
