@@ -1133,6 +1133,7 @@ def refine_from_photo(
             light_from_texture=trust_bake,
             **({"anchor_weight": PHOTO_ANCHOR_WEIGHT} if trust_bake else {}),
             outlier_scale=GENERATED_OUTLIER_SCALE if generated else None,
+            colour_cast=generated,
         ),
         callback=callback,
     )

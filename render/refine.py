@@ -43,6 +43,9 @@ from render.lighting import LightFit, default_stride, fit_light, log_luma
 from render.mesh import RenderMesh
 from render.shadows import MAX_SHADOW_LIGHT, shading_lamp, shadow_term
 
+#: the colour cast (``RefineSettings.colour_cast``) scales a channel by at most this either way
+MAX_COLOUR_CAST = 2.0
+
 #: Called after every step with (step, total steps, loss); returning False cancels.
 RefineCallback = Callable[[int, int, float], bool | None]
 
@@ -94,6 +97,12 @@ class RefineSettings:
     #: (``anchor_weight``): Adam's steps do not shrink with a texel's gradient, so what holds
     #: a distrusted texel back is the pull to its start. None: every pixel alike
     outlier_scale: float | None = None
+    #: white-balance the whole texture to the references first (``colour_cast``: one gain
+    #: per channel, fitted where the references see it, under the fitted light): a model's
+    #: bake often has the photographed object's pattern in a somewhat wrong colour (a red
+    #: lamp baked orange). Refinement changes only the texels the views see, so without it
+    #: the sides the photo does not show keep the wrong colour; the gain carries to them
+    colour_cast: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.steps <= 100_000:
@@ -126,6 +135,8 @@ class RefineResult:
     #: with ``fit_lighting`` and ``shadows``: the share of the lamp's light left in the cast
     #: shadows found and taken out (0.4: they are 60% darker); None: none found
     shadow_light: float | None = None
+    #: with ``colour_cast``: the gain per channel the whole texture was multiplied by first
+    colour_cast: tuple[float, float, float] | None = None
 
     @property
     def steps(self) -> int:
@@ -282,11 +293,25 @@ def refine_texture(
     # change is, to second order, sampling of its bilinear upsampling).
     anchor_colours = sampler.sample(anchor, weight)
     seen = _seen_cells(sampler, change, weight)
+
+    def lit(colours: Tensor) -> Tensor:
+        return colours if shading is None else colours * shading
+
     trust = None
-    if settings.outlier_scale is not None:
-        with torch.no_grad():
-            start = anchor_colours if shading is None else anchor_colours * shading
-            trust = outlier_weights((start - targets).norm(dim=-1), settings.outlier_scale)
+    with torch.no_grad():
+        if settings.outlier_scale is not None:
+            trust = outlier_weights(
+                (lit(anchor_colours) - targets).norm(dim=-1), settings.outlier_scale
+            )
+        if settings.colour_cast:
+            # Weighed by trust: a misfit's pixels (a part the mesh lacks) say nothing of the hue.
+            gain = colour_cast(lit(anchor_colours), targets, trust)
+            anchor = (anchor * gain).clamp(0.0, 1.0)
+            anchor_colours = sampler.sample(anchor, weight)
+            result.colour_cast = tuple(round(float(value), 4) for value in gain)
+            if settings.outlier_scale is not None:  # trusted by how well the new start explains
+                errors = (lit(anchor_colours) - targets).norm(dim=-1)
+                trust = outlier_weights(errors, settings.outlier_scale)
     best, since_best = math.inf, 0
     for step in range(settings.steps):
         optimizer.zero_grad(set_to_none=True)
@@ -320,6 +345,18 @@ def refine_texture(
     with torch.no_grad():
         result.texture = (anchor + _upsample(change * seen, size)).clamp(0.0, 1.0)
     return result
+
+
+def colour_cast(start: Tensor, targets: Tensor, weights: Tensor | None = None) -> Tensor:
+    """The gain per channel ``(3,)`` that takes the colours ``start (N, 3)`` nearest
+    ``targets (N, 3)`` in weighted least squares (``weights (N,)``; None: all alike), within
+    ``MAX_COLOUR_CAST`` either way: a white balance of the start to the targets. Fitted on
+    the colours themselves, not their logs: a dark channel's ratio is mostly the photo's
+    rounding, and counts as little as it shows."""
+    weights = torch.ones_like(start[:, 0]) if weights is None else weights
+    weighted = weights[:, None] * start
+    gain = (weighted * targets).sum(0) / (weighted * start).sum(0).clamp_min(1e-8)
+    return gain.clamp(1.0 / MAX_COLOUR_CAST, MAX_COLOUR_CAST)
 
 
 def outlier_weights(errors: Tensor, scale: float) -> Tensor:

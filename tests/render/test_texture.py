@@ -276,6 +276,35 @@ def test_outlier_weights_leave_a_misfit_unpainted_but_make_a_shared_change(unwra
     assert painted > 0.25 and kept < 0.35 * painted, (painted, kept)
 
 
+def test_a_colour_cast_is_taken_out_of_the_sides_no_view_sees(unwrapped) -> None:
+    """A model's bake often has the right pattern in a somewhat wrong colour. One view shows
+    the front; refinement paints only what it sees, so the back keeps the wrong colour unless
+    the whole texture is white-balanced to the view first (``colour_cast``)."""
+    truth_mesh, truth = _textured_sphere(unwrapped, _pattern)
+    cast = torch.tensor([0.75, 1.0, 1.25])
+    start = RenderMesh(
+        truth_mesh.vertices, truth_mesh.faces, uv=truth_mesh.uv, texture=(truth * cast).clamp(0, 1)
+    )
+    front = Cameras.orbit([30.0], 20.0, resolution=96)
+    back = Cameras.orbit([210.0], -20.0, resolution=96)
+    reference = TextureSampler(truth_mesh, front)(truth)
+    behind = TextureSampler(truth_mesh, back)
+
+    def back_psnr(texture: torch.Tensor) -> float:
+        return psnr(behind(texture), behind(truth), behind.covered)
+
+    def refined(**options):
+        settings = RefineSettings(steps=40, outlier_scale=0.25, **options)
+        return refine_texture(start, front, reference, settings=settings)
+
+    plain, balanced = refined(), refined(colour_cast=True)
+    assert plain.colour_cast is None
+    assert back_psnr(plain.texture) == pytest.approx(back_psnr(start.texture), abs=0.1)
+    assert back_psnr(balanced.texture) > back_psnr(start.texture) + 6.0
+    # The gain that undoes the cast, from the front's pixels alone.
+    assert balanced.colour_cast == pytest.approx((1 / 0.75, 1.0, 1 / 1.25), abs=0.04)
+
+
 def test_refinement_stops_early_and_can_be_cancelled(unwrapped) -> None:
     mesh, true_texture = _textured_sphere(unwrapped, _pattern)
     cameras = Cameras.orbit([0.0, 180.0], 0.0, resolution=32)
