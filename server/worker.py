@@ -133,6 +133,7 @@ def _run_pipeline(
             result["light_contrast"] = asset.metadata["light_contrast"]
             result["highlights"] = asset.metadata.get("highlights", 0)
             result["shadow_light"] = asset.metadata.get("shadow_light")
+            result["colour_cast"] = asset.metadata.get("colour_cast")
         warnings = list(asset.metadata.get("warnings", []))  # e.g. a photo's busy background
         familiarity = asset.metadata.get("familiarity")
         if familiarity is not None:

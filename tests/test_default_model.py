@@ -196,6 +196,8 @@ def test_an_image_input_is_refined_against_the_photo_by_default(default_pipeline
     options = {"seed": 0, "texture_size": 256, "resolution": 96}
     refined = default_pipeline(image=photo, **options)
     assert "refine" in refined.timings and refined.metadata["view"]["source"] == "estimated"
+    gains = refined.metadata["colour_cast"]  # the white balance of the generated texture
+    assert len(gains) == 3 and all(0.5 <= gain <= 2.0 for gain in gains)
     plain = default_pipeline(image=photo, refine_steps=0, **options)
     assert "refine" not in plain.timings
     assert colour_psnr(refined) > colour_psnr(plain) + 2.0

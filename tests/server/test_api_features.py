@@ -92,6 +92,7 @@ def test_an_image_job_refines_from_the_view_it_is_told_or_estimates(client) -> N
     assert done["result"]["highlights"] in (0, 1)  # highlights taken out of the photo
     shadow_light = done["result"]["shadow_light"]  # light left in cast shadows; None: none
     assert shadow_light is None or 0.0 < shadow_light <= 0.9
+    assert len(done["result"]["colour_cast"]) == 3  # the generated texture's white balance
     view = _wait(client, estimated["id"])["result"]["view"]
     assert view["source"] == "estimated" and 0.0 <= view["iou"] <= 1.0
 
