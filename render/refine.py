@@ -99,9 +99,9 @@ class RefineSettings:
     outlier_scale: float | None = None
     #: white-balance the whole texture to the references first (``colour_cast``: one gain
     #: per channel, fitted where the references see it, under the fitted light): a model's
-    #: bake often has the photographed object's pattern in a somewhat wrong colour (a red
-    #: lamp baked orange). Refinement changes only the texels the views see, so without it
-    #: the sides the photo does not show keep the wrong colour; the gain carries to them
+    #: bake often has the photographed object's pattern in a somewhat wrong colour.
+    #: Refinement changes only the texels the views see, so without it the sides the photo
+    #: does not show keep the wrong colour; the gain carries to them
     colour_cast: bool = False
 
     def __post_init__(self) -> None:
@@ -297,21 +297,20 @@ def refine_texture(
     def lit(colours: Tensor) -> Tensor:
         return colours if shading is None else colours * shading
 
-    trust = None
+    def trusted(start: Tensor) -> Tensor | None:  # each pixel's weight (None: all alike)
+        if settings.outlier_scale is None:
+            return None
+        return outlier_weights((start - targets).norm(dim=-1), settings.outlier_scale)
+
     with torch.no_grad():
-        if settings.outlier_scale is not None:
-            trust = outlier_weights(
-                (lit(anchor_colours) - targets).norm(dim=-1), settings.outlier_scale
-            )
+        trust = trusted(lit(anchor_colours))
         if settings.colour_cast:
-            # Weighed by trust: a misfit's pixels (a part the mesh lacks) say nothing of the hue.
+            # Weighed by trust: a misfit's pixels (a part the mesh lacks) say nothing of it.
             gain = colour_cast(lit(anchor_colours), targets, trust)
             anchor = (anchor * gain).clamp(0.0, 1.0)
             anchor_colours = sampler.sample(anchor, weight)
             result.colour_cast = tuple(round(float(value), 4) for value in gain)
-            if settings.outlier_scale is not None:  # trusted by how well the new start explains
-                errors = (lit(anchor_colours) - targets).norm(dim=-1)
-                trust = outlier_weights(errors, settings.outlier_scale)
+            trust = trusted(lit(anchor_colours))  # by how well the balanced start explains
     best, since_best = math.inf, 0
     for step in range(settings.steps):
         optimizer.zero_grad(set_to_none=True)
