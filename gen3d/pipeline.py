@@ -1043,7 +1043,7 @@ class Pipeline:
             "light_contrast": round(result.light_contrast, 3),
             "highlights": len(result.highlights),
             "shadow_light": None if result.shadow_light is None else round(result.shadow_light, 3),
-            "colour_cast": None if result.colour_cast is None else list(result.colour_cast),
+            "colour_cast": list(result.colour_cast),  # refine_from_photo balances by default
         }
 
 

@@ -305,7 +305,7 @@ def refine_texture(
     with torch.no_grad():
         trust = trusted(lit(anchor_colours))
         if settings.colour_cast:
-            # Weighed by trust: a misfit's pixels (a part the mesh lacks) say nothing of it.
+            # Weighted by trust: a misfit's pixels (a part the mesh lacks) say nothing of it.
             gain = colour_cast(lit(anchor_colours), targets, trust)
             anchor = (anchor * gain).clamp(0.0, 1.0)
             anchor_colours = sampler.sample(anchor, weight)
@@ -318,9 +318,7 @@ def refine_texture(
         # faintest gradient, so cells reached only through the smoothness term drifted too,
         # across the atlas onto sides the views never show.
         visible_change = change * seen
-        colours = anchor_colours + sampler.sample(visible_change, weight)
-        if shading is not None:
-            colours = colours * shading
+        colours = lit(anchor_colours + sampler.sample(visible_change, weight))
         squared = (colours - targets).pow(2)
         fit = squared.mean() if trust is None else (squared.mean(-1) * trust).sum() / trust.sum()
         loss = (

@@ -118,9 +118,8 @@ class FormOptions(_Options):
         None,
         max_length=40,
         description="With an image that is refined (refine_steps not 0): the camera the image was "
-        "taken from: "
-        "auto (estimated from the image, the default), reference (the model's training view), "
-        "or AZIMUTH,ELEVATION[,ROLL] in degrees (e.g. 210,15 or 210,15,-5).",
+        "taken from: auto (estimated from the image, the default), reference (the model's "
+        "training view), or AZIMUTH,ELEVATION[,ROLL] in degrees (e.g. 210,15 or 210,15,-5).",
         examples=["auto", "210,15"],
     )
     strength: float | None = Field(
