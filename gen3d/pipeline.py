@@ -981,7 +981,9 @@ class Pipeline:
         """The mesh with its texture refined against ``image``, and the asset's metadata on it:
         ``view``, the view it was seen from, ``light_contrast``, how uneven its fitted
         lighting was (0: even; 0.5: the shadows had half the light of the brightest parts),
-        and ``colour_cast``, the gain per channel its whole texture was white-balanced by.
+        ``colour_cast``, the gain per channel its whole texture was white-balanced by, and
+        ``symmetry``, the turns about the upright axis its shape is symmetric under and the
+        share of its texels given colours carried round from the photo's side.
         ``in_model_frame``: the mesh faces the way the model generates shapes, so the view
         net's reading of the photo (``view_net``) applies to it. ``generated``: the mesh
         was generated, not given to paint (``refine_from_photo``)."""
@@ -1044,6 +1046,7 @@ class Pipeline:
             "highlights": len(result.highlights),
             "shadow_light": None if result.shadow_light is None else round(result.shadow_light, 3),
             "colour_cast": list(result.colour_cast),  # refine_from_photo balances by default
+            "symmetry": {"turns": result.symmetric_turns, "carried": round(result.carried, 3)},
         }
 
 
@@ -1087,6 +1090,7 @@ def refine_from_photo(
     trust_bake: bool = False,
     generated: bool = False,
     colour_cast: bool = True,
+    symmetry: bool = True,
     callback: Callable[[int, int, float], bool | None] | None = None,
 ) -> tuple[Any, Any]:
     """A copy of textured ``mesh`` whose texture is refined against ``photo`` (an input image
@@ -1113,7 +1117,10 @@ def refine_from_photo(
     the sides the photo does not show would keep it. On bench_pose's 12 shapes refined from
     their estimated views it gained at every angle: generated meshes +0.37 / +0.81 dB at the
     photo's view and +0.46 / +0.89 at the back (seeds 0 / 1), meshes painted +1.1 / +1.5 and
-    +1.1 / +1.3, painted under an orange lamp and a blue sky +3.2 and +3.2."""
+    +1.1 / +1.3, painted under an orange lamp and a blue sky +3.2 and +3.2. ``symmetry``:
+    where the shape is symmetric under turns about its upright axis (a bottle, a square
+    tower), carry the refined colours round to the sides the photo does not show
+    (``RefineSettings.symmetry``) instead of leaving them the bake's."""
     import numpy as np
 
     from gen3d.mesh.texture import texture_image, textured_mesh
@@ -1142,6 +1149,7 @@ def refine_from_photo(
             **({"anchor_weight": PHOTO_ANCHOR_WEIGHT} if trust_bake else {}),
             outlier_scale=GENERATED_OUTLIER_SCALE if generated else None,
             colour_cast=colour_cast,
+            symmetry=symmetry,
         ),
         callback=callback,
     )

@@ -42,6 +42,7 @@ from render.highlights import (
 from render.lighting import LightFit, default_stride, fit_light, log_luma
 from render.mesh import RenderMesh
 from render.shadows import MAX_SHADOW_LIGHT, shading_lamp, shadow_term
+from render.symmetry import carry_round, symmetric_turns
 
 #: the colour cast (``RefineSettings.colour_cast``) scales a channel by at most this either way
 MAX_COLOUR_CAST = 2.0
@@ -103,6 +104,11 @@ class RefineSettings:
     #: Refinement changes only the texels the views see, so without it the sides the photo
     #: does not show keep the wrong colour; the gain carries to them
     colour_cast: bool = False
+    #: carry the refined colours round a shape symmetric under turns about its upright axis
+    #: (+y; ``render.symmetry``): each texel the views do not see takes the median colour
+    #: of the seen points its symmetric turns land it on. A photo shows one side of a
+    #: bottle; the others are most likely coloured alike, not like the bake's guess
+    symmetry: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.steps <= 100_000:
@@ -137,6 +143,10 @@ class RefineResult:
     shadow_light: float | None = None
     #: with ``colour_cast``: the gain per channel the whole texture was multiplied by first
     colour_cast: tuple[float, float, float] | None = None
+    #: with ``symmetry``: the turns (degrees about +y) the shape is symmetric under, and the
+    #: share of the texture's texels given colours carried from seen ones
+    symmetric_turns: list[float] = field(default_factory=list)
+    carried: float = 0.0
 
     @property
     def steps(self) -> int:
@@ -341,6 +351,13 @@ def refine_texture(
                 break
     with torch.no_grad():
         result.texture = (anchor + _upsample(change * seen, size)).clamp(0.0, 1.0)
+    if settings.symmetry:
+        turns = symmetric_turns(mesh.vertices, mesh.faces)
+        shown = sampler.covered if masks is None else masks.to(sampler.covered.device).bool()
+        carry = carry_round(
+            mesh.with_texture(result.texture), cameras, shown, turns, backend=sampler.backend
+        )
+        result.texture, result.symmetric_turns, result.carried = carry.texture, turns, carry.carried
     return result
 
 

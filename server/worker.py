@@ -134,6 +134,7 @@ def _run_pipeline(
             result["highlights"] = asset.metadata.get("highlights", 0)
             result["shadow_light"] = asset.metadata.get("shadow_light")
             result["colour_cast"] = asset.metadata.get("colour_cast")
+            result["symmetry"] = asset.metadata.get("symmetry")
         warnings = list(asset.metadata.get("warnings", []))  # e.g. a photo's busy background
         familiarity = asset.metadata.get("familiarity")
         if familiarity is not None:

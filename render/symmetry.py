@@ -1,0 +1,267 @@
+"""Carry a photo's colours round a symmetric object.
+
+A photo shows one side of an object; refinement paints what it shows onto what the camera
+saw, and the other sides keep the bake, a model's guess. Where the shape itself is symmetric
+under a turn about its upright axis (a bottle, a vase, a lamp under any turn; a four-legged
+stool under quarter turns; a table under a half turn), the unseen sides are, most likely,
+coloured like the seen ones, as a person looking at the photo would assume. Each unseen
+texel is turned by every turn the shape is symmetric under; where a turn lands it on a
+surface point the photo saw (near, facing the same way), that point's colour is a
+candidate, and the texel takes the median of its candidates, so a small mark on the seen
+side (a label) is not copied round unless most candidates carry it.
+
+The work is done on a coarse texel grid (``CARRY_GRID``) and upsampled: colours carried
+from a 384^2 photo have no finer detail to lose.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.spatial import cKDTree
+from torch import Tensor
+
+from render.backend import RasterBackend, get_backend
+from render.bake import fill_uncovered
+from render.camera import Cameras
+from render.mesh import RenderMesh
+
+#: Turns tried (degrees about the upright axis); a shape symmetric under every one of them
+#: is taken to be round.
+TURNS = tuple(float(angle) for angle in range(30, 360, 30))
+#: A turn is a symmetry when this share of the surface lands within ``SHAPE_TOLERANCE``
+#: (of the bounding box's diagonal) of the surface: meshes from a grid are symmetric only
+#: to about a cell, and a small part off the axis (a knob) should not rule a turn out; each
+#: texel's own landing is checked again.
+SYMMETRIC_SHARE = 0.95
+SHAPE_TOLERANCE = 0.012
+#: A texel lands on a seen point when it is within this share of the diagonal of one that
+#: faces within ``NORMAL_AGREEMENT`` (cosine) of the turned texel's own normal.
+LANDING_TOLERANCE = 0.02
+NORMAL_AGREEMENT = 0.8
+#: A texel counts as seen when the photo's camera sees it facing it at least this much
+#: (cosine): at grazing angles the photo's colours are smeared.
+SEEN_FACING = 0.3
+CARRY_GRID = 256
+SURFACE_SAMPLES = 20_000
+
+
+@dataclass
+class CarryResult:
+    texture: Tensor  # (H, W, 3) in [0, 1]
+    turns: list[float]  # the turns the shape is symmetric under (degrees)
+    carried: float  # the share of the texture's covered texels given a carried colour
+
+
+def upright_turn(angle_degrees: float, dtype: torch.dtype = torch.float32) -> Tensor:
+    """The ``(3, 3)`` rotation by ``angle_degrees`` about +y (the upright axis)."""
+    angle = math.radians(angle_degrees)
+    cos, sin = math.cos(angle), math.sin(angle)
+    return torch.tensor([[cos, 0.0, sin], [0.0, 1.0, 0.0], [-sin, 0.0, cos]], dtype=dtype)
+
+
+def _axis_centre(vertices: Tensor) -> Tensor:
+    """A point on the upright axis the turns are about: the bounding box's centre (a
+    symmetric shape's box is centred on its axis)."""
+    low, high = vertices.amin(0), vertices.amax(0)
+    return (low + high) / 2.0
+
+
+def _diagonal(vertices: Tensor) -> float:
+    return float((vertices.amax(0) - vertices.amin(0)).norm())
+
+
+def surface_samples(
+    vertices: Tensor, faces: Tensor, count: int, seed: int = 0
+) -> tuple[Tensor, Tensor]:
+    """``count`` points spread over the surface by area, and their faces' unit normals."""
+    corners = vertices[faces]  # (F, 3, 3)
+    cross = torch.linalg.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    areas = cross.norm(dim=-1)
+    generator = torch.Generator().manual_seed(seed)
+    if float(areas.sum()) <= 0.0:
+        return vertices.new_zeros((0, 3)), vertices.new_zeros((0, 3))
+    chosen = torch.multinomial(areas.cpu(), count, replacement=True, generator=generator)
+    chosen = chosen.to(vertices.device)
+    u, v = torch.rand(2, count, generator=generator).to(vertices)
+    flip = (u + v) > 1.0
+    u, v = torch.where(flip, 1.0 - u, u), torch.where(flip, 1.0 - v, v)
+    a, b, c = corners[chosen, 0], corners[chosen, 1], corners[chosen, 2]
+    points = a + u[:, None] * (b - a) + v[:, None] * (c - a)
+    normals = torch.nn.functional.normalize(cross[chosen], dim=-1)
+    return points, normals
+
+
+def symmetric_turns(
+    vertices: Tensor,
+    faces: Tensor,
+    turns: Sequence[float] = TURNS,
+    *,
+    tolerance: float = SHAPE_TOLERANCE,
+    share: float = SYMMETRIC_SHARE,
+) -> list[float]:
+    """The turns (degrees, of ``turns``) about the upright axis through the bounding box's
+    centre that map the surface of ``vertices``/``faces`` onto itself: ``share`` of its
+    points land within ``tolerance`` of the diagonal of it."""
+    if len(faces) == 0:
+        return []
+    points, _ = surface_samples(vertices.float().cpu(), faces.cpu(), SURFACE_SAMPLES)
+    if len(points) == 0:
+        return []
+    centre, reach = _axis_centre(points), tolerance * _diagonal(points)
+    tree = cKDTree(points.numpy())
+    probe = points[:: max(1, len(points) // 4000)] - centre
+    found = []
+    for angle in turns:
+        turned = probe @ upright_turn(angle).T + centre
+        distances, _ = tree.query(turned.numpy(), k=1)
+        if float(np.quantile(distances, share)) <= reach:
+            found.append(float(angle))
+    return found
+
+
+def _texels(mesh: RenderMesh, size: int, backend: RasterBackend) -> tuple[Tensor, Tensor, Tensor]:
+    """Surface points and unit normals ``(size, size, 3)`` under each texel of a
+    ``size``-square texture, and the covered mask; row 0 at the top."""
+    uv = mesh.uv.to(mesh.vertices)
+    clip = torch.cat([uv * 2.0 - 1.0, torch.zeros_like(uv[:, :1]), torch.ones_like(uv[:, :1])], 1)
+    rast = backend.rasterize(clip[None], mesh.faces, (size, size))
+    attributes = torch.cat([mesh.vertices, mesh.vertex_normals()], dim=-1)
+    values = backend.interpolate(attributes, rast, mesh.faces)[0].flip(0)
+    normals = torch.nn.functional.normalize(values[..., 3:], dim=-1)
+    return values[..., :3], normals, (rast[0, ..., 3] > 0).flip(0)
+
+
+def _seen(
+    mesh: RenderMesh,
+    points: Tensor,
+    normals: Tensor,
+    cameras: Cameras,
+    masks: Tensor,
+    backend: RasterBackend,
+    tolerance: float,
+) -> Tensor:
+    """Which of ``points (N, 3)`` (with ``normals``) some camera sees, inside its mask
+    ``(B, H, W)`` (row 0 at the top), facing it by at least ``SEEN_FACING``."""
+    height, width = cameras.resolution
+    rast = backend.rasterize(cameras.to_clip(mesh.vertices), mesh.faces, (height, width))
+    surface = backend.interpolate(mesh.vertices, rast, mesh.faces)  # (B, H, W, 3), bottom-up
+    clip = cameras.to_clip(points)  # (B, N, 4)
+    ndc = clip[..., :2] / clip[..., 3:].clamp_min(1e-8)
+    columns = ((ndc[..., 0] + 1.0) / 2.0 * width).long().clamp(0, width - 1)
+    rows = ((ndc[..., 1] + 1.0) / 2.0 * height).long().clamp(0, height - 1)  # bottom-up
+    seen = torch.zeros(len(points), dtype=torch.bool, device=points.device)
+    for index in range(len(cameras)):
+        hit = surface[index, rows[index], columns[index]]
+        covered = rast[index, rows[index], columns[index], 3] > 0
+        inside = masks[index].flip(0)[rows[index], columns[index]].bool()
+        towards = torch.nn.functional.normalize(cameras.eyes[index].to(points) - points, dim=-1)
+        facing = (normals * towards).sum(-1) >= SEEN_FACING
+        near = (hit - points).norm(dim=-1) <= tolerance
+        seen |= covered & inside & facing & near
+    return seen
+
+
+def carry_round(
+    mesh: RenderMesh,
+    cameras: Cameras,
+    masks: Tensor,
+    turns: Sequence[float],
+    *,
+    grid: int = CARRY_GRID,
+    backend: str | RasterBackend = "auto",
+) -> CarryResult:
+    """``mesh.texture`` with each texel the cameras do not see given the median colour of the
+    seen points the symmetric ``turns`` (``symmetric_turns``) land it on; texels no turn
+    lands on a seen point keep their colour. ``masks (B, H, W)``: the photo's object pixels
+    (what the cameras' images show of the object)."""
+    texture = mesh.texture
+    if texture is None or mesh.uv is None:
+        raise ValueError("carrying colour round needs a textured mesh")
+    if not turns:
+        return CarryResult(texture, [], 0.0)
+    raster = get_backend(backend, mesh.device) if isinstance(backend, str) else backend
+    with torch.no_grad():
+        points, normals, covered = _texels(mesh, grid, raster)
+        # The texture as the coarse grid sees it: each grid texel the mean of the texels it
+        # spans, so that a carried colour is not one texel's noise.
+        coarse = torch.nn.functional.adaptive_avg_pool2d(
+            texture.permute(2, 0, 1)[None], (grid, grid)
+        )[0].permute(1, 2, 0)
+        diagonal = _diagonal(mesh.vertices)
+        flat_points, flat_normals = points[covered], normals[covered]
+        seen = _seen(
+            mesh,
+            flat_points,
+            flat_normals,
+            cameras.to(mesh.device),
+            masks.to(mesh.device),
+            raster,
+            LANDING_TOLERANCE * diagonal,
+        )
+        colours = coarse[covered]
+        carried = _carried_colours(
+            flat_points, flat_normals, seen, colours, turns, LANDING_TOLERANCE * diagonal
+        )
+        given = ~seen & ~torch.isnan(carried[:, 0])
+        share = float(given.sum()) / max(1, int(covered.sum()))
+        if not bool(given.any()):
+            return CarryResult(texture, list(turns), 0.0)
+        # Coarse maps of the new colour and of where it applies, spread across chart borders
+        # so that upsampling pulls in no background, then brought to the texture's size.
+        new_colour, where = coarse.clone(), torch.zeros(grid, grid, device=texture.device)
+        index = torch.nonzero(covered)[given]
+        new_colour[index[:, 0], index[:, 1]] = carried[given]
+        where[index[:, 0], index[:, 1]] = 1.0
+        new_colour = fill_uncovered(new_colour, covered)
+        where = fill_uncovered(where[..., None], covered)[..., 0]
+        size = (texture.shape[0], texture.shape[1])
+        up_colour = _resized(new_colour, size)
+        up_where = _resized(where[..., None], size)
+        result = texture * (1.0 - up_where) + up_colour * up_where
+    return CarryResult(result.clamp(0.0, 1.0), list(turns), share)
+
+
+def _carried_colours(
+    points: Tensor,
+    normals: Tensor,
+    seen: Tensor,
+    colours: Tensor,
+    turns: Sequence[float],
+    tolerance: float,
+) -> Tensor:
+    """``(N, 3)``: for each point, the median colour of the seen points its turns land on
+    (NaN where none)."""
+    carried = torch.full_like(colours, float("nan"))
+    if not bool(seen.any()) or bool(seen.all()):
+        return carried
+    centre = _axis_centre(points)
+    seen_points, seen_normals, seen_colours = points[seen], normals[seen], colours[seen]
+    tree = cKDTree(seen_points.cpu().numpy())
+    unseen = torch.nonzero(~seen)[:, 0]
+    offsets = points[unseen] - centre
+    candidates = []
+    for angle in turns:
+        turn = upright_turn(angle).to(points)
+        turned = offsets @ turn.T + centre
+        distances, nearest = tree.query(turned.cpu().numpy(), k=1)
+        nearest = torch.from_numpy(nearest).to(points.device)
+        agree = (seen_normals[nearest] * (normals[unseen] @ turn.T)).sum(-1) >= NORMAL_AGREEMENT
+        lands = torch.from_numpy(distances <= tolerance).to(points.device) & agree
+        colour = torch.where(lands[:, None], seen_colours[nearest], float("nan"))
+        candidates.append(colour)
+    stacked = torch.stack(candidates)  # (turns, unseen, 3)
+    carried[unseen] = torch.nanmedian(stacked, dim=0).values
+    return carried
+
+
+def _resized(image: Tensor, size: tuple[int, int]) -> Tensor:
+    """An ``(h, w, C)`` image bilinearly resized to ``size``."""
+    resized = torch.nn.functional.interpolate(
+        image.permute(2, 0, 1)[None], size=size, mode="bilinear", align_corners=False
+    )
+    return resized[0].permute(1, 2, 0)

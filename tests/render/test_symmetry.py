@@ -1,0 +1,115 @@
+"""Carrying a photo's colours round a symmetric shape (``render.symmetry``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import trimesh
+
+from render.bake import bake_texture
+from render.camera import Cameras
+from render.mesh import RenderMesh
+from render.refine import RefineSettings, TextureSampler, psnr, refine_texture
+from render.symmetry import TURNS, carry_round, symmetric_turns
+from render.uv import unwrap_uv
+
+
+def _upright(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
+    """``mesh`` (trimesh makes cylinders along z) turned so that z points up (+y)."""
+    mesh = mesh.copy()
+    mesh.apply_transform(trimesh.transformations.rotation_matrix(-np.pi / 2, [1, 0, 0]))
+    return mesh
+
+
+def _turns(mesh: trimesh.Trimesh) -> list[float]:
+    return symmetric_turns(torch.from_numpy(mesh.vertices).float(), torch.from_numpy(mesh.faces))
+
+
+def _bands(points: torch.Tensor) -> torch.Tensor:
+    """Colour by height only: stripes round a bottle."""
+    wave = torch.sin(9.0 * points[:, 1])
+    return torch.stack([0.5 + 0.4 * wave, 0.5 - 0.3 * wave, 0.3 + 0.2 * points[:, 1]], -1)
+
+
+@pytest.fixture(scope="module")
+def cylinder() -> RenderMesh:
+    shape = _upright(trimesh.creation.cylinder(radius=0.5, height=1.2, sections=64))
+    unwrapped = unwrap_uv(shape.vertices, shape.faces, texture_size=256)
+    return RenderMesh(
+        torch.from_numpy(unwrapped.vertices).float(),
+        torch.from_numpy(unwrapped.faces),
+        uv=torch.from_numpy(unwrapped.uv),
+        texture=torch.zeros(128, 128, 3),
+    )
+
+
+def test_the_turns_a_shape_is_symmetric_under_are_found() -> None:
+    cylinder = _upright(trimesh.creation.cylinder(radius=0.5, height=1.2, sections=64))
+    assert _turns(cylinder) == list(TURNS)  # round: every turn
+    assert _turns(trimesh.creation.box((1.0, 0.6, 1.0))) == [90.0, 180.0, 270.0]
+    assert _turns(trimesh.creation.box((1.0, 0.6, 0.6))) == [180.0]
+    # A mug: a handle on the side breaks every turn.
+    handle = trimesh.creation.box((0.3, 0.6, 0.12))
+    handle.apply_translation((0.6, 0.0, 0.0))
+    assert _turns(trimesh.util.concatenate([cylinder, handle])) == []
+    # Off the upright axis: a cylinder lying down is symmetric under a half turn only.
+    lying = trimesh.creation.cylinder(radius=0.5, height=1.2, sections=64)
+    lying.apply_transform(trimesh.transformations.rotation_matrix(np.pi / 2, [0, 1, 0]))
+    assert _turns(lying) == [180.0]
+
+
+def test_refinement_carries_the_photos_colours_round_a_round_shape(cylinder) -> None:
+    """One view shows the front of a striped cylinder whose texture starts grey: refinement
+    paints the front, and with ``symmetry`` the back too."""
+    truth, _ = bake_texture(cylinder.vertices, cylinder.faces, cylinder.uv, _bands, 128)
+    start = cylinder.with_texture(torch.full((128, 128, 3), 0.5))
+    front = Cameras.orbit([30.0], 15.0, resolution=128)
+    back = Cameras.orbit([210.0], 15.0, resolution=128)
+    reference = TextureSampler(cylinder, front)(truth)
+    behind = TextureSampler(cylinder, back)
+
+    def back_psnr(texture: torch.Tensor) -> float:
+        return psnr(behind(texture), behind(truth), behind.covered)
+
+    def refined(**options):
+        settings = RefineSettings(steps=40, **options)
+        return refine_texture(start, front, reference, settings=settings)
+
+    plain, carried = refined(), refined(symmetry=True)
+    assert plain.symmetric_turns == [] and plain.carried == 0.0
+    assert back_psnr(plain.texture) < back_psnr(start.texture) + 0.5  # the top, seen by both
+    assert carried.symmetric_turns == list(TURNS)
+    assert 0.3 < carried.carried < 0.8  # the sides the view does not see
+    assert back_psnr(carried.texture) > back_psnr(start.texture) + 8.0
+    # The front is the refinement's own: carrying only fills what it did not see.
+    sampler = TextureSampler(cylinder, front)
+    seen = sampler.covered
+    assert psnr(sampler(carried.texture), reference, seen) == pytest.approx(
+        psnr(sampler(plain.texture), reference, seen), abs=0.3
+    )
+
+
+def test_a_label_on_the_seen_side_is_not_copied_round(cylinder) -> None:
+    """The back takes the median of the seen points its turns land on, so a mark on a small
+    part of the front (a label) stays on the front."""
+
+    def labelled(points: torch.Tensor) -> torch.Tensor:
+        colour = _bands(points)
+        angle = torch.rad2deg(torch.atan2(points[:, 0], points[:, 2]))  # 0: facing +z
+        label = (angle.abs() < 12.0) & (points[:, 1].abs() < 0.3)
+        return torch.where(label[:, None], torch.tensor([0.05, 0.05, 0.9]), colour)
+
+    texture, _ = bake_texture(cylinder.vertices, cylinder.faces, cylinder.uv, labelled, 128)
+    front = Cameras.orbit([0.0], 10.0, resolution=128)  # looking at the label
+    sampler = TextureSampler(cylinder, front)
+    mask = sampler.covered
+    result = carry_round(cylinder.with_texture(texture), front, mask, list(TURNS))
+    back = Cameras.orbit([180.0], 10.0, resolution=128)
+    behind = TextureSampler(cylinder, back)
+    seen_back = behind(result.texture)[behind.covered]
+    blue = (seen_back[:, 2] > 0.7) & (seen_back[:, 0] < 0.2)
+    assert result.carried > 0.3
+    assert float(blue.float().mean()) < 0.01  # no label behind
+    truth, _ = bake_texture(cylinder.vertices, cylinder.faces, cylinder.uv, _bands, 128)
+    assert psnr(behind(result.texture), behind(truth), behind.covered) > 22.0
