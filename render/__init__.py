@@ -1,6 +1,7 @@
 """Cameras, rasterizer backends (pure PyTorch everywhere; nvdiffrast on CUDA when installed),
 UV unwrapping, texture baking and refinement, the view a photo of a mesh was taken from and
-its lighting, highlights and cast shadows, previews.
+its lighting, highlights and cast shadows, carrying its colours round a symmetric shape,
+previews.
 
 Depends on torch (and optionally nvdiffrast, xatlas): never imports gen3d, server, vae or dit.
 """
@@ -16,6 +17,7 @@ from render.preview import contact_sheet, render_views, save_turntable, save_vie
 from render.refine import RefinementCancelled, RefineSettings, psnr, refine_texture
 from render.renderer import RenderOutput, render_mesh
 from render.shadows import lamp_visibility, shading_lamp, shadow_term
+from render.symmetry import carry_round, symmetric_turns
 from render.uv import UnwrapError, unwrap_uv
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "UnwrapError",
     "ViewEstimate",
     "bake_texture",
+    "carry_round",
     "contact_sheet",
     "estimate_view",
     "fit_coloured_shading",
@@ -53,6 +56,7 @@ __all__ = [
     "save_views",
     "shading_lamp",
     "shadow_term",
+    "symmetric_turns",
     "texel_positions",
     "unwrap_uv",
 ]

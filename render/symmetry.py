@@ -47,6 +47,8 @@ NORMAL_AGREEMENT = 0.8
 #: (cosine): at grazing angles the photo's colours are smeared.
 SEEN_FACING = 0.3
 CARRY_GRID = 256
+#: the largest side of the depth image that tells which points the cameras see
+SEEN_RESOLUTION = 192
 SURFACE_SAMPLES = 20_000
 
 
@@ -147,7 +149,13 @@ def _seen(
 ) -> Tensor:
     """Which of ``points (N, 3)`` (with ``normals``) some camera sees, inside its mask
     ``(B, H, W)`` (row 0 at the top), facing it by at least ``SEEN_FACING``."""
-    height, width = cameras.resolution
+    # Whether a point is in view needs no more than a coarse depth image.
+    shrink = max(1, -(-max(cameras.resolution) // SEEN_RESOLUTION))
+    rows_kept = torch.arange(0, masks.shape[1], shrink, device=masks.device)
+    columns_kept = torch.arange(0, masks.shape[2], shrink, device=masks.device)
+    masks = masks[:, rows_kept][:, :, columns_kept]
+    height, width = masks.shape[1], masks.shape[2]
+    cameras = Cameras(cameras.view, cameras.projection, (height, width))
     rast = backend.rasterize(cameras.to_clip(mesh.vertices), mesh.faces, (height, width))
     surface = backend.interpolate(mesh.vertices, rast, mesh.faces)  # (B, H, W, 3), bottom-up
     clip = cameras.to_clip(points)  # (B, N, 4)
@@ -248,10 +256,13 @@ def _carried_colours(
     for angle in turns:
         turn = upright_turn(angle).to(points)
         turned = offsets @ turn.T + centre
-        distances, nearest = tree.query(turned.cpu().numpy(), k=1)
-        nearest = torch.from_numpy(nearest).to(points.device)
+        distances, nearest = tree.query(
+            turned.cpu().numpy(), k=1, distance_upper_bound=tolerance, workers=-1
+        )
+        lands = distances <= tolerance  # a miss has an infinite distance and no neighbour
+        nearest = torch.from_numpy(np.where(lands, nearest, 0)).to(points.device)
         agree = (seen_normals[nearest] * (normals[unseen] @ turn.T)).sum(-1) >= NORMAL_AGREEMENT
-        lands = torch.from_numpy(distances <= tolerance).to(points.device) & agree
+        lands = torch.from_numpy(lands).to(points.device) & agree
         colour = torch.where(lands[:, None], seen_colours[nearest], float("nan"))
         candidates.append(colour)
     stacked = torch.stack(candidates)  # (turns, unseen, 3)

@@ -246,6 +246,7 @@ def run_generation(
                     asset.metadata["light_contrast"],
                     asset.metadata.get("highlights", 0),
                     asset.metadata.get("shadow_light"),
+                    asset.metadata.get("symmetry"),
                 )
             )
 
@@ -259,10 +260,12 @@ def describe_view(
     light_contrast: float = 0.0,
     highlights: int = 0,
     shadow_light: float | None = None,
+    symmetry: dict[str, Any] | None = None,
 ) -> str:
     """One line on the camera the texture was refined from, e.g. 'refined from azimuth 210,
     elevation 15 (estimated: silhouette IoU 0.94); the photo's shading (contrast 0.42) and
-    1 highlight kept out of the texture'."""
+    1 highlight kept out of the texture; its colours carried round the round shape (41% of
+    the texture)'. ``symmetry``: the asset metadata's (``render.symmetry``)."""
     line = f"refined from azimuth {view['azimuth']:.0f}, elevation {view['elevation']:.0f}"
     if view.get("roll"):
         line += f", the picture turned {view['roll']:+.0f}"
@@ -280,6 +283,16 @@ def describe_view(
     if kept_out:
         listed = ", ".join(kept_out[:-1]) + " and " if len(kept_out) > 1 else ""
         line += f"; {listed}{kept_out[-1]} kept out of the texture"
+    if symmetry and symmetry["carried"] > 0:
+        from render.symmetry import TURNS
+
+        turns = symmetry["turns"]
+        shape = (
+            "the round shape"  # symmetric under every turn tried
+            if len(turns) >= len(TURNS)
+            else f"the shape (symmetric under turns of {min(turns):.0f} degrees)"
+        )
+        line += f"; its colours carried round {shape} ({symmetry['carried']:.0%} of the texture)"
     return line
 
 

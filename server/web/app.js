@@ -105,6 +105,14 @@ function describeRefinement(result) {
     const listed = keptOut.length ? `${keptOut.join(", ")} and ` : "";
     line += `; ${listed}${last} kept out of the texture`;
   }
+  const symmetry = result.symmetry;
+  if (symmetry && symmetry.carried > 0) {
+    // 11 turns: every one render.symmetry tries, a round shape.
+    const shape = symmetry.turns.length >= 11
+      ? "the round shape"
+      : `the shape (symmetric under turns of ${Math.round(Math.min(...symmetry.turns))} degrees)`;
+    line += `; its colours carried round ${shape} (${Math.round(symmetry.carried * 100)}% of the texture)`;
+  }
   return line + ".";
 }
 

@@ -122,6 +122,26 @@ def test_the_refinement_line_names_the_light_highlights_and_shadows_kept_out() -
     )
 
 
+def test_the_refinement_line_says_when_colours_were_carried_round_a_symmetric_shape() -> None:
+    from gen3d.cli.generate import describe_view
+    from render.symmetry import TURNS
+
+    given = {"source": "given", "azimuth": 210.0, "elevation": 15.0}
+    round_shape = {"turns": list(TURNS), "carried": 0.41}
+    assert describe_view(given, symmetry=round_shape) == (
+        "refined from azimuth 210, elevation 15 (given); "
+        "its colours carried round the round shape (41% of the texture)"
+    )
+    square = {"turns": [90.0, 180.0, 270.0], "carried": 0.3}
+    assert describe_view(given, symmetry=square).endswith(
+        "carried round the shape (symmetric under turns of 90 degrees) (30% of the texture)"
+    )
+    # A shape no turn maps onto itself says nothing of it.
+    assert describe_view(given, symmetry={"turns": [], "carried": 0.0}) == (
+        "refined from azimuth 210, elevation 15 (given)"
+    )
+
+
 def test_the_shared_option_help_quotes_the_ranges_the_pipeline_checks() -> None:
     from gen3d.cli.options import GENERATION_HELP, given_options
     from gen3d.pipeline import OPTION_RANGES

@@ -93,6 +93,8 @@ def test_an_image_job_refines_from_the_view_it_is_told_or_estimates(client) -> N
     shadow_light = done["result"]["shadow_light"]  # light left in cast shadows; None: none
     assert shadow_light is None or 0.0 < shadow_light <= 0.9
     assert len(done["result"]["colour_cast"]) == 3  # the generated texture's white balance
+    symmetry = done["result"]["symmetry"]  # turns the shape is symmetric under, share carried
+    assert isinstance(symmetry["turns"], list) and 0.0 <= symmetry["carried"] <= 1.0
     view = _wait(client, estimated["id"])["result"]["view"]
     assert view["source"] == "estimated" and 0.0 <= view["iou"] <= 1.0
 
