@@ -55,6 +55,12 @@ eval`` scores them, seconds per asset.
 first): ``--shapes`` photos level and turned 3-15 degrees, as rendered and as noisy JPEGs;
 level photos read as turned, turned ones read, and the error, for a few thresholds.
 
+``symmetry``: painting a mesh like a Lambert-lit photo of it, as in ``paint``, refined 50
+steps from the estimated view and from the true view, each with the refined colours
+carried round a symmetric shape (``render.symmetry``, gen3d's default) and without (as
+gen3d refined before); PSNR at the photo's view, 45 and 90 degrees either side and the
+back, the turns each shape is symmetric under, and the seconds the carrying costs.
+
 ``highlights``: how often refinement finds a highlight (``render.highlights``) and cast
 shadows (``render.shadows``) in the ``paint`` part's photos, for each shading: glossy photos
 show highlights (on flat faces turned away from the lamp, only a few pixels of them),
@@ -598,6 +604,82 @@ def bench_pipeline_refine(items: list[dict], steps: tuple[int, ...]) -> dict:
     return result
 
 
+def bench_symmetry(items: list[dict], steps: int = 50) -> dict:
+    import trimesh
+    from PIL import Image
+
+    from gen3d import Pipeline
+    from gen3d.image_view import estimate_photo_view, prepared_photo
+    from gen3d.pipeline import PREPARE_MARGIN, REFINE_RESOLUTION, refine_from_photo
+    from render.symmetry import symmetric_turns
+
+    pipe = Pipeline.from_pretrained()
+    turns = (0.0, 45.0, 90.0, 180.0)
+    variants = (
+        "estimated view, not carried (before)",
+        "estimated view, carried round",
+        "true view, not carried",
+        "true view, carried round",
+    )
+    scores = {name: {turn: [] for turn in turns} for name in variants}
+    carry_seconds = []
+    for item in items:
+        truth = RenderMesh.from_trimesh(item["mesh"])
+        image, _ = photo(truth, item["view"], "lambert")
+        picture = Image.fromarray((image.numpy() * 255 + 0.5).astype(np.uint8))
+        plain = trimesh.Trimesh(item["mesh"].vertices, item["mesh"].faces, process=False)
+        painted = pipe(image=picture, shape=plain, keep_geometry=True, seed=0).mesh
+        prepared = prepared_photo(picture, REFINE_RESOLUTION, PREPARE_MARGIN)
+        estimate = estimate_photo_view(painted, prepared, PREPARE_MARGIN, REFERENCE_VIEW)
+        drawn = RenderMesh.from_trimesh(painted)
+        symmetric = symmetric_turns(drawn.vertices, drawn.faces)
+        line = []
+        for name in variants:
+            view = estimate.camera if name.startswith("estimated") else item["view"]
+            carried = "carried round" in name
+            started = time.perf_counter()
+            mesh, _ = refine_from_photo(
+                painted,
+                prepared,
+                view,
+                steps,
+                trust_bake=pipe.config.trust_bake,
+                symmetry=carried,
+            )
+            elapsed = time.perf_counter() - started
+            if name == "estimated view, not carried (before)":
+                uncarried = elapsed
+            elif name == "estimated view, carried round":
+                carry_seconds.append(elapsed - uncarried)
+            result = RenderMesh.from_trimesh(mesh)
+            for turn in turns:
+                values = [
+                    albedo_psnr(
+                        result, truth, ((item["view"][0] + side * turn) % 360, item["view"][1])
+                    )
+                    for side in ((1,) if turn in (0.0, 180.0) else (-1, 1))
+                ]
+                scores[name][turn].append(float(np.mean(values)))
+            line.append(" ".join(f"{scores[name][t][-1]:5.2f}" for t in turns))
+        print(
+            f"{item['category']:>14} turns {len(symmetric):2d}  " + "  |  ".join(line),
+            flush=True,
+        )
+    result: dict = {}
+    print(
+        "\n| painted, refined from | PSNR at the photo's view | 45 deg round | 90 deg round "
+        "| the back |"
+    )
+    print("|---|---|---|---|---|")
+    for name in variants:
+        means = {f"{turn:g}": float(np.mean(scores[name][turn])) for turn in turns}
+        result[name] = means
+        print(f"| {name} | " + " | ".join(f"{means[f'{t:g}']:.2f}" for t in turns) + " |")
+    result["carry_seconds"] = summary(carry_seconds)
+    print(f"\nseconds carrying adds, median: {result['carry_seconds']['median']:.2f}")
+    return result
+
+
 def bench_roll(items: list[dict], steps: int, max_roll: float, seed: int) -> dict:
     """Photos taken askew: each item's photo (evenly lit) turned by a random roll within
     ``max_roll`` either way. The view is estimated with roll (gen3d's default) and level
@@ -883,6 +965,8 @@ def main() -> None:
         results["pipeline-refine"] = bench_pipeline_refine(
             items[: args.refine_shapes], (0, 50, args.refine_steps)
         )
+    if "symmetry" in parts:
+        results["symmetry"] = bench_symmetry(items[: args.refine_shapes])
     if "roll" in parts:
         results["roll"] = bench_roll(
             items[: args.refine_shapes], args.refine_steps, args.max_roll, args.seed
