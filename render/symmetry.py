@@ -25,7 +25,7 @@ import torch
 from scipy.spatial import cKDTree
 from torch import Tensor
 
-from render.backend import RasterBackend, get_backend
+from render.backend import RasterBackend, RenderError, get_backend
 from render.bake import fill_uncovered
 from render.camera import Cameras
 from render.mesh import RenderMesh
@@ -189,7 +189,7 @@ def carry_round(
     (what the cameras' images show of the object)."""
     texture = mesh.texture
     if texture is None or mesh.uv is None:
-        raise ValueError("carrying colour round needs a textured mesh")
+        raise RenderError("carrying colour round needs a textured mesh")
     if not turns:
         return CarryResult(texture, [], 0.0)
     raster = get_backend(backend, mesh.device) if isinstance(backend, str) else backend

@@ -113,3 +113,11 @@ def test_a_label_on_the_seen_side_is_not_copied_round(cylinder) -> None:
     assert float(blue.float().mean()) < 0.01  # no label behind
     truth, _ = bake_texture(cylinder.vertices, cylinder.faces, cylinder.uv, _bands, 128)
     assert psnr(behind(result.texture), behind(truth), behind.covered) > 22.0
+
+
+def test_carrying_colour_needs_a_texture(cylinder) -> None:
+    from render.backend import RenderError
+
+    bare = RenderMesh(cylinder.vertices, cylinder.faces)
+    with pytest.raises(RenderError, match="textured mesh"):
+        carry_round(bare, Cameras.orbit([0.0], 10.0, resolution=32), torch.ones(1, 32, 32), [90.0])
