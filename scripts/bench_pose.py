@@ -460,6 +460,19 @@ def albedo_psnr(mesh: RenderMesh, truth: RenderMesh, view: tuple[float, float]) 
     return psnr_of(colour, true_colour, mask & true_mask)
 
 
+def psnr_round(
+    mesh: RenderMesh, truth: RenderMesh, view: tuple[float, float], turn: float
+) -> float:
+    """``albedo_psnr`` from ``view`` turned ``turn`` degrees round the object, the mean of
+    both ways (one way for 0 and 180)."""
+    sides = (1,) if turn in (0.0, 180.0) else (-1, 1)
+    return float(
+        np.mean(
+            [albedo_psnr(mesh, truth, ((view[0] + side * turn) % 360, view[1])) for side in sides]
+        )
+    )
+
+
 def psnr_of(colour: torch.Tensor, reference: torch.Tensor, mask: torch.Tensor) -> float:
     from render import psnr
 
@@ -569,13 +582,7 @@ def bench_pipeline_refine(items: list[dict], steps: tuple[int, ...]) -> dict:
                     line.append(f"view off {off:5.1f} (IoU {seen['iou']:.2f})")
             drawn = RenderMesh.from_trimesh(asset.mesh)
             for turn in turns:
-                values = [
-                    albedo_psnr(
-                        drawn, truth, ((item["view"][0] + side * turn) % 360, item["view"][1])
-                    )
-                    for side in ((1,) if turn in (0.0, 180.0) else (-1, 1))
-                ]
-                scores[name][turn].append(float(np.mean(values)))
+                scores[name][turn].append(psnr_round(drawn, truth, item["view"], turn))
             line.append(" ".join(f"{scores[name][t][-1]:5.2f}" for t in turns))
         print(f"{item['category']:>14}  " + "  |  ".join(line), flush=True)
     result: dict = {}
@@ -651,15 +658,9 @@ def bench_symmetry(items: list[dict], steps: int = 50) -> dict:
                 uncarried = elapsed
             elif name == "estimated view, carried round":
                 carry_seconds.append(elapsed - uncarried)
-            result = RenderMesh.from_trimesh(mesh)
+            drawn = RenderMesh.from_trimesh(mesh)
             for turn in turns:
-                values = [
-                    albedo_psnr(
-                        result, truth, ((item["view"][0] + side * turn) % 360, item["view"][1])
-                    )
-                    for side in ((1,) if turn in (0.0, 180.0) else (-1, 1))
-                ]
-                scores[name][turn].append(float(np.mean(values)))
+                scores[name][turn].append(psnr_round(drawn, truth, item["view"], turn))
             line.append(" ".join(f"{scores[name][t][-1]:5.2f}" for t in turns))
         print(
             f"{item['category']:>14} turns {len(symmetric):2d}  " + "  |  ".join(line),
