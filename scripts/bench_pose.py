@@ -635,7 +635,9 @@ def bench_symmetry(items: list[dict], steps: int = 50) -> dict:
         image, _ = photo(truth, item["view"], "lambert")
         picture = Image.fromarray((image.numpy() * 255 + 0.5).astype(np.uint8))
         plain = trimesh.Trimesh(item["mesh"].vertices, item["mesh"].faces, process=False)
-        painted = pipe(image=picture, shape=plain, keep_geometry=True, seed=0).mesh
+        # The paint before refinement (the default model refines an image's asset itself,
+        # carrying colours round by default): each variant then refines it once.
+        painted = pipe(image=picture, shape=plain, keep_geometry=True, seed=0, refine_steps=0).mesh
         prepared = prepared_photo(picture, REFINE_RESOLUTION, PREPARE_MARGIN)
         estimate = estimate_photo_view(painted, prepared, PREPARE_MARGIN, REFERENCE_VIEW)
         drawn = RenderMesh.from_trimesh(painted)
