@@ -7,8 +7,10 @@ stool under quarter turns; a table under a half turn), the unseen sides are, mos
 coloured like the seen ones, as a person looking at the photo would assume. Each unseen
 texel is turned by every turn the shape is symmetric under; where a turn lands it on a
 surface point the photo saw (near, facing the same way), that point's colour is a
-candidate, and the texel takes the median of its candidates, so a small mark on the seen
-side (a label) is not copied round unless most candidates carry it.
+candidate, and the texel takes the median of its candidates where it has at least three,
+so a small mark on the seen side (a label, a door) is not copied round unless most
+candidates carry it. So in practice only a round shape's colours are carried: under
+quarter or half turns few texels land on three seen points.
 
 The work is done on a coarse texel grid (``CARRY_GRID``) and upsampled: colours carried
 from a 384^2 photo have no finer detail to lose.
@@ -46,6 +48,11 @@ NORMAL_AGREEMENT = 0.8
 #: A texel counts as seen when the photo's camera sees it facing it at least this much
 #: (cosine): at grazing angles the photo's colours are smeared.
 SEEN_FACING = 0.3
+#: A texel takes a carried colour only where at least this many turns land it on seen points:
+#: the median of three keeps a mark on the seen side (a label, a tower's door) from being
+#: copied round, where one or two candidates would copy it (a house's front door onto its
+#: back under a half turn).
+MIN_CANDIDATES = 3
 CARRY_GRID = 256
 #: the largest side of the depth image that tells which points the cameras see
 SEEN_RESOLUTION = 192
@@ -243,7 +250,7 @@ def _carried_colours(
     tolerance: float,
 ) -> Tensor:
     """``(N, 3)``: for each point, the median colour of the seen points its turns land on
-    (NaN where none)."""
+    (NaN where fewer than ``MIN_CANDIDATES`` do)."""
     carried = torch.full_like(colours, float("nan"))
     if not bool(seen.any()) or bool(seen.all()):
         return carried
@@ -266,7 +273,9 @@ def _carried_colours(
         colour = torch.where(lands[:, None], seen_colours[nearest], float("nan"))
         candidates.append(colour)
     stacked = torch.stack(candidates)  # (turns, unseen, 3)
-    carried[unseen] = torch.nanmedian(stacked, dim=0).values
+    enough = (~torch.isnan(stacked[..., 0])).sum(0) >= MIN_CANDIDATES
+    median = torch.nanmedian(stacked, dim=0).values
+    carried[unseen] = torch.where(enough[:, None], median, float("nan"))
     return carried
 
 
