@@ -121,3 +121,25 @@ def test_carrying_colour_needs_a_texture(cylinder) -> None:
     bare = RenderMesh(cylinder.vertices, cylinder.faces)
     with pytest.raises(RenderError, match="textured mesh"):
         carry_round(bare, Cameras.orbit([0.0], 10.0, resolution=32), torch.ones(1, 32, 32), [90.0])
+
+
+def test_a_mark_is_not_copied_where_fewer_than_three_turns_land() -> None:
+    """A square box seen from the front: its back lands on the front under a half turn only,
+    and one candidate would copy the front's door onto the back; it keeps its own colour."""
+    box = trimesh.creation.box((1.0, 1.2, 1.0))
+    unwrapped = unwrap_uv(box.vertices, box.faces, texture_size=256)
+    vertices = torch.from_numpy(unwrapped.vertices).float()
+    faces, uv = torch.from_numpy(unwrapped.faces), torch.from_numpy(unwrapped.uv)
+
+    def door(points: torch.Tensor) -> torch.Tensor:
+        front = (points[:, 2] > 0.49) & (points[:, 0].abs() < 0.2) & (points[:, 1] < 0.0)
+        return torch.where(front[:, None], torch.tensor([0.05, 0.05, 0.05]), _bands(points))
+
+    texture, _ = bake_texture(vertices, faces, uv, door, 128)
+    mesh = RenderMesh(vertices, faces, uv=uv, texture=texture)
+    turns = symmetric_turns(vertices, faces)
+    assert turns == [90.0, 180.0, 270.0]
+    front = Cameras.orbit([0.0], 10.0, resolution=128)
+    result = carry_round(mesh, front, TextureSampler(mesh, front).covered, turns)
+    assert result.carried == 0.0
+    assert torch.equal(result.texture, texture)
