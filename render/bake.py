@@ -30,13 +30,26 @@ def texel_positions(
 ) -> tuple[Tensor, Tensor]:
     """The surface point ``(size, size, 3)`` under each texel, and the covered mask
     ``(size, size)``. Row 0 is the top of the texture (v = 1)."""
-    raster = get_backend(backend, vertices.device) if isinstance(backend, str) else backend
+    return texel_attributes(vertices, faces, uv, size, backend)
+
+
+def texel_attributes(
+    attributes: Tensor,
+    faces: Tensor,
+    uv: Tensor,
+    size: int,
+    backend: str | RasterBackend = "auto",
+) -> tuple[Tensor, Tensor]:
+    """Per-vertex ``attributes (V, C)`` (positions, normals) interpolated under each texel
+    ``(size, size, C)``, and the covered mask ``(size, size)``. Row 0 is the top of the
+    texture (v = 1)."""
+    raster = get_backend(backend, attributes.device) if isinstance(backend, str) else backend
     clip = torch.cat([uv * 2.0 - 1.0, torch.zeros_like(uv[:, :1]), torch.ones_like(uv[:, :1])], 1)
     rast = raster.rasterize(clip[None], faces, (size, size))
-    points = raster.interpolate(vertices, rast, faces)[0]
+    values = raster.interpolate(attributes, rast, faces)[0]
     covered = rast[0, ..., 3] > 0
     # Raster row 0 is v = 0 (the bottom); textures are stored top-down.
-    return points.flip(0), covered.flip(0)
+    return values.flip(0), covered.flip(0)
 
 
 def fill_uncovered(texture: Tensor, covered: Tensor) -> Tensor:

@@ -28,7 +28,7 @@ from scipy.spatial import cKDTree
 from torch import Tensor
 
 from render.backend import RasterBackend, RenderError, get_backend
-from render.bake import fill_uncovered
+from render.bake import fill_uncovered, texel_attributes
 from render.camera import Cameras
 from render.mesh import RenderMesh
 
@@ -136,13 +136,11 @@ def symmetric_turns(
 def _texels(mesh: RenderMesh, size: int, backend: RasterBackend) -> tuple[Tensor, Tensor, Tensor]:
     """Surface points and unit normals ``(size, size, 3)`` under each texel of a
     ``size``-square texture, and the covered mask; row 0 at the top."""
-    uv = mesh.uv.to(mesh.vertices)
-    clip = torch.cat([uv * 2.0 - 1.0, torch.zeros_like(uv[:, :1]), torch.ones_like(uv[:, :1])], 1)
-    rast = backend.rasterize(clip[None], mesh.faces, (size, size))
     attributes = torch.cat([mesh.vertices, mesh.vertex_normals()], dim=-1)
-    values = backend.interpolate(attributes, rast, mesh.faces)[0].flip(0)
-    normals = torch.nn.functional.normalize(values[..., 3:], dim=-1)
-    return values[..., :3], normals, (rast[0, ..., 3] > 0).flip(0)
+    values, covered = texel_attributes(
+        attributes, mesh.faces, mesh.uv.to(mesh.vertices), size, backend
+    )
+    return values[..., :3], torch.nn.functional.normalize(values[..., 3:], dim=-1), covered
 
 
 def _seen(
