@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import trimesh
 from scipy.spatial import cKDTree
 from torch import Tensor
 
@@ -84,27 +85,6 @@ def _diagonal(vertices: Tensor) -> float:
     return float((vertices.amax(0) - vertices.amin(0)).norm())
 
 
-def surface_samples(
-    vertices: Tensor, faces: Tensor, count: int, seed: int = 0
-) -> tuple[Tensor, Tensor]:
-    """``count`` points spread over the surface by area, and their faces' unit normals."""
-    corners = vertices[faces]  # (F, 3, 3)
-    cross = torch.linalg.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
-    areas = cross.norm(dim=-1)
-    generator = torch.Generator().manual_seed(seed)
-    if float(areas.sum()) <= 0.0:
-        return vertices.new_zeros((0, 3)), vertices.new_zeros((0, 3))
-    chosen = torch.multinomial(areas.cpu(), count, replacement=True, generator=generator)
-    chosen = chosen.to(vertices.device)
-    u, v = torch.rand(2, count, generator=generator).to(vertices)
-    flip = (u + v) > 1.0
-    u, v = torch.where(flip, 1.0 - u, u), torch.where(flip, 1.0 - v, v)
-    a, b, c = corners[chosen, 0], corners[chosen, 1], corners[chosen, 2]
-    points = a + u[:, None] * (b - a) + v[:, None] * (c - a)
-    normals = torch.nn.functional.normalize(cross[chosen], dim=-1)
-    return points, normals
-
-
 def symmetric_turns(
     vertices: Tensor,
     faces: Tensor,
@@ -118,9 +98,11 @@ def symmetric_turns(
     points land within ``tolerance`` of the diagonal of it."""
     if len(faces) == 0:
         return []
-    points, _ = surface_samples(vertices.float().cpu(), faces.cpu(), SURFACE_SAMPLES)
-    if len(points) == 0:
+    surface = trimesh.Trimesh(vertices.detach().cpu().numpy(), faces.cpu().numpy(), process=False)
+    if not surface.area > 0.0:
         return []
+    samples, _ = trimesh.sample.sample_surface(surface, SURFACE_SAMPLES, seed=0)
+    points = torch.from_numpy(np.asarray(samples, dtype=np.float32))
     centre, reach = _axis_centre(points), tolerance * _diagonal(points)
     tree = cKDTree(points.numpy())
     probe = points[:: max(1, len(points) // 4000)] - centre
