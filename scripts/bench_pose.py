@@ -473,6 +473,30 @@ def psnr_round(
     )
 
 
+def round_table(
+    first: str,
+    scores: dict[str, dict[float, list[float]]],
+    seconds: dict[str, list[float]] | None = None,
+) -> dict:
+    """Prints a Markdown table of each run's mean PSNR at each turn round the object (the
+    turns ``psnr_round`` scored), with its mean seconds when given, and returns the means."""
+    turns = list(next(iter(scores.values())))
+    headers = ["PSNR at the photo's view", "45 deg round", "90 deg round", "the back"]
+    extra = [] if seconds is None else ["s per asset"]
+    print(f"\n| {first} | " + " | ".join(headers + extra) + " |")
+    print("|---" * (1 + len(headers) + len(extra)) + "|")
+    result: dict = {}
+    for name, by_turn in scores.items():
+        means = {f"{turn:g}": float(np.mean(by_turn[turn])) for turn in turns}
+        cells = [f"{means[f'{t:g}']:.2f}" for t in turns]
+        if seconds is not None:
+            means["seconds"] = float(np.mean(seconds[name]))
+            cells.append(f"{means['seconds']:.1f}")
+        result[name] = means
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    return result
+
+
 def psnr_of(colour: torch.Tensor, reference: torch.Tensor, mask: torch.Tensor) -> float:
     from render import psnr
 
@@ -585,21 +609,7 @@ def bench_pipeline_refine(items: list[dict], steps: tuple[int, ...]) -> dict:
                 scores[name][turn].append(psnr_round(drawn, truth, item["view"], turn))
             line.append(" ".join(f"{scores[name][t][-1]:5.2f}" for t in turns))
         print(f"{item['category']:>14}  " + "  |  ".join(line), flush=True)
-    result: dict = {}
-    print(
-        "\n| refinement steps | PSNR at the photo's view | 45 deg round | 90 deg round | "
-        "the back | s per asset |"
-    )
-    print("|---|---|---|---|---|---|")
-    for name in runs:
-        means = {f"{turn:g}": float(np.mean(scores[name][turn])) for turn in turns}
-        means["seconds"] = float(np.mean(seconds[name]))
-        result[name] = means
-        print(
-            f"| {name} | "
-            + " | ".join(f"{means[f'{t:g}']:.2f}" for t in turns)
-            + f" | {means['seconds']:.1f} |"
-        )
+    result = round_table("refinement steps", scores, seconds)
     for without, errors in view_errors.items():
         key = "view_error_without_view_net" if without else "view_error"
         result[key] = summary(errors)
@@ -668,16 +678,7 @@ def bench_symmetry(items: list[dict], steps: int = 50) -> dict:
             f"{item['category']:>14} turns {len(symmetric):2d}  " + "  |  ".join(line),
             flush=True,
         )
-    result: dict = {}
-    print(
-        "\n| painted, refined from | PSNR at the photo's view | 45 deg round | 90 deg round "
-        "| the back |"
-    )
-    print("|---|---|---|---|---|")
-    for name in variants:
-        means = {f"{turn:g}": float(np.mean(scores[name][turn])) for turn in turns}
-        result[name] = means
-        print(f"| {name} | " + " | ".join(f"{means[f'{t:g}']:.2f}" for t in turns) + " |")
+    result = round_table("painted, refined from", scores)
     result["carry_seconds"] = summary(carry_seconds)
     print(f"\nseconds carrying adds, median: {result['carry_seconds']['median']:.2f}")
     return result
