@@ -1118,9 +1118,9 @@ def refine_from_photo(
     their estimated views it gained at every angle: generated meshes +0.37 / +0.81 dB at the
     photo's view and +0.46 / +0.89 at the back (seeds 0 / 1), meshes painted +1.1 / +1.5 and
     +1.1 / +1.3, painted under an orange lamp and a blue sky +3.2 and +3.2. ``symmetry``:
-    where the shape is symmetric under turns about its upright axis (a bottle, a square
-    tower), carry the refined colours round to the sides the photo does not show
-    (``RefineSettings.symmetry``) instead of leaving them the bake's."""
+    where the shape is round about its upright axis (a bottle, a vase), carry the refined
+    colours round to the sides the photo does not show (``RefineSettings.symmetry``)
+    instead of leaving them the bake's."""
     import numpy as np
 
     from gen3d.mesh.texture import texture_image, textured_mesh
