@@ -347,7 +347,9 @@ def bench_paint(items: list[dict], steps: int, shading: str) -> dict:
             plain = trimesh.Trimesh(item["mesh"].vertices, item["mesh"].faces, process=False)
             # What `gen3d texture MESH --image PHOTO` paints before refining; the variants
             # then refine it as the pipeline's refine stage does.
-            painted = pipe(image=picture, shape=plain, keep_geometry=True, seed=0).mesh
+            painted = pipe(
+                image=picture, shape=plain, keep_geometry=True, seed=0, refine_steps=0
+            ).mesh
             prepared = prepared_photo(picture, REFINE_RESOLUTION, PREPARE_MARGIN)
             estimate = estimate_photo_view(painted, prepared, PREPARE_MARGIN, REFERENCE_VIEW)
             errors.append(angle(estimate.view, true_view))
@@ -429,7 +431,9 @@ def bench_highlights(items: list[dict], shadings: tuple[str, ...]) -> dict:
                 image, _ = photo(RenderMesh.from_trimesh(item["mesh"]), true_view, shading)
                 picture = Image.fromarray((image.numpy() * 255 + 0.5).astype(np.uint8))
                 plain = trimesh.Trimesh(item["mesh"].vertices, item["mesh"].faces, process=False)
-                painted = pipe(image=picture, shape=plain, keep_geometry=True, seed=0).mesh
+                painted = pipe(
+                    image=picture, shape=plain, keep_geometry=True, seed=0, refine_steps=0
+                ).mesh
                 prepared = prepared_photo(picture, REFINE_RESOLUTION, PREPARE_MARGIN)
                 view = estimate_photo_view(painted, prepared, PREPARE_MARGIN, REFERENCE_VIEW).view
                 _, refined = refine_from_photo(
@@ -709,7 +713,7 @@ def bench_roll(items: list[dict], steps: int, max_roll: float, seed: int) -> dic
         image, _ = photo(truth, camera)
         picture = Image.fromarray((image.numpy() * 255 + 0.5).astype(np.uint8))
         plain = trimesh.Trimesh(item["mesh"].vertices, item["mesh"].faces, process=False)
-        painted = pipe(image=picture, shape=plain, keep_geometry=True, seed=0).mesh
+        painted = pipe(image=picture, shape=plain, keep_geometry=True, seed=0, refine_steps=0).mesh
         prepared = prepared_photo(picture, REFINE_RESOLUTION, PREPARE_MARGIN)
         cameras = {"true camera": camera}
         for name, limit in (("level estimate (before)", 0.0), ("estimate with roll", None)):
