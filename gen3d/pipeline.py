@@ -982,8 +982,8 @@ class Pipeline:
         ``view``, the view it was seen from, ``light_contrast``, how uneven its fitted
         lighting was (0: even; 0.5: the shadows had half the light of the brightest parts),
         ``colour_cast``, the gain per channel its whole texture was white-balanced by, and
-        ``symmetry``, the turns about the upright axis its shape is symmetric under and the
-        share of its texels given colours carried round from the photo's side.
+        ``symmetry``, what its shape is symmetric under and the share of its texels given
+        colours carried from the photo's side (``_symmetry_metadata``).
         ``in_model_frame``: the mesh faces the way the model generates shapes, so the view
         net's reading of the photo (``view_net``) applies to it. ``generated``: the mesh
         was generated, not given to paint (``refine_from_photo``)."""
@@ -1046,8 +1046,25 @@ class Pipeline:
             "highlights": len(result.highlights),
             "shadow_light": None if result.shadow_light is None else round(result.shadow_light, 3),
             "colour_cast": list(result.colour_cast),  # refine_from_photo balances by default
-            "symmetry": {"turns": result.symmetric_turns, "carried": round(result.carried, 3)},
+            "symmetry": _symmetry_metadata(result),
         }
+
+
+def _symmetry_metadata(result: Any) -> dict[str, Any]:
+    """What ``render.symmetry`` found of a refined asset's shape and did with it: ``turns``
+    about the upright axis it is symmetric under (``round``: every one tried), the
+    ``mirror`` plane its colours were reflected across (the azimuth of its normal; None:
+    none), and the share of its texels ``carried`` from the photo's side."""
+    from render.symmetry import TURNS
+
+    turns = result.symmetric_turns
+    mirror = result.mirror_plane
+    return {
+        "turns": turns,
+        "round": len(turns) >= len(TURNS),
+        "mirror": None if mirror is None else round(mirror, 1),
+        "carried": round(result.carried, 3),
+    }
 
 
 def _painting_error(error: Exception, shape: Any) -> PipelineError | None:
@@ -1120,7 +1137,8 @@ def refine_from_photo(
     +1.1 / +1.3, painted under an orange lamp and a blue sky +3.2 and +3.2. ``symmetry``:
     where the shape is round about its upright axis (a bottle, a vase), carry the refined
     colours round to the sides the photo does not show (``RefineSettings.symmetry``)
-    instead of leaving them the bake's."""
+    instead of leaving them the bake's; where it is its own mirror image across an upright
+    plane (a car, a chair), mirror them onto the half the photo does not show."""
     import numpy as np
 
     from gen3d.mesh.texture import texture_image, textured_mesh

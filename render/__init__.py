@@ -17,7 +17,7 @@ from render.preview import contact_sheet, render_views, save_turntable, save_vie
 from render.refine import RefinementCancelled, RefineSettings, psnr, refine_texture
 from render.renderer import RenderOutput, render_mesh
 from render.shadows import lamp_visibility, shading_lamp, shadow_term
-from render.symmetry import carry_round, symmetric_turns
+from render.symmetry import carry_round, mirror_planes, symmetric_turns
 from render.uv import UnwrapError, unwrap_uv
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "lamp_direction",
     "lamp_visibility",
     "look_at",
+    "mirror_planes",
     "nvdiffrast_available",
     "orthographic",
     "perspective",

@@ -42,7 +42,7 @@ from render.highlights import (
 from render.lighting import LightFit, default_stride, fit_light, log_luma
 from render.mesh import RenderMesh
 from render.shadows import MAX_SHADOW_LIGHT, shading_lamp, shadow_term
-from render.symmetry import carry_round, symmetric_turns
+from render.symmetry import carry_round, mirror_planes, symmetric_turns
 
 #: the colour cast (``RefineSettings.colour_cast``) scales a channel by at most this either way
 MAX_COLOUR_CAST = 2.0
@@ -107,7 +107,9 @@ class RefineSettings:
     #: carry the refined colours round a shape symmetric under turns about its upright axis
     #: (+y; ``render.symmetry``): each texel the views do not see takes the median colour
     #: of the seen points its symmetric turns land it on. A photo shows one side of a
-    #: bottle; the others are most likely coloured alike, not like the bake's guess
+    #: bottle; the others are most likely coloured alike, not like the bake's guess. A shape
+    #: with no such turn that is its own mirror image across an upright plane (a car, a
+    #: chair) has each unseen texel take the colour of its mirror image where that is seen
     symmetry: bool = False
 
     def __post_init__(self) -> None:
@@ -147,6 +149,9 @@ class RefineResult:
     #: share of the texture's texels given colours carried from seen ones
     symmetric_turns: list[float] = field(default_factory=list)
     carried: float = 0.0
+    #: with ``symmetry``, for a shape with no turns: the upright mirror plane its colours
+    #: were reflected across (the azimuth of its normal, degrees in [0, 180)); None: none
+    mirror_plane: float | None = None
 
     @property
     def steps(self) -> int:
@@ -353,11 +358,19 @@ def refine_texture(
         result.texture = (anchor + _upsample(change * seen, size)).clamp(0.0, 1.0)
     if settings.symmetry:
         turns = symmetric_turns(mesh.vertices, mesh.faces)
+        # A shape with turns is not mirrored (see render.symmetry): no need to look.
+        mirrors = [] if turns else mirror_planes(mesh.vertices, mesh.faces)
         shown = sampler.covered if masks is None else masks.to(sampler.covered.device).bool()
         carry = carry_round(
-            mesh.with_texture(result.texture), cameras, shown, turns, backend=sampler.backend
+            mesh.with_texture(result.texture),
+            cameras,
+            shown,
+            turns,
+            mirrors,
+            backend=sampler.backend,
         )
-        result.texture, result.symmetric_turns, result.carried = carry.texture, turns, carry.carried
+        result.texture, result.symmetric_turns = carry.texture, turns
+        result.carried, result.mirror_plane = carry.carried, carry.mirror
     return result
 
 

@@ -265,7 +265,8 @@ def describe_view(
     """One line on the camera the texture was refined from, e.g. 'refined from azimuth 210,
     elevation 15 (estimated: silhouette IoU 0.94); the photo's shading (contrast 0.42) and
     1 highlight kept out of the texture; its colours carried round the round shape (41% of
-    the texture)'. ``symmetry``: the asset metadata's (``render.symmetry``)."""
+    the texture)'. ``symmetry``: the asset metadata's (``gen3d.pipeline``'s
+    ``_symmetry_metadata``)."""
     line = f"refined from azimuth {view['azimuth']:.0f}, elevation {view['elevation']:.0f}"
     if view.get("roll"):
         line += f", the picture turned {view['roll']:+.0f}"
@@ -284,15 +285,15 @@ def describe_view(
         listed = ", ".join(kept_out[:-1]) + " and " if len(kept_out) > 1 else ""
         line += f"; {listed}{kept_out[-1]} kept out of the texture"
     if symmetry and symmetry["carried"] > 0:
-        from render.symmetry import TURNS
-
-        turns = symmetry["turns"]
-        shape = (
-            "the round shape"  # symmetric under every turn tried
-            if len(turns) >= len(TURNS)
-            else f"the shape (symmetric under turns of {min(turns):.0f} degrees)"
-        )
-        line += f"; its colours carried round {shape} ({symmetry['carried']:.0%} of the texture)"
+        share = f"{symmetry['carried']:.0%} of the texture"
+        if symmetry.get("mirror") is not None:
+            line += f"; its colours mirrored onto the side the photo does not show ({share})"
+        elif symmetry.get("round"):
+            line += f"; its colours carried round the round shape ({share})"
+        else:
+            turn = min(symmetry["turns"])
+            shape = f"the shape (symmetric under turns of {turn:.0f} degrees, {share})"
+            line += f"; its colours carried round {shape}"
     return line
 
 

@@ -107,11 +107,15 @@ function describeRefinement(result) {
   }
   const symmetry = result.symmetry;
   if (symmetry && symmetry.carried > 0) {
-    // 11 turns: every one render.symmetry tries, a round shape.
-    const shape = symmetry.turns.length >= 11
-      ? "the round shape"
-      : `the shape (symmetric under turns of ${Math.round(Math.min(...symmetry.turns))} degrees)`;
-    line += `; its colours carried round ${shape} (${Math.round(symmetry.carried * 100)}% of the texture)`;
+    const share = `${Math.round(symmetry.carried * 100)}% of the texture`;
+    if (symmetry.mirror != null) {
+      line += `; its colours mirrored onto the side the photo does not show (${share})`;
+    } else if (symmetry.round) {
+      line += `; its colours carried round the round shape (${share})`;
+    } else {
+      const turn = Math.round(Math.min(...symmetry.turns));
+      line += `; its colours carried round the shape (symmetric under turns of ${turn} degrees, ${share})`;
+    }
   }
   return line + ".";
 }

@@ -127,17 +127,22 @@ def test_the_refinement_line_says_when_colours_were_carried_round_a_symmetric_sh
     from render.symmetry import TURNS
 
     given = {"source": "given", "azimuth": 210.0, "elevation": 15.0}
-    round_shape = {"turns": list(TURNS), "carried": 0.41}
+    round_shape = {"turns": list(TURNS), "round": True, "mirror": None, "carried": 0.41}
     assert describe_view(given, symmetry=round_shape) == (
         "refined from azimuth 210, elevation 15 (given); "
         "its colours carried round the round shape (41% of the texture)"
     )
-    square = {"turns": [90.0, 180.0, 270.0], "carried": 0.3}
+    square = {"turns": [90.0, 180.0, 270.0], "round": False, "mirror": None, "carried": 0.3}
     assert describe_view(given, symmetry=square).endswith(
-        "carried round the shape (symmetric under turns of 90 degrees) (30% of the texture)"
+        "carried round the shape (symmetric under turns of 90 degrees, 30% of the texture)"
     )
-    # A shape no turn maps onto itself says nothing of it.
-    assert describe_view(given, symmetry={"turns": [], "carried": 0.0}) == (
+    bilateral = {"turns": [], "round": False, "mirror": 90.0, "carried": 0.23}
+    assert describe_view(given, symmetry=bilateral).endswith(
+        "; its colours mirrored onto the side the photo does not show (23% of the texture)"
+    )
+    # A shape that is not symmetric says nothing of it.
+    nothing = {"turns": [], "round": False, "mirror": None, "carried": 0.0}
+    assert describe_view(given, symmetry=nothing) == (
         "refined from azimuth 210, elevation 15 (given)"
     )
 

@@ -11,7 +11,7 @@ from render.bake import bake_texture
 from render.camera import Cameras
 from render.mesh import RenderMesh
 from render.refine import RefineSettings, TextureSampler, psnr, refine_texture
-from render.symmetry import TURNS, carry_round, symmetric_turns
+from render.symmetry import TURNS, carry_round, mirror_planes, symmetric_turns
 from render.uv import unwrap_uv
 
 
@@ -80,6 +80,7 @@ def test_refinement_carries_the_photos_colours_round_a_round_shape(cylinder) -> 
     assert plain.symmetric_turns == [] and plain.carried == 0.0
     assert back_psnr(plain.texture) < back_psnr(start.texture) + 0.5  # the top, seen by both
     assert carried.symmetric_turns == list(TURNS)
+    assert carried.mirror_plane is None  # round: carried by turns, not mirrored
     assert 0.3 < carried.carried < 0.8  # the sides the view does not see
     assert back_psnr(carried.texture) > back_psnr(start.texture) + 8.0
     # The front is the refinement's own: carrying only fills what it did not see.
@@ -143,3 +144,98 @@ def test_a_mark_is_not_copied_where_fewer_than_three_turns_land() -> None:
     result = carry_round(mesh, front, TextureSampler(mesh, front).covered, turns)
     assert result.carried == 0.0
     assert torch.equal(result.texture, texture)
+
+
+def _mug() -> trimesh.Trimesh:
+    """A cylinder with a handle on its +x side: no turn maps it onto itself, but it is its
+    own mirror image across the upright plane through the handle (normal +z: azimuth 90)."""
+    body = _upright(trimesh.creation.cylinder(radius=0.5, height=1.2, sections=64))
+    handle = trimesh.creation.box((0.3, 0.6, 0.12))
+    handle.apply_translation((0.6, 0.0, 0.0))
+    return trimesh.util.concatenate([body, handle])
+
+
+def _planes(mesh: trimesh.Trimesh) -> list[float]:
+    return mirror_planes(torch.from_numpy(mesh.vertices).float(), torch.from_numpy(mesh.faces))
+
+
+def test_the_mirror_planes_of_a_shape_are_found_whichever_way_it_faces() -> None:
+    mug = _mug()
+    assert _turns(mug) == []
+    assert _planes(mug) == [pytest.approx(90.0, abs=0.5)]
+    # Turned 37 degrees about the upright axis (its bounding box no longer centred on the
+    # plane), the plane turns with it.
+    turned = mug.copy()
+    turned.apply_transform(trimesh.transformations.rotation_matrix(np.radians(37.0), [0, 1, 0]))
+    assert _planes(turned) == [pytest.approx(53.0, abs=0.5)]
+    # A box twice as wide as deep is mirrored across two planes; a knob off both breaks them.
+    assert sorted(_planes(trimesh.creation.box((1.0, 0.6, 0.5)))) == [0.0, 90.0]
+    knob = trimesh.creation.box((0.25, 0.25, 0.25))
+    knob.apply_translation((0.3, 0.2, 0.35))
+    assert _planes(trimesh.util.concatenate([mug, knob])) == []
+
+
+@pytest.fixture(scope="module")
+def mug() -> RenderMesh:
+    shape = _mug()
+    unwrapped = unwrap_uv(shape.vertices, shape.faces, texture_size=256)
+    return RenderMesh(
+        torch.from_numpy(unwrapped.vertices).float(),
+        torch.from_numpy(unwrapped.faces),
+        uv=torch.from_numpy(unwrapped.uv),
+        texture=torch.full((128, 128, 3), 0.5),
+    )
+
+
+def test_refinement_mirrors_the_photos_colours_onto_the_far_side_of_a_bilateral_shape(
+    mug,
+) -> None:
+    """A mug seen from its +z side, its texture starting grey: with ``symmetry`` the far
+    (-z) side takes the colours of its mirror image; without, it keeps the grey."""
+
+    def mirrored_pattern(points: torch.Tensor) -> torch.Tensor:
+        # The same across the plane z = 0: bands by height, shading by x.
+        return _bands(points) * (0.75 + 0.25 * torch.tanh(3.0 * points[:, :1]))
+
+    truth, _ = bake_texture(mug.vertices, mug.faces, mug.uv, mirrored_pattern, 128)
+    front = Cameras.orbit([10.0], 15.0, resolution=128)
+    back = Cameras.orbit([190.0], 15.0, resolution=128)
+    reference = TextureSampler(mug, front)(truth)
+    behind = TextureSampler(mug, back)
+
+    def back_psnr(texture: torch.Tensor) -> float:
+        return psnr(behind(texture), behind(truth), behind.covered)
+
+    def refined(**options):
+        return refine_texture(mug, front, reference, settings=RefineSettings(steps=40, **options))
+
+    plain, mirrored = refined(), refined(symmetry=True)
+    assert plain.mirror_plane is None and plain.carried == 0.0
+    assert mirrored.symmetric_turns == []
+    assert mirrored.mirror_plane == pytest.approx(90.0, abs=0.5)
+    assert 0.2 < mirrored.carried < 0.7
+    assert back_psnr(mirrored.texture) > back_psnr(plain.texture) + 6.0
+
+
+def test_halves_the_photo_shows_coloured_unlike_are_not_mirrored(mug, monkeypatch) -> None:
+    """A mug red on its +z half and blue on its -z half, seen from between +z and its
+    handle (+x): the photo shows both halves near the handle, and they differ, so the blue
+    half is not painted red."""
+    import render.symmetry
+
+    def halves(points: torch.Tensor) -> torch.Tensor:
+        red, blue = torch.tensor([0.8, 0.1, 0.1]), torch.tensor([0.1, 0.1, 0.8])
+        return torch.where(points[:, 2:] > 0.0, red, blue)
+
+    texture, _ = bake_texture(mug.vertices, mug.faces, mug.uv, halves, 128)
+    painted = mug.with_texture(texture)
+    view = Cameras.orbit([45.0], 15.0, resolution=128)
+    shown = TextureSampler(painted, view).covered
+    planes = mirror_planes(mug.vertices, mug.faces)
+    result = carry_round(painted, view, shown, [], planes)
+    assert result.carried == 0.0 and result.mirror is None
+    assert torch.equal(result.texture, texture)
+    # Without the check, the far half would be mirrored from the near one.
+    monkeypatch.setattr(render.symmetry, "MIRROR_AGREEMENT", 0.0)
+    unchecked = carry_round(painted, view, shown, [], planes)
+    assert unchecked.carried > 0.1 and unchecked.mirror == pytest.approx(90.0, abs=0.5)
