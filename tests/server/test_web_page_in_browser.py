@@ -97,6 +97,18 @@ def test_web_page_uploads_an_image(live_server, browser_page, tmp_path) -> None:
     )
     page.wait_for_function("() => document.querySelector('model-viewer').loaded === true")
     page.wait_for_selector("#jobs li >> text=(image)")
+    # The page says what the CLI says of colours carried round or mirrored.
+    from gen3d.cli.generate import describe_view
+
+    view = {"source": "given", "azimuth": 210.0, "elevation": 15.0}
+    for symmetry in (
+        {"turns": [30.0 * k for k in range(1, 12)], "round": True, "mirror": None, "carried": 0.41},
+        {"turns": [90.0, 180.0, 270.0], "round": False, "mirror": None, "carried": 0.3},
+        {"turns": [], "round": False, "mirror": 90.0, "carried": 0.23},
+    ):
+        result = {"view": view, "symmetry": symmetry}
+        line = page.evaluate("(result) => describeRefinement(result)", result)
+        assert line == "R" + describe_view(view, symmetry=symmetry)[1:] + "."
     assert errors == []
 
 
