@@ -75,6 +75,7 @@ SURFACE_SAMPLES = 20_000
 #: by halving steps down to ``MIRROR_FINEST``, so a mesh may face any way.
 MIRROR_STEP = 10.0
 MIRROR_FINEST = 0.25
+MIRROR_NEAR = 0.1
 #: A shape is not mirrored where the photo shows both halves and they differ: where at
 #: least ``MIRROR_PAIRS`` seen texels (of the ``CARRY_GRID`` square) have a seen mirror image
 #: and under ``MIRROR_AGREEMENT`` of them agree (their mean absolute colour difference within
@@ -157,10 +158,11 @@ class _Probe:
         probe = points[:: max(1, len(points) // 4000)] - centre
         return cls(cKDTree(points.numpy()), probe, centre, _diagonal(points))
 
-    def spread(self, transform: Tensor, share: float) -> float:
-        """The ``share`` quantile of how far the probe, transformed by ``(3, 3)`` about the
-        axis, lands from the surface (as a share of the diagonal; capped at 0.25)."""
-        moved = self.points @ transform.T + self.centre
+    def spread(self, transform: Tensor, share: float, stride: int = 1) -> float:
+        """The ``share`` quantile of how far the probe (every ``stride``-th point of it),
+        transformed by ``(3, 3)`` about the axis, lands from the surface (as a share of the
+        diagonal; capped at 0.25)."""
+        moved = self.points[::stride] @ transform.T + self.centre
         cap = 0.25 * self.diagonal  # far misses need no exact distance
         distances, _ = self.tree.query(moved.numpy(), k=1, distance_upper_bound=cap)
         return float(np.quantile(np.minimum(distances, cap), share)) / self.diagonal
@@ -200,17 +202,23 @@ def mirror_planes(
     if probe is None:
         return []
 
-    def spread(angle: float) -> float:
-        return probe.spread(mirror_across(angle), share)
+    def spread(angle: float, stride: int = 1) -> float:
+        return probe.spread(mirror_across(angle), share, stride)
 
+    # A quarter of the probe ranks the coarse planes; a plane up to half a step off a true
+    # one moves a point at most 2 sin(5 deg) * half the diagonal away, about 0.09 of it, so
+    # a coarse spread past MIRROR_NEAR is no plane's neighbour.
     coarse = [MIRROR_STEP * index for index in range(round(180.0 / MIRROR_STEP))]
-    values = [spread(angle) for angle in coarse]
+    values = [spread(angle, stride=4) for angle in coarse]
     found: dict[float, float] = {}
     for index, angle in enumerate(coarse):
         # Each local best (the planes wrap round at 180 degrees) is refined by halving steps.
         if values[index] > min(values[index - 1], values[(index + 1) % len(values)]):
             continue
-        best, value, step = angle, values[index], MIRROR_STEP / 2.0
+        if values[index] > MIRROR_NEAR:
+            continue
+        best, step = angle, MIRROR_STEP / 2.0
+        value = spread(best)
         while step >= MIRROR_FINEST:
             for tried in (best - step, best + step):
                 tried_value = spread(tried)
