@@ -521,6 +521,7 @@ class Pipeline:
         up: str = "y",
         view: Any = None,
         straighten: bool = True,
+        symmetry: bool = True,
         **options: Any,
     ) -> Asset | list[Asset]:
         """Generate one asset (a prompt or an image) or a list (a list of either).
@@ -550,6 +551,10 @@ class Pipeline:
         show (``gen3d.edge_tilt``), else a quick shape is sampled from it and its view
         estimated (``render.pose``); a photo turned 3-15 degrees is turned back
         (``straightened`` in the metadata: by how much). Not for painting (``shape``).
+
+        ``symmetry``: refining from an image input, the photo's colours are carried round a
+        round shape, or mirrored onto the far half of a mirror-symmetric one, where the photo
+        does not show it (``render.symmetry``; False keeps the model's colours there).
         """
         prompts, images, opts = self.check_inputs(prompt, image, options)
         start_shape, strength = self.check_shape(shape, strength, keep_geometry, up)
@@ -615,7 +620,14 @@ class Pipeline:
                 started = time.perf_counter()
                 in_model_frame = start_shape is None  # a given shape faces its own way
                 mesh, refinement = self._refine(
-                    mesh, item, opts, report, view, in_model_frame, generated=not keep_geometry
+                    mesh,
+                    item,
+                    opts,
+                    report,
+                    view,
+                    in_model_frame,
+                    generated=not keep_geometry,
+                    symmetry=symmetry,
                 )
                 item_timings[index]["refine"] = time.perf_counter() - started
             if keep_geometry:  # painted in the model's frame; back to the mesh's own
@@ -977,6 +989,7 @@ class Pipeline:
         view: Any,
         in_model_frame: bool = True,
         generated: bool = True,
+        symmetry: bool = True,
     ) -> tuple[Any, dict[str, Any]]:
         """The mesh with its texture refined against ``image``, and the asset's metadata on it:
         ``view``, the view it was seen from, ``light_contrast``, how uneven its fitted
@@ -986,7 +999,8 @@ class Pipeline:
         colours carried from the photo's side (``_symmetry_metadata``).
         ``in_model_frame``: the mesh faces the way the model generates shapes, so the view
         net's reading of the photo (``view_net``) applies to it. ``generated``: the mesh
-        was generated, not given to paint (``refine_from_photo``)."""
+        was generated, not given to paint, and ``symmetry`` whether to carry its colours
+        round or mirror them (``refine_from_photo``)."""
         from gen3d.image_view import estimate_photo_view, prepared_photo
         from render import RefinementCancelled
 
@@ -1036,6 +1050,7 @@ class Pipeline:
                 opts.refine_steps,
                 trust_bake=self.config.trust_bake,
                 generated=generated,
+                symmetry=symmetry,
                 callback=on_step,
             )
         except RefinementCancelled as error:

@@ -42,6 +42,12 @@ VIEW_OPTION = typer.Option(
     "AZIMUTH,ELEVATION[,ROLL] in degrees (e.g. 210,15; azimuth 0 faces the object's front; "
     "ROLL turns the picture counter-clockwise, for a camera held askew).",
 )
+SYMMETRY_OPTION = typer.Option(
+    True,
+    help="With --image, when it is refined: carry the photo's colours round a round shape, "
+    "or mirror them onto the far half of a mirror-symmetric one, where the photo does not "
+    "show it (--no-symmetry keeps the model's colours there, e.g. for a label on one side).",
+)
 
 
 class GenerateError(Gen3DError):
@@ -81,6 +87,7 @@ def generate_command(
         help="With --image: turn a photo taken with the camera held askew upright first "
         "(a quick shape is sampled to find its roll; a few seconds).",
     ),
+    symmetry: bool = SYMMETRY_OPTION,
     preview: Path | None = typer.Option(None, help="Also write a PNG of four views here."),
     variations: int = typer.Option(
         1,
@@ -121,6 +128,8 @@ def generate_command(
     shape = {"shape": start, "strength": strength, "up": up.value} if start is not None else {}
     if not straighten:
         shape = {**shape, "straighten": False}
+    if not symmetry:
+        shape = {**shape, "symmetry": False}
     run_generation(ctx, prompt, image, out, model, seed, options, preview, variations, shape, view)
 
 
@@ -287,7 +296,10 @@ def describe_view(
     if symmetry and symmetry["carried"] > 0:
         share = f"{symmetry['carried']:.0%} of the texture"
         if symmetry.get("mirror") is not None:
-            line += f"; its colours mirrored onto the side the photo does not show ({share})"
+            line += (
+                f"; its colours mirrored onto the side the photo does not show ({share}; "
+                "--no-symmetry to keep the model's)"
+            )
         elif symmetry.get("round"):
             line += f"; its colours carried round the round shape ({share})"
         else:

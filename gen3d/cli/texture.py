@@ -6,7 +6,13 @@ from pathlib import Path
 
 import typer
 
-from gen3d.cli.generate import VIEW_OPTION, GenerateError, UpAxis, run_generation
+from gen3d.cli.generate import (
+    SYMMETRY_OPTION,
+    VIEW_OPTION,
+    GenerateError,
+    UpAxis,
+    run_generation,
+)
 from gen3d.cli.options import generation_option, given_options
 
 
@@ -45,6 +51,7 @@ def texture_command(
         "default, 50 for the default model), seen from --view.",
     ),
     view: str | None = VIEW_OPTION,
+    symmetry: bool = SYMMETRY_OPTION,
     preview: Path | None = typer.Option(None, help="Also write a PNG of four views here."),
     variations: int = typer.Option(
         1, min=1, max=16, help="Make this many paint jobs (seeds SEED, SEED+1, ...)."
@@ -78,5 +85,7 @@ def texture_command(
         "keep_uvs": not new_uvs,
         "up": up.value,
     }
+    if not symmetry:
+        shape["symmetry"] = False
     options = given_options(ctx.params)
     run_generation(ctx, prompt, image, out, model, seed, options, preview, variations, shape, view)

@@ -39,6 +39,8 @@ def test_prompt_and_image_to_files(clean_env, tmp_path, run_cli, tiny_pipeline_p
     assert code == 0 and "refined from azimuth 210, elevation 15 (given)" in err, err
     code, err = run_cli(*refine, "-o", str(tmp_path / "auto.glb"))
     assert code == 0 and "(estimated: silhouette IoU" in err, err
+    code, err = run_cli(*refine, "--no-symmetry", "-o", str(tmp_path / "kept.glb"))
+    assert code == 0 and "carried" not in err and "mirrored" not in err, err
     for view, message in (("30,20", "it needs an image and refine_steps"), ("up", "not one of")):
         flags = ["--view", view, "-o", str(tmp_path / "x.glb")]
         code, err = run_cli(*(refine if view == "up" else refine[:3]), *flags)
@@ -138,7 +140,8 @@ def test_the_refinement_line_says_when_colours_were_carried_round_a_symmetric_sh
     )
     bilateral = {"turns": [], "round": False, "mirror": 90.0, "carried": 0.23}
     assert describe_view(given, symmetry=bilateral).endswith(
-        "; its colours mirrored onto the side the photo does not show (23% of the texture)"
+        "; its colours mirrored onto the side the photo does not show (23% of the texture; "
+        "--no-symmetry to keep the model's)"
     )
     # A shape that is not symmetric says nothing of it.
     nothing = {"turns": [], "round": False, "mirror": None, "carried": 0.0}

@@ -341,6 +341,10 @@ def test_a_mesh_painted_like_a_photo_of_it_is_refined_from_where_the_photo_was_t
     assert symmetry["turns"] == [] and not symmetry["round"]
     assert symmetry["mirror"] == pytest.approx(90.0, abs=1.0)
     assert 0.1 < symmetry["carried"] < 0.5
+    # Told not to, it keeps the model's colours there.
+    as_painted = tiny_pipeline(image=photo, refine_steps=80, symmetry=False, **options)
+    assert as_painted.metadata["symmetry"]["carried"] == 0.0
+    assert as_painted.metadata["symmetry"]["mirror"] is None
 
 
 def test_a_mesh_painted_like_a_lit_photo_keeps_the_light_out_of_its_texture(
