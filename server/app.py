@@ -99,8 +99,8 @@ FORM_FILES = ("image", "mesh")
 
 def _check_form(options: FormOptions, files: dict[str, UploadFile]) -> None:
     """What one request may combine, before any upload is read: a prompt or an image (one),
-    refinement (and its view) only for an image, the mesh settings (strength, keep_geometry,
-    up, new_uvs) only with a mesh."""
+    refinement (and its view and symmetry) only for an image, the mesh settings (strength,
+    keep_geometry, up, new_uvs) only with a mesh."""
     if ("image" in files) == (options.prompt is not None):
         raise _invalid(
             [{"loc": ("image",), "msg": "send an image file or a prompt field (exactly one)"}]
@@ -117,6 +117,9 @@ def _check_form(options: FormOptions, files: dict[str, UploadFile]) -> None:
             "image, and not with refine_steps 0"
         )
         raise _invalid([{"loc": ("view",), "msg": message}])
+    if options.symmetry is not None and "image" not in files:
+        message = "symmetry is how an image's refined colours reach the sides it does not show"
+        raise _invalid([{"loc": ("symmetry",), "msg": message + ": it goes with an image"}])
     for name in ("strength", "keep_geometry", "up", "new_uvs"):
         if getattr(options, name) is not None and "mesh" not in files:
             raise _invalid([{"loc": (name,), "msg": f"{name} goes with a mesh file"}])

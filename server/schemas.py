@@ -122,6 +122,13 @@ class FormOptions(_Options):
         "training view), or AZIMUTH,ELEVATION[,ROLL] in degrees (e.g. 210,15 or 210,15,-5).",
         examples=["auto", "210,15"],
     )
+    symmetry: bool | None = Field(
+        None,
+        description="With an image that is refined: carry the photo's colours round a round "
+        "shape, or mirror them onto the far half of a mirror-symmetric one, where the photo "
+        "does not show it (default true; false keeps the model's colours there, e.g. for a "
+        "label on one side).",
+    )
     strength: float | None = Field(
         None,
         ge=0.0,

@@ -117,6 +117,8 @@ def _run_pipeline(
             inputs["keep_uvs"] = not request.get("new_uvs")
         if request.get("view"):
             inputs["view"] = request["view"]
+        if request.get("symmetry") is False:  # refined colours kept off the unseen sides
+            inputs["symmetry"] = False
         asset = pipeline(seed=request.get("seed"), callback=on_progress, **inputs, **options)
         folder.mkdir(parents=True, exist_ok=True)
         written = asset.save(folder / f"asset.{request.get('format', 'glb')}")

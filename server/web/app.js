@@ -178,6 +178,8 @@ async function submit(event) {
   const view = $("view").value.trim(); // the camera the image was taken from
   // Unset refine steps take the model's default (the default model refines image jobs).
   if (mode === "image" && options.refine_steps !== 0 && view) options.view = view;
+  // Unchecked: the sides the photo does not show keep the model's colours.
+  if (mode === "image" && !$("symmetry").checked) options.symmetry = false;
   options.format = $("format").value;
   const mesh = $("mesh-input").files[0]; // to start from, or to paint
   if (mesh) {
@@ -250,6 +252,7 @@ function setMode() {
   $("image-field").hidden = !image;
   $("refine-field").hidden = !image;
   $("view-field").hidden = !image;
+  $("symmetry-field").hidden = !image;
   $("prompt-field").hidden = image;
 }
 

@@ -99,6 +99,23 @@ def test_an_image_job_refines_from_the_view_it_is_told_or_estimates(client) -> N
     assert view["source"] == "estimated" and 0.0 <= view["iou"] <= 1.0
 
 
+def test_symmetry_false_keeps_the_refined_colours_to_the_photos_side(client) -> None:
+    files = {"image": ("ball.png", _png(), "image/png")}
+    data = {"seed": "5", "texture_size": "64", "refine_steps": "3", "symmetry": "false"}
+    answer = client.post("/generate", files=files, data=data)
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["request"]["symmetry"] is False
+    done = _wait(client, answer.json()["id"])
+    assert done["result"]["symmetry"]["carried"] == 0.0
+    assert done["result"]["symmetry"]["mirror"] is None
+    # Only an image's colours are refined and carried.
+    mesh = {"mesh": ("box.ply", b"ply", "application/octet-stream")}
+    form = {"prompt": "a red box", "symmetry": "false"}
+    refused = client.post("/generate", files=mesh, data=form)
+    assert refused.status_code == 422, refused.text
+    assert "symmetry" in refused.text and "goes with an image" in refused.text
+
+
 def test_a_model_that_refines_by_default_takes_a_view_alone(client, refining_by_default) -> None:
     """The default model refines image jobs unless told refine_steps 0, so a view needs no
     refine_steps beside it (the web page sends one without)."""

@@ -84,11 +84,13 @@ def test_web_page_uploads_an_image(live_server, browser_page, tmp_path) -> None:
     page.select_option("#texture_size", "512")
     page.fill("#refine_steps", "2")
     page.fill("#view", "210,15")  # the camera the photo was taken from
+    assert page.locator("#symmetry").is_checked()  # colours carried round by default
+    page.uncheck("#symmetry")
     page.click("#submit")
     page.wait_for_selector("#status[data-status=succeeded]", timeout=60_000)
     assert "refine" in page.locator("#timings").inner_text()
     (job,) = httpx.get(server.url + "/jobs").json()["items"]
-    assert job["request"]["view"] == "210,15"
+    assert job["request"]["view"] == "210,15" and job["request"]["symmetry"] is False
     assert job["result"]["view"]["source"] == "given"
     assert (
         page.locator("#refinement")
