@@ -11,7 +11,8 @@ Inputs:
   ``keep_geometry`` (true: paint the mesh in place, as ``gen3d texture``), ``keep_uvs``
   (false: new UVs) and ``up``; an image row with ``refine_steps`` may say the ``view`` its
   image was taken from (``auto``, ``reference`` or ``AZIMUTH,ELEVATION[,ROLL]``; see
-  ``gen3d.image_view``);
+  ``gen3d.image_view``), and ``symmetry`` false to keep its refined colours to the photo's
+  side (``render.symmetry``);
 - ``.jsonl``: one object per line with the same keys;
 - a folder: an image-to-3D item per ``.png``, ``.jpg``, ``.jpeg``, ``.webp``, ``.heic`` or
   ``.heif`` in it, in name order.
@@ -160,6 +161,14 @@ def _make_item(
         # not use; refine_steps 0 will not use one.
         refining = bool(image) and options.get("refine_steps") != 0
         options["view"] = _view(view, where, refining=refining)
+    symmetry = record.get("symmetry")
+    if symmetry not in (None, ""):
+        if not image:
+            raise ValueError(
+                f"{where}: symmetry is how an image's refined colours reach the sides it does "
+                "not show: it goes with an image"
+            )
+        options["symmetry"] = _boolean(symmetry, "symmetry", where)
     return BatchItem(
         id=item_id,
         prompt=prompt,
@@ -249,7 +258,7 @@ def _read_file(
 def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
     """(line number, record or None on a bad line, error) for every item line of the file."""
     suffix = path.suffix.lower()
-    known = {"prompt", "image", "mesh", "seed", "view", *OPTION_RANGES, *MESH_OPTIONS}
+    known = {"prompt", "image", "mesh", "seed", "view", "symmetry", *OPTION_RANGES, *MESH_OPTIONS}
     text = path.read_text(encoding="utf-8-sig")
     if suffix == ".txt":
         for number, line in enumerate(text.splitlines(), start=1):

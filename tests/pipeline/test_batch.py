@@ -199,6 +199,17 @@ def test_image_items_from_a_folder_and_from_files(tmp_path: Path) -> None:
     assert "view '30;20' is not one of auto, reference" in bad.error
     assert [len(chunk) for chunk in batches([given, reference], 4)] == [1, 1]
 
+    # Whether its refined colours are carried round a symmetric shape (default true).
+    carried = tmp_path / "symmetry.csv"
+    carried.write_text(
+        "prompt,image,symmetry\n,photos/b-mug.jpg,false\n,photos/b-mug.jpg,\n"
+        ",photos/b-mug.jpg,maybe\na mug,,false\n"
+    )
+    kept, default, unclear, prompt_row = read_items(carried)
+    assert kept.options == {"symmetry": False} and default.options == {}
+    assert "symmetry must be true or false, not 'maybe'" in unclear.error
+    assert "symmetry is how an image's refined colours" in prompt_row.error
+
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(BatchError, match="no images in the folder"):
