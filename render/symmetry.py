@@ -75,6 +75,7 @@ SURFACE_SAMPLES = 20_000
 #: by halving steps down to ``MIRROR_FINEST``, so a mesh may face any way.
 MIRROR_STEP = 10.0
 MIRROR_FINEST = 0.25
+#: a coarse plane whose spread (of the diagonal) is past this is no true plane's neighbour
 MIRROR_NEAR = 0.1
 #: A shape is not mirrored where the photo shows both halves and they differ: where at
 #: least ``MIRROR_PAIRS`` seen texels (of the ``CARRY_GRID`` square) have a seen mirror image
@@ -304,7 +305,7 @@ def carry_round(
         centre = surface_centroid(mesh.vertices, mesh.faces)
     else:
         return CarryResult(texture, [], 0.0)
-    unchanged = CarryResult(texture, list(turns), 0.0, mirror)
+    unchanged = CarryResult(texture, list(turns), 0.0)  # nothing carried, nothing mirrored
     raster = get_backend(backend, mesh.device) if isinstance(backend, str) else backend
     with torch.no_grad():
         points, normals, covered = _texels(mesh, grid, raster)
@@ -326,7 +327,7 @@ def carry_round(
         )
         colours = coarse[covered]
         if mirror is not None:
-            pairs, agreeing = mirror_agreement(
+            pairs, agreeing = _mirror_agreement(
                 flat_points,
                 flat_normals,
                 seen,
@@ -337,7 +338,7 @@ def carry_round(
             )
             if pairs >= MIRROR_PAIRS and agreeing < MIRROR_AGREEMENT:
                 # Where the photo shows both halves, they differ: so would the unseen ones.
-                return CarryResult(texture, list(turns), 0.0)
+                return unchanged
         carried = _carried_colours(
             flat_points,
             flat_normals,
@@ -406,14 +407,15 @@ def _carried_colours(
     carried = torch.full_like(colours, float("nan"))
     if not bool(seen.any()) or bool(seen.all()):
         return carried
+    seen_normals, seen_colours = normals[seen], colours[seen]
     tree = cKDTree(points[seen].cpu().numpy())
     unseen = torch.nonzero(~seen)[:, 0]
     candidates = []
     for transform in transforms:
         lands, nearest = _landings(
-            tree, normals[seen], points[unseen], normals[unseen], transform, centre, tolerance
+            tree, seen_normals, points[unseen], normals[unseen], transform, centre, tolerance
         )
-        candidates.append(torch.where(lands[:, None], colours[seen][nearest], float("nan")))
+        candidates.append(torch.where(lands[:, None], seen_colours[nearest], float("nan")))
     stacked = torch.stack(candidates)  # (transforms, unseen, 3)
     enough = (~torch.isnan(stacked[..., 0])).sum(0) >= needed
     median = torch.nanmedian(stacked, dim=0).values
@@ -421,7 +423,7 @@ def _carried_colours(
     return carried
 
 
-def mirror_agreement(
+def _mirror_agreement(
     points: Tensor,
     normals: Tensor,
     seen: Tensor,
