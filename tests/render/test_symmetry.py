@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 import torch
@@ -10,7 +13,7 @@ import trimesh
 from render.bake import bake_texture
 from render.camera import Cameras
 from render.mesh import RenderMesh
-from render.refine import RefineSettings, TextureSampler, psnr, refine_texture
+from render.refine import RefineResult, RefineSettings, TextureSampler, psnr, refine_texture
 from render.symmetry import TURNS, carry_round, mirror_planes, symmetric_turns
 from render.uv import unwrap_uv
 
@@ -59,24 +62,43 @@ def test_the_turns_a_shape_is_symmetric_under_are_found() -> None:
     assert _turns(lying) == [180.0]
 
 
-def test_refinement_carries_the_photos_colours_round_a_round_shape(cylinder) -> None:
-    """One view shows the front of a striped cylinder whose texture starts grey: refinement
-    paints the front, and with ``symmetry`` the back too."""
-    truth, _ = bake_texture(cylinder.vertices, cylinder.faces, cylinder.uv, _bands, 128)
-    start = cylinder.with_texture(torch.full((128, 128, 3), 0.5))
-    front = Cameras.orbit([30.0], 15.0, resolution=128)
-    back = Cameras.orbit([210.0], 15.0, resolution=128)
-    reference = TextureSampler(cylinder, front)(truth)
-    behind = TextureSampler(cylinder, back)
+@dataclass
+class _FromTheFront:
+    """A mesh refined against one view of a known texture, without and with ``symmetry``."""
+
+    plain: RefineResult
+    carried: RefineResult
+    front: Cameras
+    reference: torch.Tensor  # the view's render of the known texture
+    back_psnr: Callable[[torch.Tensor], float]  # a texture's PSNR seen from behind
+
+
+def _refined_from_the_front(
+    mesh: RenderMesh, pattern: Callable[[torch.Tensor], torch.Tensor], azimuth: float
+) -> _FromTheFront:
+    """``mesh`` (its texture the start) refined for 40 steps against ``pattern``'s colours
+    seen from ``azimuth``, scored from the opposite side."""
+    truth, _ = bake_texture(mesh.vertices, mesh.faces, mesh.uv, pattern, 128)
+    front = Cameras.orbit([azimuth], 15.0, resolution=128)
+    behind = TextureSampler(mesh, Cameras.orbit([azimuth + 180.0], 15.0, resolution=128))
+    reference = TextureSampler(mesh, front)(truth)
 
     def back_psnr(texture: torch.Tensor) -> float:
         return psnr(behind(texture), behind(truth), behind.covered)
 
-    def refined(**options):
-        settings = RefineSettings(steps=40, **options)
-        return refine_texture(start, front, reference, settings=settings)
+    plain, carried = (
+        refine_texture(mesh, front, reference, settings=RefineSettings(steps=40, symmetry=on))
+        for on in (False, True)
+    )
+    return _FromTheFront(plain, carried, front, reference, back_psnr)
 
-    plain, carried = refined(), refined(symmetry=True)
+
+def test_refinement_carries_the_photos_colours_round_a_round_shape(cylinder) -> None:
+    """One view shows the front of a striped cylinder whose texture starts grey: refinement
+    paints the front, and with ``symmetry`` the back too."""
+    start = cylinder.with_texture(torch.full((128, 128, 3), 0.5))
+    refined = _refined_from_the_front(start, _bands, 30.0)
+    plain, carried, back_psnr = refined.plain, refined.carried, refined.back_psnr
     assert plain.symmetric_turns == [] and plain.carried == 0.0
     assert back_psnr(plain.texture) < back_psnr(start.texture) + 0.5  # the top, seen by both
     assert carried.symmetric_turns == list(TURNS)
@@ -84,8 +106,8 @@ def test_refinement_carries_the_photos_colours_round_a_round_shape(cylinder) -> 
     assert 0.3 < carried.carried < 0.8  # the sides the view does not see
     assert back_psnr(carried.texture) > back_psnr(start.texture) + 8.0
     # The front is the refinement's own: carrying only fills what it did not see.
-    sampler = TextureSampler(cylinder, front)
-    seen = sampler.covered
+    sampler = TextureSampler(cylinder, refined.front)
+    seen, reference = sampler.covered, refined.reference
     assert psnr(sampler(carried.texture), reference, seen) == pytest.approx(
         psnr(sampler(plain.texture), reference, seen), abs=0.3
     )
@@ -197,19 +219,8 @@ def test_refinement_mirrors_the_photos_colours_onto_the_far_side_of_a_bilateral_
         # The same across the plane z = 0: bands by height, shading by x.
         return _bands(points) * (0.75 + 0.25 * torch.tanh(3.0 * points[:, :1]))
 
-    truth, _ = bake_texture(mug.vertices, mug.faces, mug.uv, mirrored_pattern, 128)
-    front = Cameras.orbit([10.0], 15.0, resolution=128)
-    back = Cameras.orbit([190.0], 15.0, resolution=128)
-    reference = TextureSampler(mug, front)(truth)
-    behind = TextureSampler(mug, back)
-
-    def back_psnr(texture: torch.Tensor) -> float:
-        return psnr(behind(texture), behind(truth), behind.covered)
-
-    def refined(**options):
-        return refine_texture(mug, front, reference, settings=RefineSettings(steps=40, **options))
-
-    plain, mirrored = refined(), refined(symmetry=True)
+    refined = _refined_from_the_front(mug, mirrored_pattern, 10.0)
+    plain, mirrored, back_psnr = refined.plain, refined.carried, refined.back_psnr
     assert plain.mirror_plane is None and plain.carried == 0.0
     assert mirrored.symmetric_turns == []
     assert mirrored.mirror_plane == pytest.approx(90.0, abs=0.5)
