@@ -42,7 +42,7 @@ from render.highlights import (
 from render.lighting import LightFit, default_stride, fit_light, log_luma
 from render.mesh import RenderMesh
 from render.shadows import MAX_SHADOW_LIGHT, shading_lamp, shadow_term
-from render.symmetry import carry_round, mirror_planes, symmetric_turns
+from render.symmetry import carry_round, shape_symmetry
 
 #: the colour cast (``RefineSettings.colour_cast``) scales a channel by at most this either way
 MAX_COLOUR_CAST = 2.0
@@ -357,9 +357,7 @@ def refine_texture(
     with torch.no_grad():
         result.texture = (anchor + _upsample(change * seen, size)).clamp(0.0, 1.0)
     if settings.symmetry:
-        turns = symmetric_turns(mesh.vertices, mesh.faces)
-        # A shape with turns is not mirrored (see render.symmetry): no need to look.
-        mirrors = [] if turns else mirror_planes(mesh.vertices, mesh.faces)
+        turns, mirrors = shape_symmetry(mesh.vertices, mesh.faces)
         shown = sampler.covered if masks is None else masks.to(sampler.covered.device).bool()
         carry = carry_round(
             mesh.with_texture(result.texture),

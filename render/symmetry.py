@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -137,15 +137,14 @@ class _Probe:
     """Points sampled on a surface, for asking how far a transformed copy lands from it."""
 
     tree: cKDTree  # all samples
-    points: Tensor  # (P, 3): the probe, a strided subset, relative to ``centre``
-    centre: Tensor  # the point transforms are about
+    points: Tensor  # (P, 3): the probe, a strided subset of the samples
+    axis_centre: Tensor  # the upright axis turns are about (``_axis_centre`` of the samples)
+    centroid: Tensor  # the point mirror planes pass through (``surface_centroid``)
     diagonal: float
 
     @classmethod
-    def of(cls, vertices: Tensor, faces: Tensor, *, about_centroid: bool = False) -> _Probe | None:
-        """None for a surface with no area. The transforms are about the upright axis through
-        the bounding box's centre (``_axis_centre``), or with ``about_centroid`` through the
-        surface's centroid (``surface_centroid``)."""
+    def of(cls, vertices: Tensor, faces: Tensor) -> _Probe | None:
+        """None for a surface with no area."""
         if len(faces) == 0:
             return None
         surface = trimesh.Trimesh(
@@ -155,18 +154,60 @@ class _Probe:
             return None
         samples, _ = trimesh.sample.sample_surface(surface, SURFACE_SAMPLES, seed=0)
         points = torch.from_numpy(np.asarray(samples, dtype=np.float32))
-        centre = surface_centroid(vertices, faces).cpu() if about_centroid else _axis_centre(points)
-        probe = points[:: max(1, len(points) // 4000)] - centre
-        return cls(cKDTree(points.numpy()), probe, centre, _diagonal(points))
+        return cls(
+            cKDTree(points.numpy()),
+            points[:: max(1, len(points) // 4000)],
+            _axis_centre(points),
+            surface_centroid(vertices, faces).cpu(),
+            _diagonal(points),
+        )
 
-    def spread(self, transform: Tensor, share: float, stride: int = 1) -> float:
+    def spread(self, transform: Tensor, centre: Tensor, share: float, stride: int = 1) -> float:
         """The ``share`` quantile of how far the probe (every ``stride``-th point of it),
-        transformed by ``(3, 3)`` about the axis, lands from the surface (as a share of the
-        diagonal; capped at 0.25)."""
-        moved = self.points[::stride] @ transform.T + self.centre
+        transformed by ``(3, 3)`` about ``centre``, lands from the surface (as a share of
+        the diagonal; capped at 0.25)."""
+        moved = (self.points[::stride] - centre) @ transform.T + centre
         cap = 0.25 * self.diagonal  # far misses need no exact distance
         distances, _ = self.tree.query(moved.numpy(), k=1, distance_upper_bound=cap)
         return float(np.quantile(np.minimum(distances, cap), share)) / self.diagonal
+
+    def turns(self, turns: Sequence[float], tolerance: float, share: float) -> list[float]:
+        """``symmetric_turns`` of the sampled surface."""
+        return [
+            float(angle)
+            for angle in turns
+            if self.spread(upright_turn(angle), self.axis_centre, share) <= tolerance
+        ]
+
+    def mirror_planes(self, tolerance: float, share: float) -> list[float]:
+        """``mirror_planes`` of the sampled surface."""
+
+        def spread(angle: float, stride: int = 1) -> float:
+            return self.spread(mirror_across(angle), self.centroid, share, stride)
+
+        # A quarter of the probe ranks the coarse planes; a plane up to half a step off a
+        # true one moves a point at most 2 sin(5 deg) * half the diagonal away, about 0.09
+        # of it, so a coarse spread past MIRROR_NEAR is no plane's neighbour.
+        coarse = [MIRROR_STEP * index for index in range(round(180.0 / MIRROR_STEP))]
+        values = [spread(angle, stride=4) for angle in coarse]
+        found: dict[float, float] = {}
+        for index, angle in enumerate(coarse):
+            # Each local best (the planes wrap round at 180 degrees) is refined by halving.
+            if values[index] > min(values[index - 1], values[(index + 1) % len(values)]):
+                continue
+            if values[index] > MIRROR_NEAR:
+                continue
+            best, step = angle, MIRROR_STEP / 2.0
+            value = spread(best)
+            while step >= MIRROR_FINEST:
+                for tried in (best - step, best + step):
+                    tried_value = spread(tried)
+                    if tried_value < value:
+                        best, value = tried, tried_value
+                step /= 2.0
+            if value <= tolerance:
+                found[round(best % 180.0, 2)] = value
+        return sorted(found, key=found.__getitem__)
 
 
 def symmetric_turns(
@@ -181,11 +222,7 @@ def symmetric_turns(
     centre that map the surface of ``vertices``/``faces`` onto itself: ``share`` of its
     points land within ``tolerance`` of the diagonal of it."""
     probe = _Probe.of(vertices, faces)
-    if probe is None:
-        return []
-    return [
-        float(angle) for angle in turns if probe.spread(upright_turn(angle), share) <= tolerance
-    ]
+    return [] if probe is None else probe.turns(turns, tolerance, share)
 
 
 def mirror_planes(
@@ -195,40 +232,22 @@ def mirror_planes(
     tolerance: float = SHAPE_TOLERANCE,
     share: float = SYMMETRIC_SHARE,
 ) -> list[float]:
-    """The upright planes through the axis (``symmetric_turns``') across which the surface
-    of ``vertices``/``faces`` is its own mirror image (``share`` of its points land within
+    """The upright planes through the surface's centroid across which the surface of
+    ``vertices``/``faces`` is its own mirror image (``share`` of its points land within
     ``tolerance`` of the diagonal of it), as the azimuths of their normals in degrees in
     [0, 180), the closest fit first."""
-    probe = _Probe.of(vertices, faces, about_centroid=True)
+    probe = _Probe.of(vertices, faces)
+    return [] if probe is None else probe.mirror_planes(tolerance, share)
+
+
+def shape_symmetry(vertices: Tensor, faces: Tensor) -> tuple[list[float], list[float]]:
+    """What ``carry_round`` needs, from one sample of the surface: its ``symmetric_turns``,
+    and for a shape with none its ``mirror_planes`` (a shape with turns is not mirrored)."""
+    probe = _Probe.of(vertices, faces)
     if probe is None:
-        return []
-
-    def spread(angle: float, stride: int = 1) -> float:
-        return probe.spread(mirror_across(angle), share, stride)
-
-    # A quarter of the probe ranks the coarse planes; a plane up to half a step off a true
-    # one moves a point at most 2 sin(5 deg) * half the diagonal away, about 0.09 of it, so
-    # a coarse spread past MIRROR_NEAR is no plane's neighbour.
-    coarse = [MIRROR_STEP * index for index in range(round(180.0 / MIRROR_STEP))]
-    values = [spread(angle, stride=4) for angle in coarse]
-    found: dict[float, float] = {}
-    for index, angle in enumerate(coarse):
-        # Each local best (the planes wrap round at 180 degrees) is refined by halving steps.
-        if values[index] > min(values[index - 1], values[(index + 1) % len(values)]):
-            continue
-        if values[index] > MIRROR_NEAR:
-            continue
-        best, step = angle, MIRROR_STEP / 2.0
-        value = spread(best)
-        while step >= MIRROR_FINEST:
-            for tried in (best - step, best + step):
-                tried_value = spread(tried)
-                if tried_value < value:
-                    best, value = tried, tried_value
-            step /= 2.0
-        if value <= tolerance:
-            found[round(best % 180.0, 2)] = value
-    return sorted(found, key=found.__getitem__)
+        return [], []
+    turns = probe.turns(TURNS, SHAPE_TOLERANCE, SYMMETRIC_SHARE)
+    return turns, [] if turns else probe.mirror_planes(SHAPE_TOLERANCE, SYMMETRIC_SHARE)
 
 
 def _texels(mesh: RenderMesh, size: int, backend: RasterBackend) -> tuple[Tensor, Tensor, Tensor]:
@@ -325,29 +344,18 @@ def carry_round(
             raster,
             LANDING_TOLERANCE * diagonal,
         )
-        colours = coarse[covered]
+        if not bool(seen.any()) or bool(seen.all()):
+            return unchanged  # nothing to carry from, or nothing to carry to
+        shown = _Seen(flat_points[seen], flat_normals[seen], coarse[covered][seen])
+        centre, tolerance = centre.to(flat_points), LANDING_TOLERANCE * diagonal
         if mirror is not None:
-            pairs, agreeing = _mirror_agreement(
-                flat_points,
-                flat_normals,
-                seen,
-                colours,
-                transforms[0],
-                centre.to(flat_points),
-                LANDING_TOLERANCE * diagonal,
-            )
+            pairs, agreeing = _mirror_agreement(shown, transforms[0], centre, tolerance)
             if pairs >= MIRROR_PAIRS and agreeing < MIRROR_AGREEMENT:
                 # Where the photo shows both halves, they differ: so would the unseen ones.
                 return unchanged
-        carried = _carried_colours(
-            flat_points,
-            flat_normals,
-            seen,
-            colours,
-            transforms,
-            centre.to(flat_points),
-            LANDING_TOLERANCE * diagonal,
-            needed,
+        carried = torch.full_like(flat_points, float("nan"))
+        carried[~seen] = _carried_colours(
+            shown, flat_points[~seen], flat_normals[~seen], transforms, centre, tolerance, needed
         )
         given = ~seen & ~torch.isnan(carried[:, 0])
         share = float(given.sum()) / max(1, int(covered.sum()))
@@ -368,86 +376,71 @@ def carry_round(
     return CarryResult(result.clamp(0.0, 1.0), list(turns), share, mirror)
 
 
-def _landings(
-    tree: cKDTree,
-    seen_normals: Tensor,
-    points: Tensor,
-    normals: Tensor,
-    transform: Tensor,
-    centre: Tensor,
-    tolerance: float,
-) -> tuple[Tensor, Tensor]:
-    """Where ``points (N, 3)`` (with ``normals``), transformed by ``(3, 3)`` about ``centre``,
-    land within ``tolerance`` of a seen point (``tree``'s) facing the same way: ``(N,)``
-    whether each does, and the seen point's index (0 where none)."""
-    transform = transform.to(points)
-    moved = (points - centre) @ transform.T + centre
-    distances, nearest = tree.query(
-        moved.cpu().numpy(), k=1, distance_upper_bound=tolerance, workers=-1
-    )
-    lands = distances <= tolerance  # a miss has an infinite distance and no neighbour
-    nearest = torch.from_numpy(np.where(lands, nearest, 0)).to(points.device)
-    agree = (seen_normals[nearest] * (normals @ transform.T)).sum(-1) >= NORMAL_AGREEMENT
-    return torch.from_numpy(lands).to(points.device) & agree, nearest
+@dataclass
+class _Seen:
+    """The texels the cameras see: their points, normals and colours ``(S, 3)``, and a
+    tree of the points for finding where others land."""
+
+    points: Tensor
+    normals: Tensor
+    colours: Tensor
+    tree: cKDTree = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tree = cKDTree(self.points.cpu().numpy())
+
+    def landings(
+        self, points: Tensor, normals: Tensor, transform: Tensor, centre: Tensor, tolerance: float
+    ) -> tuple[Tensor, Tensor]:
+        """Where ``points (N, 3)`` (with ``normals``), transformed by ``(3, 3)`` about
+        ``centre``, land within ``tolerance`` of a seen point facing the same way: ``(N,)``
+        whether each does, and the seen point's index (0 where none)."""
+        transform = transform.to(points)
+        moved = (points - centre) @ transform.T + centre
+        distances, nearest = self.tree.query(
+            moved.cpu().numpy(), k=1, distance_upper_bound=tolerance, workers=-1
+        )
+        lands = distances <= tolerance  # a miss has an infinite distance and no neighbour
+        nearest = torch.from_numpy(np.where(lands, nearest, 0)).to(points.device)
+        facing = (self.normals[nearest] * (normals @ transform.T)).sum(-1) >= NORMAL_AGREEMENT
+        return torch.from_numpy(lands).to(points.device) & facing, nearest
 
 
 def _carried_colours(
+    seen: _Seen,
     points: Tensor,
     normals: Tensor,
-    seen: Tensor,
-    colours: Tensor,
     transforms: Sequence[Tensor],
     centre: Tensor,
     tolerance: float,
     needed: int,
 ) -> Tensor:
-    """``(N, 3)``: for each point, the median colour of the seen points its symmetries
-    (``(3, 3)`` ``transforms`` about ``centre``) land it on (NaN where fewer than
-    ``needed`` do)."""
-    carried = torch.full_like(colours, float("nan"))
-    if not bool(seen.any()) or bool(seen.all()):
-        return carried
-    seen_normals, seen_colours = normals[seen], colours[seen]
-    tree = cKDTree(points[seen].cpu().numpy())
-    unseen = torch.nonzero(~seen)[:, 0]
+    """``(N, 3)``: for each of the unseen ``points`` (with ``normals``), the median colour of
+    the seen points its symmetries (``(3, 3)`` ``transforms`` about ``centre``) land it on
+    (NaN where fewer than ``needed`` do)."""
     candidates = []
     for transform in transforms:
-        lands, nearest = _landings(
-            tree, seen_normals, points[unseen], normals[unseen], transform, centre, tolerance
-        )
-        candidates.append(torch.where(lands[:, None], seen_colours[nearest], float("nan")))
+        lands, nearest = seen.landings(points, normals, transform, centre, tolerance)
+        candidates.append(torch.where(lands[:, None], seen.colours[nearest], float("nan")))
     stacked = torch.stack(candidates)  # (transforms, unseen, 3)
     enough = (~torch.isnan(stacked[..., 0])).sum(0) >= needed
     median = torch.nanmedian(stacked, dim=0).values
-    carried[unseen] = torch.where(enough[:, None], median, float("nan"))
-    return carried
+    return torch.where(enough[:, None], median, float("nan"))
 
 
 def _mirror_agreement(
-    points: Tensor,
-    normals: Tensor,
-    seen: Tensor,
-    colours: Tensor,
-    mirror: Tensor,
-    centre: Tensor,
-    tolerance: float,
+    seen: _Seen, mirror: Tensor, centre: Tensor, tolerance: float
 ) -> tuple[int, float]:
     """How far the seen colours are mirror images already: of the seen points whose mirror
     image (``(3, 3)`` ``mirror`` about ``centre``) lands on another seen point (more than
     ``tolerance`` from the plane), how many, and the share of them whose colours agree
     (within ``MIRROR_COLOUR`` in mean absolute difference)."""
-    if not bool(seen.any()):
-        return 0, 0.0
-    seen_points, seen_normals, seen_colours = points[seen], normals[seen], colours[seen]
-    tree = cKDTree(seen_points.cpu().numpy())
-    lands, nearest = _landings(
-        tree, seen_normals, seen_points, seen_normals, mirror, centre, tolerance
-    )
-    moved = (seen_points - centre) @ mirror.to(points).T + centre
-    lands &= (moved - seen_points).norm(dim=-1) > 2.0 * tolerance  # not the point itself
+    lands, nearest = seen.landings(seen.points, seen.normals, mirror, centre, tolerance)
+    moved = (seen.points - centre) @ mirror.to(seen.points).T + centre
+    lands &= (moved - seen.points).norm(dim=-1) > 2.0 * tolerance  # not the point itself
     if not bool(lands.any()):
         return 0, 0.0
-    difference = (seen_colours[lands] - seen_colours[nearest[lands]]).abs().mean(-1)
+    difference = (seen.colours[lands] - seen.colours[nearest[lands]]).abs().mean(-1)
     return int(lands.sum()), float((difference <= MIRROR_COLOUR).float().mean())
 
 
