@@ -57,9 +57,10 @@ level photos read as turned, turned ones read, and the error, for a few threshol
 
 ``symmetry``: painting a mesh like a Lambert-lit photo of it, as in ``paint``, refined 50
 steps from the estimated view and from the true view, each with the refined colours
-carried round a symmetric shape (``render.symmetry``, gen3d's default) and without (as
-gen3d refined before); PSNR at the photo's view, 45 and 90 degrees either side and the
-back, the turns each shape is symmetric under, and the seconds the carrying costs.
+carried round a symmetric shape or mirrored onto a mirror-symmetric one's far half
+(``render.symmetry``, gen3d's default; the "carried round" rows) and without (as gen3d
+refined before); PSNR at the photo's view, 45 and 90 degrees either side and the back, the
+turns each shape is symmetric under, and the seconds the carrying costs.
 
 ``highlights``: how often refinement finds a highlight (``render.highlights``) and cast
 shadows (``render.shadows``) in the ``paint`` part's photos, for each shading: glossy photos
