@@ -87,11 +87,11 @@ def view_text(view: View) -> str:
 def prepared_photo(image: Any, size: int, margin: float) -> tuple[torch.Tensor, torch.Tensor]:
     """The image framed as the pipeline frames inputs (``gen3d.images.prepare_image``):
     ``(size, size, 3)`` colours in [0, 1] and the ``(size, size)`` object mask."""
-    from gen3d.images import object_mask, prepare_image
+    from gen3d.images import prepare_input
 
-    framed = prepare_image(image, size, margin=margin)
-    colours = torch.from_numpy(np.asarray(framed, dtype=np.float32) / 255.0)
-    return colours, torch.from_numpy(object_mask(framed))
+    framed = prepare_input(image, size, margin=margin)
+    colours = torch.from_numpy(np.asarray(framed.image, dtype=np.float32) / 255.0)
+    return colours, torch.from_numpy(framed.mask)
 
 
 def estimate_photo_view(
@@ -103,6 +103,7 @@ def estimate_photo_view(
     direction_prior: Any = None,
     max_roll: float | None = None,
     resolution: int | None = None,
+    polish: bool = True,
 ) -> Any:
     """``render.pose.ViewEstimate``: the direction from which trimesh ``mesh`` (in the model's
     frame, with its baked colour) looks most like ``photo`` (``prepared_photo``'s colours and
@@ -112,7 +113,9 @@ def estimate_photo_view(
     a generated one is and a mesh to paint need not be. ``max_roll``: the most the picture
     may be turned (degrees either way; default ``render.pose.MAX_ROLL``, 0: take it to be
     level).
-    ``resolution``: of the silhouettes compared (default ``render.pose.PoseSettings``')."""
+    ``resolution``: of the silhouettes compared (default ``render.pose.PoseSettings``').
+    ``polish``: end with the soft-silhouette search (``render.pose.polish_view``), which pins
+    the direction finer; only the roll is wanted, it can be left out."""
     from render import RenderMesh
     from render.pose import PoseSettings, estimate_view
 
@@ -123,6 +126,8 @@ def estimate_photo_view(
         settings.max_roll = max_roll
     if resolution is not None:
         settings.resolution = resolution
+    if not polish:
+        settings.polish_samples = 0
     return estimate_view(
         drawable, colours, mask, prior=prior, direction_prior=direction_prior, settings=settings
     )

@@ -777,7 +777,11 @@ class Pipeline:
             key = keys[index]
             try:
                 estimate = estimate_photo_view(
-                    asset.mesh, photos[key], PREPARE_MARGIN, resolution=STRAIGHTEN_POSE_RESOLUTION
+                    asset.mesh,
+                    photos[key],
+                    PREPARE_MARGIN,
+                    resolution=STRAIGHTEN_POSE_RESOLUTION,
+                    polish=False,  # only the roll is wanted
                 )
             except RenderError as error:  # e.g. a quick shape with no faces left
                 log.info("%s not straightened: %s", cuts[key].name, error)
