@@ -9,7 +9,9 @@ the candidate is scored by how well its silhouette overlaps the photo's object (
 a coloured mesh, how close its colours are to the photo's where both show the object. Colour
 tells apart views whose silhouettes are mirror images of each other, e.g. the front and the
 back of a chair. A coarse grid over the whole sphere of directions comes first, then a finer
-search around the best few candidates.
+search around the best few candidates, and last a search round the best one with soft
+silhouettes (``polish_view``: how much of each pixel the object covers, not whether it covers
+its centre), which pins the elevation of a slim round object, a bottle, to a degree.
 
 A ``direction_prior`` (``gen3d.view_net.ViewPrior``: which way the photo looks at the object,
 read from the photo alone by a network) adds ``prior_weight`` times its log-density at each
