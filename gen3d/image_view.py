@@ -114,7 +114,7 @@ def estimate_photo_view(
     may be turned (degrees either way; default ``render.pose.MAX_ROLL``, 0: take it to be
     level).
     ``resolution``: of the silhouettes compared (default ``render.pose.PoseSettings``').
-    ``polish``: end with the soft-silhouette search (``render.pose.polish_view``), which pins
+    ``polish``: end with the soft-silhouette search (``PoseSettings.polish_samples``), which pins
     the direction finer; only the roll is wanted, it can be left out."""
     from render import RenderMesh
     from render.pose import PoseSettings, estimate_view

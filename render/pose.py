@@ -10,7 +10,7 @@ a coloured mesh, how close its colours are to the photo's where both show the ob
 tells apart views whose silhouettes are mirror images of each other, e.g. the front and the
 back of a chair. A coarse grid over the whole sphere of directions comes first, then a finer
 search around the best few candidates, and last a search round the best one with soft
-silhouettes (``polish_view``: how much of each pixel the object covers, not whether it covers
+silhouettes (``_polished``: how much of each pixel the object covers, not whether it covers
 its centre), which pins the elevation of a slim round object, a bottle, to a degree.
 
 A ``direction_prior`` (``gen3d.view_net.ViewPrior``: which way the photo looks at the object,
@@ -54,7 +54,7 @@ COARSE_AZIMUTHS = tuple(float(a) for a in range(0, 360, 15))
 COARSE_ELEVATIONS = (-15.0, 0.0, 15.0, 30.0, 45.0, 60.0, 75.0)
 #: the picture's turns tried (degrees, counter-clockwise), every ``ROLL_STEP`` up to this
 MAX_ROLL, ROLL_STEP = 20.0, 5.0
-#: ``polish_view``'s moves at one step at most, before the step halves
+#: ``_polished``'s moves at one step at most, before the step halves
 POLISH_MOVES = 3
 
 Camera = tuple[float, float, float]  # azimuth, elevation, roll in degrees
@@ -101,7 +101,7 @@ class PoseSettings:
     max_roll: float = MAX_ROLL  # degrees either way; 0 takes every photo to be level
     batch: int = 48  # views rasterised at once
     #: the last search's soft silhouettes: rendered at this many samples a pixel side and
-    #: averaged down (``polish_view``); 0 ends with the coarse-to-fine search's view
+    #: averaged down (``_polished``); 0 ends with the coarse-to-fine search's view
     polish_samples: int = 4
     polish_step: float = 2.0  # degrees: the last search's first step, halved down to
     polish_finest: float = 0.5  # this
@@ -180,10 +180,10 @@ def estimate_view(
         near_prior = _pattern_search(target, target.score([prior_camera]), step, settings)
         if near_prior.score >= best.score - settings.prior_tolerance:
             best = near_prior
-    return polish_view(target, best, settings) if settings.polish_samples else best
+    return _polished(target, best, settings) if settings.polish_samples else best
 
 
-def polish_view(target: _Target, found: ViewEstimate, settings: PoseSettings) -> ViewEstimate:
+def _polished(target: _Target, found: ViewEstimate, settings: PoseSettings) -> ViewEstimate:
     """``found`` moved in azimuth and elevation to where soft silhouettes match best
     (``_Target.score_soft``): from ``settings.polish_step`` degrees, moving while a neighbour
     scores better (a few times at most), then halving the step down to
