@@ -92,6 +92,8 @@ def test_a_photo_with_no_object_is_refused(chair):
         estimate_view(chair, image[..., :1], torch.ones(64, 64, dtype=torch.bool))
     with pytest.raises(RenderError, match="pose resolution"):
         PoseSettings(resolution=4)
+    with pytest.raises(RenderError, match="polish_samples"):
+        PoseSettings(polish_samples=12)
 
 
 def test_framed_cameras_fill_the_frame_as_a_prepared_photo(chair):
