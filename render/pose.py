@@ -261,9 +261,10 @@ class _Target:
         self.mesh, self.settings, self.direction_prior = mesh, settings, direction_prior
         self.backend = get_backend(backend, mesh.device) if isinstance(backend, str) else backend
         pixels = torch.cat([image.float(), mask.float()[..., None]], dim=-1).to(mesh.device)
-        self.mask, self.image = self._compared(pixels)
-        # The share of each compared pixel the photo's object covers, for soft silhouettes.
-        self.share = _area_resized(pixels[..., 3:], settings.resolution)[..., 0]
+        # The share of each compared pixel the photo's object covers (for soft silhouettes)
+        # and, where it is at least half, the object's pixels.
+        self.share, self.image = self._compared(pixels)
+        self.mask = self.share >= 0.5
         # What the coarse search turns, at most 4x the comparison resolution: turning a
         # 384^2 photo for 64^2 silhouettes cost 0.2 s of a straightening's 1.4 s, and the
         # turned copy is averaged down anyway. (At 2x, a ring's mirror view, as good a match,
@@ -273,9 +274,9 @@ class _Target:
 
     def _compared(self, pixels: Tensor) -> tuple[Tensor, Tensor]:
         """``pixels (H, W, 4)`` (colour and mask) at the comparison resolution, by area
-        averaging (a pixel is the object where most of it is): the mask and the colours."""
+        averaging: the share of each pixel the object covers, and the colours."""
         small = _area_resized(pixels, self.settings.resolution)
-        return small[..., 3] >= 0.5, small[..., :3]
+        return small[..., 3], small[..., :3]
 
     def score(self, views: list[Camera]) -> list[ViewEstimate]:
         """Each camera rendered (turned by its roll) and compared with the photo."""
@@ -296,12 +297,13 @@ class _Target:
         photos = [
             (roll, self._compared(_turned(self.turnable, -roll, self.settings.margin)))
             if roll
-            else (roll, (self.mask, self.image))
+            else (roll, (self.share, self.image))
             for roll in rolls
         ]
-        # Every turn at once: masks (R, 1, H, W) and colours (R, 1, H, W, 3) against renders
-        # (B, H, W), scores (R, B) read out in that order.
-        masks = torch.stack([mask for _, (mask, _) in photos])[:, None]
+        # Every turn at once: masks (R, 1, H, W) (a pixel is the object where most of it is)
+        # and colours (R, 1, H, W, 3) against renders (B, H, W), scores (R, B) read out in
+        # that order.
+        masks = torch.stack([share >= 0.5 for _, (share, _) in photos])[:, None]
         images = torch.stack([image for _, (_, image) in photos])[:, None]
         found = []
         for start in range(0, len(views), self.settings.batch):
