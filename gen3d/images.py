@@ -11,8 +11,10 @@ white, padded to a square with a margin and resized.
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from dataclasses import dataclass, replace
+from math import ceil
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +67,14 @@ SHADOW_WORK_SIDE = 500
 SHADOW_LIT_SHARE = 0.05
 #: at least this share of the cut stays: dropping more would take the object for shadow
 MIN_SOLID_SHARE = 0.2
+#: the object's extent is read to a fraction of a pixel (``exact_box``) from how much of each
+#: pixel it covers in this many rows (columns) either side of each edge of its cut's box
+EDGE_WINDOW = 2
+#: colour distance from the backdrop that is noise (JPEG, sensor), not coverage
+MATTE_NOISE = 0.03
+#: an object whose edge differs from the backdrop by less than this tells too little about
+#: how much of a pixel it covers: that edge is read as the cut has it
+MIN_MATTE_CONTRAST = 0.2
 
 
 class ImageInputError(Gen3DError):
@@ -144,6 +154,7 @@ class Cutout:
     mask: np.ndarray  # (H, W) bool
     source: str  # "alpha" (a cut-out's transparency) or "backdrop" (what differs from it)
     backdrop_share: float = 1.0  # of the image's edge, the share on the fitted backdrop
+    backdrop: Backdrop | None = None  # the fitted backdrop ("backdrop" cuts)
 
     @property
     def warning(self) -> str | None:
@@ -171,7 +182,7 @@ def cut_out(image: Image.Image, drop_shadows: bool = True) -> Cutout:
     mask = without_specks(backdrop.distance(rgba[..., :3]) > BACKGROUND_TOLERANCE)
     if drop_shadows:
         mask = without_shadows(rgba[..., :3], backdrop, mask)
-    return Cutout(mask, "backdrop", backdrop.share)
+    return Cutout(mask, "backdrop", backdrop.share, backdrop)
 
 
 def without_shadows(rgb: np.ndarray, backdrop: Backdrop, mask: np.ndarray) -> np.ndarray:
@@ -319,6 +330,16 @@ class Backdrop:
             self._channel(channel, y, x, field[..., channel])
         return field
 
+    def at(self, height: int, width: int, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        """``(N, 3)``: the backdrop's colour at pixels ``rows``, ``columns`` (each ``(N,)``)
+        of a ``height`` x ``width`` image."""
+        y = np.interp(rows, [0, height - 1], [-1.0, 1.0]).astype(np.float32)
+        x = np.interp(columns, [0, width - 1], [-1.0, 1.0]).astype(np.float32)
+        colours = np.empty((len(y), 3), dtype=np.float32)
+        for channel in range(3):
+            self._channel(channel, y, x, colours[:, channel])
+        return colours
+
     def distance(self, rgb: np.ndarray) -> np.ndarray:
         """How far ``(H, W)`` each pixel of ``rgb (H, W, 3)`` in [0, 1] is from the backdrop
         behind it (Euclidean, in RGB)."""
@@ -389,8 +410,91 @@ def fit_backdrop(rgb: np.ndarray) -> Backdrop:
 def mask_box(mask: np.ndarray) -> tuple[int, int, int, int]:
     """The box (top, bottom, left, right; bottom and right exclusive) around a non-empty
     ``mask``'s pixels."""
-    rows, cols = np.nonzero(mask)
-    return int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def exact_box(mask: np.ndarray, coverage: np.ndarray) -> tuple[float, float, float, float]:
+    """A non-empty ``mask``'s box (``mask_box``) to a fraction of a pixel: each edge where
+    the object's ``coverage`` of the pixels round it (``soft_coverage``) puts it.
+
+    A cut counts a pixel as the object's or not, so its box is up to a pixel off at each edge,
+    while renders are framed by their exact bounds: on a small photo, a slim object framed a
+    pixel too tall reads as another view (a bottle's outline changes little from one
+    elevation to the next). Each edge is read from the most any pixel covers in each row
+    (column) there, ``EDGE_WINDOW`` inside the box and one outside it: an edge a pixel covers
+    by a share ``f`` lies ``f`` into it, and the shares of a blurred edge add up to where it is.
+    """
+    top, bottom, left, right = mask_box(mask)
+    height, width = mask.shape
+    inner = EDGE_WINDOW
+    if min(bottom - top, right - left) <= 2 * inner:
+        return float(top), float(bottom), float(left), float(right)
+    exact = []
+    for axis, (start, end), size, span in (
+        (0, (top, bottom), height, width),
+        (1, (left, right), width, height),
+    ):
+        for edge, inward in ((start, 1), (end, -1)):
+            near = (edge, edge + inner) if inward > 0 else (edge - inner, edge)
+            band = mask[near[0] : near[1]] if axis == 0 else mask[:, near[0] : near[1]]
+            # only across where the object reaches this edge: a speck dropped from the cut,
+            # or noise, elsewhere along the row must not count
+            reach = np.nonzero(band.any(axis=axis))[0]
+            low, high = max(int(reach.min()) - inner, 0), min(int(reach.max()) + 1 + inner, span)
+            window = (edge - 1, edge + inner) if inward > 0 else (edge - inner, edge + 1)
+            first, last = max(window[0], 0), min(window[1], size)
+            strip = coverage[first:last, low:high] if axis == 0 else coverage[low:high, first:last]
+            covered = float(strip.max(axis=1 - axis).sum())
+            exact.append(edge + inner - covered if inward > 0 else edge - inner + covered)
+    top_, bottom_, left_, right_ = exact
+    if bottom_ - top_ < 1.0 or right_ - left_ < 1.0:  # no sense to be made of it
+        return float(top), float(bottom), float(left), float(right)
+    return top_, bottom_, left_, right_
+
+
+def soft_coverage(rgba: np.ndarray, cutout: Cutout, box: tuple[int, int, int, int]) -> np.ndarray:
+    """How much of each pixel in ``box`` (top, bottom, left, right) of ``rgba (H, W, 4)``
+    (8-bit) the object ``cutout`` found covers, in [0, 1]. Its alpha, or for a cut from the
+    backdrop, the cut itself but along its edge: there a pixel blends the object with the
+    backdrop, and covers as much as it is far from the backdrop, as a share of how far the
+    object's own pixels next to it are (the cut again where they are too near the backdrop's
+    colour to tell). A pixel beyond the cut that is far from the backdrop was dropped from it
+    (a shadow), and covers nothing."""
+    top, bottom, left, right = box
+    if cutout.backdrop is None:
+        return rgba[top:bottom, left:right, 3].astype(np.float32) / 255.0
+    inside = cutout.mask
+    height, width = inside.shape
+    coverage = inside[top:bottom, left:right].astype(np.float32)
+    # the pixels either side of the cut's edge
+    edge = ndimage.binary_dilation(coverage > 0) & ~ndimage.binary_erosion(
+        coverage > 0, border_value=1
+    )
+    rows, columns = np.nonzero(edge)
+    rows, columns = rows + top, columns + left
+
+    def distance(rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        colours = rgba[rows, columns, :3].astype(np.float32) / 255.0
+        behind = cutout.backdrop.at(height, width, rows, columns)
+        return np.linalg.norm(colours - behind, axis=-1)
+
+    # how far each edge pixel is from the backdrop, and the most any of the object's pixels
+    # round it is
+    far = distance(rows, columns)
+    contrast = np.zeros_like(far)
+    for dy, dx in itertools.product((-1, 0, 1), repeat=2):
+        around_rows = np.clip(rows + dy, 0, height - 1)
+        around_columns = np.clip(columns + dx, 0, width - 1)
+        on = inside[around_rows, around_columns]
+        there = distance(around_rows[on], around_columns[on])
+        contrast[on] = np.maximum(contrast[on], there)
+    matte = np.clip((far - MATTE_NOISE) / np.maximum(contrast - MATTE_NOISE, 1e-6), 0.0, 1.0)
+    # beyond the cut, a pixel far from the backdrop was dropped from it (a shadow, a speck)
+    matte[~inside[rows, columns] & (far > BACKGROUND_TOLERANCE)] = 0.0
+    readable = contrast >= MIN_MATTE_CONTRAST
+    coverage[rows[readable] - top, columns[readable] - left] = matte[readable]
+    return coverage
 
 
 def _quadratic_terms(y: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -408,6 +512,12 @@ class CutImage:
     cutout: Cutout
     name: str  # the file's name, or what it was given as (for log lines)
     object_share: float  # of the whole image, the share the object covers
+    #: the object's box in ``rgba``'s pixels (top, bottom, left, right), to a fraction of a
+    #: pixel (``exact_box``); empty where there is no object
+    box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    #: ``(H, W)`` as ``rgba``: how much of each pixel the object covers (``soft_coverage``),
+    #: where it was cut from a backdrop (None: ``rgba``'s alpha and the cut tell)
+    coverage: np.ndarray | None = None
 
     def turned(self, degrees: float) -> CutImage:
         """The object turned ``degrees`` clockwise on a transparent canvas grown to hold every
@@ -417,8 +527,13 @@ class CutImage:
         rgba = Image.fromarray(pixels).rotate(
             -degrees, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=(255, 255, 255, 0)
         )
-        mask = without_specks(np.asarray(rgba)[..., 3] > 127)
-        return CutImage(rgba, replace(self.cutout, mask=mask), self.name, self.object_share)
+        pixels = np.asarray(rgba)
+        mask = without_specks(pixels[..., 3] > 127)
+        # turned, the object is on transparency whatever it was cut from: its alpha, resampled
+        # from the cut, is how much of each pixel it covers
+        box = exact_box(mask, pixels[..., 3] / 255.0) if mask.any() else self.box
+        cutout = replace(self.cutout, mask=mask, backdrop=None)
+        return CutImage(rgba, cutout, self.name, self.object_share, box)
 
 
 def cut_image(image: Any) -> CutImage:
@@ -431,11 +546,17 @@ def cut_image(image: Any) -> CutImage:
     rgba = load_image(image)
     cutout = cut_out(rgba)
     share = float(cutout.mask.mean())
-    if cutout.mask.any():
-        top, bottom, left, right = mask_box(cutout.mask)
-        rgba = rgba.crop((left, top, right, bottom))
-        cutout = replace(cutout, mask=cutout.mask[top:bottom, left:right])
-    return CutImage(rgba, cutout, name, share)
+    if not cutout.mask.any():
+        return CutImage(rgba, cutout, name, share)
+    # A pixel round the object's box kept: its edge may cover some of it.
+    top, bottom, left, right = mask_box(cutout.mask)
+    top, left = max(top - 1, 0), max(left - 1, 0)
+    bottom, right = min(bottom + 1, rgba.height), min(right + 1, rgba.width)
+    coverage = soft_coverage(np.asarray(rgba), cutout, (top, bottom, left, right))
+    soft = coverage if cutout.backdrop is not None else None
+    cutout = replace(cutout, mask=cutout.mask[top:bottom, left:right], backdrop=None)
+    box = exact_box(cutout.mask, coverage)
+    return CutImage(rgba.crop((left, top, right, bottom)), cutout, name, share, box, soft)
 
 
 def straightened(image: Any, degrees: float) -> Image.Image:
@@ -455,8 +576,8 @@ def prepare_image(image: Any, size: int, margin: float = 0.1) -> Image.Image:
 class PreparedImage:
     image: Image.Image  # ``prepare_image``'s
     warning: str | None  # what the user should know about how the object was cut out
-    #: ``(size, size)`` boolean: the object's pixels in ``image``, the cut's coverage framed
-    #: and resampled as the colours were, where it covers half a pixel or more
+    #: ``(size, size)`` boolean: the object's pixels in ``image``, where it covers half a pixel
+    #: or more (``soft_coverage``, framed and resampled as the colours were)
     mask: np.ndarray
 
 
@@ -470,25 +591,42 @@ def prepare_input(image: Any, size: int, margin: float = 0.1) -> PreparedImage:
             "the image shows no object: it is empty or one plain colour (give a photo or render "
             "of one object, ideally on a plain background or with transparency)"
         )
-    top, bottom, left, right = mask_box(mask)
-    crop = np.asarray(rgba, dtype=np.float32)[top:bottom, left:right] / 255.0
-    weight = mask[top:bottom, left:right, None].astype(np.float32)
+    pixels = np.asarray(rgba, dtype=np.float32) / 255.0
+    weight = mask[..., None].astype(np.float32)
     if np.asarray(rgba)[..., 3].min() < 250:  # keep soft alpha edges where there is alpha
-        weight = crop[..., 3:4]
-    composite = crop[..., :3] * weight + (1.0 - weight)
-    side = round(max(composite.shape[:2]) / (1.0 - 2.0 * margin))
-    canvas = np.ones((side, side, 3), dtype=np.float32)
-    coverage = np.zeros((side, side), dtype=np.float32)
-    y, x = (side - composite.shape[0]) // 2, (side - composite.shape[1]) // 2
-    canvas[y : y + composite.shape[0], x : x + composite.shape[1]] = composite
-    coverage[y : y + composite.shape[0], x : x + composite.shape[1]] = weight[..., 0]
+        weight = pixels[..., 3:4]
+    composite = pixels[..., :3] * weight + (1.0 - weight)
+    # The mask is how much of each pixel the object covers, resampled as the colours are, not
+    # the resized picture cut again: resampling blurs the object's edge into the backdrop, and
+    # a fresh cut takes in every pixel the blur darkened, a pixel or more wider. On a slim
+    # object (a bottle), whose outline framed by its height barely changes from one elevation
+    # to the next, that reads as another view; so does a cut's edge, which takes in every
+    # pixel the object darkens enough, up to a pixel wider.
+    covered = weight[..., 0] if cut.coverage is None else cut.coverage
+    # Framed by the object's exact box, as renders are by their exact bounds: the square's
+    # side and centre to a fraction of a pixel, which resampling takes as they are.
+    top, bottom, left, right = cut.box
+    if bottom <= top or right <= left:  # no exact box: the cut's
+        top, bottom, left, right = mask_box(mask)
+    side = max(bottom - top, right - left) / (1.0 - 2.0 * margin)
+    centre_y, centre_x = (top + bottom) / 2, (left + right) / 2
+    height, width = composite.shape[:2]
+    pad_y = ceil(max(side / 2 - centre_y, centre_y + side / 2 - height, 0.0)) + 1
+    pad_x = ceil(max(side / 2 - centre_x, centre_x + side / 2 - width, 0.0)) + 1
+    canvas = np.ones((height + 2 * pad_y, width + 2 * pad_x, 3), dtype=np.float32)
+    coverage = np.zeros(canvas.shape[:2], dtype=np.float32)
+    canvas[pad_y : pad_y + height, pad_x : pad_x + width] = composite
+    coverage[pad_y : pad_y + height, pad_x : pad_x + width] = covered
     square = Image.fromarray((canvas * 255.0 + 0.5).astype(np.uint8), mode="RGB")
-    # The mask is the cut's, resampled alike, not the resized picture cut again: resampling
-    # blurs the object's edge into the backdrop, and a fresh cut takes in every pixel the blur
-    # darkened, a pixel or more wider. On a slim object (a bottle), whose outline framed by
-    # its height barely changes from one elevation to the next, that reads as another view.
+    region = (
+        pad_x + centre_x - side / 2,
+        pad_y + centre_y - side / 2,
+        pad_x + centre_x + side / 2,
+        pad_y + centre_y + side / 2,
+    )
     resample = Image.Resampling.LANCZOS
-    framed_coverage = np.asarray(Image.fromarray(coverage).resize((size, size), resample))
+    framed = Image.fromarray(coverage).resize((size, size), resample, box=region)
+    framed_coverage = np.asarray(framed)
     return PreparedImage(
-        square.resize((size, size), resample), cutout.warning, framed_coverage >= 0.5
+        square.resize((size, size), resample, box=region), cutout.warning, framed_coverage >= 0.5
     )

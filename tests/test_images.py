@@ -107,11 +107,13 @@ def test_a_photo_is_cut_out_once_and_its_warning_survives_turning(monkeypatch) -
     alpha = np.asarray(turned.rgba)[..., 3]
     assert (turned.cutout.mask == (alpha > 127)).mean() > 0.99 and alpha[0, 0] == 0
 
-    # Kept cropped to the object (a batch of 12 MP photos is held through the run); what counts
-    # as too small an object is still measured against the whole image.
+    # Kept cropped to the object and the pixel round it, where its edge may reach (a batch of
+    # 12 MP photos is held through the run); what counts as too small an object is still
+    # measured against the whole image.
     photo = _photo()
     cut = cut_image(photo)
-    assert cut.rgba.size == (40, 20) and cut.cutout.mask.all()
+    assert cut.rgba.size == (42, 22) and cut.cutout.mask.sum() == 40 * 20
+    assert cut.cutout.mask[1:-1, 1:-1].all() and cut.box == (1.0, 21.0, 1.0, 41.0)
     assert np.array_equal(np.asarray(prepare_image(cut, 64)), np.asarray(prepare_image(photo, 64)))
     dot = np.full((200, 200, 3), 255, dtype=np.uint8)
     dot[100:103, 100:103] = (200, 0, 0)  # 0.02% of the image
@@ -224,6 +226,42 @@ def test_the_prepared_mask_is_the_object_resampled_not_widened(source) -> None:
     rows = prepared.mask.any(axis=1).sum()
     assert prepared.mask.shape == (384, 384)
     assert abs(columns - width * scale) < 1.0 and abs(rows - height * scale) < 1.0
+
+
+def _bar_coverage(shape: tuple[int, int], box: tuple[float, float, float, float]) -> np.ndarray:
+    """``(H, W)``: how much of each pixel a bar with edges at ``box`` (top, bottom, left,
+    right; fractions of a pixel) covers."""
+
+    def spans(low: float, high: float, count: int) -> np.ndarray:
+        edges = np.arange(count, dtype=float)
+        return np.clip(np.minimum(edges + 1, high) - np.maximum(edges, low), 0.0, 1.0)
+
+    top, bottom, left, right = box
+    return np.outer(spans(top, bottom, shape[0]), spans(left, right, shape[1]))
+
+
+@pytest.mark.parametrize("kind", ["backdrop", "alpha"])
+def test_a_photo_is_framed_by_its_object_to_a_fraction_of_a_pixel(kind) -> None:
+    # A bar whose edges fall between pixels, on a grey backdrop or on transparency: framed,
+    # it fills the square as a render framed by its exact bounds does. A cut counts its edge
+    # pixels whole, and framing by the cut's box left 370-620 pixels of the square's mask
+    # wrong here (the bar 2 pixels too wide, or shifted by half a pixel); a slim object's
+    # view estimate reads that as another elevation.
+    box = (50.3, 250.9, 100.75, 141.25)
+    cover = _bar_coverage((300, 260), box)[..., None]
+    grey, ink = np.array([200.0, 205.0, 210.0]), np.array([40.0, 30.0, 20.0])
+    if kind == "backdrop":
+        noise = np.random.default_rng(1).normal(0.0, 1.5, (300, 260, 3))
+        pixels = cover * ink + (1.0 - cover) * grey + noise
+    else:
+        pixels = np.concatenate([np.broadcast_to(ink, (300, 260, 3)), 255.0 * cover], axis=-1)
+    image = Image.fromarray(np.clip(pixels + 0.5, 0, 255).astype(np.uint8))
+    prepared = prepare_input(image, 384, margin=0.1)
+    scale = 0.8 * 384 / (box[1] - box[0])  # the long side across 80% of the square
+    width = (box[3] - box[2]) * scale
+    framed = (38.4, 345.6, 192.0 - width / 2, 192.0 + width / 2)
+    expected = _bar_coverage((384, 384), framed) >= 0.5
+    assert (prepared.mask != expected).sum() <= 8  # 4 here: rounding at the corners
 
 
 def _png_with_a_broken_chunk() -> bytes:
