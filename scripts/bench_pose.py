@@ -10,7 +10,9 @@ white, framed as gen3d frames a photo) from a random direction: azimuth anywhere
 0-45 degrees. The view is estimated from each photo against the same mesh with its colours
 (painting a mesh like the photo), and against the mesh without colour (silhouette only). The
 error is the angle between the true and the estimated viewing directions. The baseline is
-what gen3d did before: assume the reference view (azimuth 30, elevation 20).
+what gen3d did before: assume the reference view (azimuth 30, elevation 20). With
+``--prepared``, each photo is given as a picture and framed by gen3d's own preparation
+(``gen3d.images.prepare_input``), as the pipeline frames a user's photo.
 
 ``paint``: painting a mesh like a photo of it (``gen3d texture MESH --image PHOTO
 --refine-steps 100``): the same meshes without their colours, painted by the default model
@@ -247,13 +249,21 @@ def summary(errors: list[float]) -> dict:
     }
 
 
-def bench_views(items: list[dict]) -> dict:
+def bench_views(items: list[dict], prepared: bool = False) -> dict:
+    from PIL import Image
+
+    from gen3d.image_view import prepared_photo
+    from gen3d.pipeline import PREPARE_MARGIN, REFINE_RESOLUTION
+
     rows = {"coloured": [], "coloured, level": [], "silhouette": [], "reference (baseline)": []}
     alike: dict[str, list[bool]] = {name: [] for name in rows}
     seconds, level_seconds, rolls = [], [], []
     for item in items:
         coloured = RenderMesh.from_trimesh(item["mesh"])
         image, mask = photo(coloured, item["view"])
+        if prepared:  # given as a picture, framed as gen3d frames one
+            picture = Image.fromarray((image * 255 + 0.5).to(torch.uint8).numpy())
+            image, mask = prepared_photo(picture, REFINE_RESOLUTION, PREPARE_MARGIN)
         plain = RenderMesh(coloured.vertices, coloured.faces)
         started = time.perf_counter()
         found = estimate_view(coloured, image, mask)
@@ -933,6 +943,12 @@ def main() -> None:
     parser.add_argument("--refine-shapes", type=int, default=12)
     parser.add_argument("--refine-steps", type=int, default=100)
     parser.add_argument(
+        "--prepared",
+        action="store_true",
+        help="--parts views: each photo given as a picture and framed as gen3d frames one "
+        "(gen3d.images.prepare_input), not used as rendered",
+    )
+    parser.add_argument(
         "--data", default="data/shapes", help="--parts straighten: a dataset's test split"
     )
     parser.add_argument(
@@ -955,7 +971,7 @@ def main() -> None:
     results: dict = {"machine": platform.processor() or platform.machine()}
     items = inputs(args.shapes, args.seed)
     if "views" in parts:
-        results["views"] = bench_views(items)
+        results["views"] = bench_views(items, args.prepared)
     if "paint" in parts:
         results[f"paint ({args.shading})"] = bench_paint(
             items[: args.refine_shapes], args.refine_steps, args.shading
