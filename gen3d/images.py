@@ -5,8 +5,9 @@ input photo is brought to that form: turned upright as its EXIF says (phone phot
 alpha channel marks the object when it has one (a cut-out PNG); otherwise the object is what
 differs from the backdrop, a smooth colour field fitted to the image's border (a product shot
 on a sweep, a phone photo against a wall: one side lit, the corners darkened). Specks of dust
-and the object's shadows on the floor are dropped. The object is cropped, composited over
-white, padded to a square with a margin and resized.
+and the object's shadows on the floor are dropped. The object is composited over white and
+framed in a square with a margin, resized, as renders are framed: by its exact box, to a
+fraction of a pixel, read from how much of each pixel along its edge it covers (``exact_box``).
 """
 
 from __future__ import annotations

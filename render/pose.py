@@ -95,7 +95,7 @@ class PoseSettings:
     resolution: int = 96  # pixels a side of the silhouettes compared
     colour_weight: float = 0.5  # score = iou - colour_weight * colour error
     margin: float = 0.1  # the photo's framing margin (``gen3d.images.prepare_image``'s)
-    keep: int = 3  # coarse candidates searched further
+    keep: int = 5  # coarse candidates searched further, each on its own
     finest_step: float = 1.0  # degrees: the fine search halves its step down to this
     prior_tolerance: float = 0.01  # a prior view (or no roll) this close to the best wins
     max_roll: float = MAX_ROLL  # degrees either way; 0 takes every photo to be level
@@ -223,9 +223,15 @@ def _pattern_search(
     *,
     roll: bool = False,
 ) -> ViewEstimate:
-    """The best view found from ``candidates``: each tries its eight neighbours in azimuth and
-    elevation at ``step`` (and with ``roll``, a turn either way, from half ``ROLL_STEP``), the
-    best ``settings.keep`` go on, and the steps halve down to ``settings.finest_step``."""
+    """The best view found from ``candidates``, each searched on its own: it moves to the best
+    of its eight neighbours in azimuth and elevation at ``step`` (and with ``roll``, a turn
+    either way, from half ``ROLL_STEP``) where that scores better, and the steps halve down
+    to ``settings.finest_step``.
+
+    On their own, not ranked together: a shape that looks alike from several sides (a tower
+    turned a quarter) scores its coarse candidates within a hair of each other, and ranked
+    together the neighbours of one took every place, so that the true side, found fourth on
+    the coarse grid, was never searched."""
     moves = [(da, de, 0.0) for da in (-1, 0, 1) for de in (-1, 0, 1) if da or de]
     if roll:
         moves += [(0, 0, -1.0), (0, 0, 1.0)]
@@ -236,10 +242,13 @@ def _pattern_search(
             for c in candidates
             for da, de, dr in moves
         ]
-        ranked = sorted(candidates + target.score(tried), key=lambda e: e.score, reverse=True)
-        candidates = ranked[: settings.keep]
+        scored = target.score(tried)
+        candidates = [
+            max([c, *scored[i * len(moves) : (i + 1) * len(moves)]], key=lambda e: e.score)
+            for i, c in enumerate(candidates)
+        ]
         step, roll_step = step / 2.0, max(roll_step / 2.0, settings.finest_step)
-    return candidates[0]
+    return max(candidates, key=lambda e: e.score)
 
 
 def _spacing(values: Sequence[float]) -> float:
