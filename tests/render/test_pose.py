@@ -13,7 +13,7 @@ from gen3d.data.procedural import generate_shape
 from gen3d.image_view import prepared_photo
 from gen3d.mesh import extract_hierarchical, vertex_colours
 from render import Cameras, RenderError, RenderMesh, render_mesh
-from render.pose import PoseSettings, estimate_view
+from render.pose import PoseSettings, ViewEstimate, _pattern_search, estimate_view
 
 
 def _direction(azimuth: float, elevation: float) -> np.ndarray:
@@ -138,3 +138,33 @@ def test_a_slim_round_object_is_seen_from_its_true_elevation():
         photo = Image.fromarray((colour.numpy() * 255 + 0.5).astype(np.uint8))
         found = estimate_view(drawable, *prepared_photo(photo, 384, 0.1))
         assert found.elevation == pytest.approx(elevation, abs=1.0)
+
+
+class _Landscape:
+    """A stand-in for the photo's scores: a broad hill round (200, 30), and round (5.6, 0) a
+    gentle slope up to a spike a fraction of a degree wide (a side that matches the photo
+    only when seen from just there)."""
+
+    def score(self, cameras: list[tuple[float, float, float]]) -> list[ViewEstimate]:
+        found = []
+        for azimuth, elevation, roll in cameras:
+            if abs(azimuth - 5.625) < 0.3 and abs(elevation) < 0.3:
+                score = 0.99
+            elif azimuth < 100.0:
+                score = 0.80 - 0.001 * abs(azimuth - 5.625) - 0.001 * abs(elevation)
+            else:
+                score = 0.90 - 0.0001 * math.hypot(azimuth - 200.0, elevation - 30.0)
+            found.append(ViewEstimate(azimuth, elevation, score, None, score, roll))
+        return found
+
+
+def test_each_coarse_candidate_is_searched_on_its_own() -> None:
+    # Four candidates on a broad hill and the true side's, which scores lower until the
+    # search comes within a degree of it. Ranked together, the hill's neighbours took every
+    # place at the first step, and the true side (a tower that looks alike from four sides,
+    # its true side 4th on the coarse grid) was never searched.
+    landscape = _Landscape()
+    seeds = [(200.0, 30.0), (195.0, 30.0), (205.0, 30.0), (200.0, 25.0), (0.0, 0.0)]
+    candidates = landscape.score([(a, e, 0.0) for a, e in seeds])
+    found = _pattern_search(landscape, candidates, 7.5, PoseSettings())
+    assert (found.azimuth, found.elevation, found.score) == (5.625, 0.0, 0.99)
