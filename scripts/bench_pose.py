@@ -64,6 +64,11 @@ carried round a symmetric shape or mirrored onto a mirror-symmetric one's far ha
 refined before); PSNR at the photo's view, 45 and 90 degrees either side and the back, the
 turns each shape is symmetric under, and the seconds the carrying costs.
 
+``framing``: how far gen3d frames each ``views`` photo (``gen3d.images.prepare_input``, at the
+photo's own 384^2) from where a render framed by the object's exact bounds puts it: the
+prepared mask's centre, spread and area against those of such a render at 4x4 samples a
+pixel, averaged down.
+
 ``highlights``: how often refinement finds a highlight (``render.highlights``) and cast
 shadows (``render.shadows``) in the ``paint`` part's photos, for each shading: glossy photos
 show highlights (on flat faces turned away from the lamp, only a few pixels of them),
@@ -852,6 +857,54 @@ def bench_straighten(data: str, shapes: int, seed: int) -> dict:
     return result
 
 
+def _moments(coverage: np.ndarray) -> tuple[float, ...]:
+    """Area, centre (row, column) and spread (row, column) of ``coverage (H, W)``, in pixels."""
+    weights = coverage.astype(np.float64)
+    rows, columns = np.mgrid[: weights.shape[0], : weights.shape[1]] + 0.5
+    area = weights.sum()
+    centre_y, centre_x = (weights * rows).sum() / area, (weights * columns).sum() / area
+    spread_y = math.sqrt((weights * (rows - centre_y) ** 2).sum() / area)
+    spread_x = math.sqrt((weights * (columns - centre_x) ** 2).sum() / area)
+    return area, centre_y, centre_x, spread_y, spread_x
+
+
+def bench_framing(items: list[dict]) -> dict:
+    """How far gen3d's framing of each photo (``prepare_input``'s mask) is from the object's
+    exact framing (a render framed by its bounds, 4x4 samples a pixel averaged down)."""
+    from PIL import Image
+
+    from gen3d.images import prepare_input
+    from gen3d.pipeline import PREPARE_MARGIN, reference_cameras
+
+    errors = []
+    for item in items:
+        mesh = RenderMesh.from_trimesh(item["mesh"])
+        colour, _ = photo(mesh, item["view"])
+        picture = Image.fromarray((colour * 255 + 0.5).to(torch.uint8).numpy())
+        framed = prepare_input(picture, SIZE, PREPARE_MARGIN).mask
+        cameras = reference_cameras(mesh.vertices, item["view"], SIZE * 4)
+        fine = render_mesh(mesh, cameras, shading="albedo", antialias=False).mask[0].float()
+        truth = torch.nn.functional.avg_pool2d(fine[None, None], 4)[0, 0].numpy()
+        got, want = _moments(framed), _moments(truth)
+        errors.append(
+            [got[1] - want[1], got[2] - want[2]]
+            + [100.0 * (got[i] / want[i] - 1.0) for i in (3, 4, 0)]
+        )
+        print(
+            f"{item['category']:>14} shift {errors[-1][0]:+.2f} / {errors[-1][1]:+.2f} px, "
+            f"scale {errors[-1][2]:+.2f} / {errors[-1][3]:+.2f}%, area {errors[-1][4]:+.2f}%",
+            flush=True,
+        )
+    mean = np.abs(np.asarray(errors)).mean(axis=0)
+    names = ("shift_rows_px", "shift_columns_px", "scale_rows_pct", "scale_columns_pct", "area_pct")
+    result = {name: float(value) for name, value in zip(names, mean, strict=True)}
+    print(
+        f"\nmean absolute error: shift {mean[0]:.2f} / {mean[1]:.2f} px (rows / columns), "
+        f"scale {mean[2]:.2f} / {mean[3]:.2f}%, area {mean[4]:.2f}%"
+    )
+    return result
+
+
 def bench_tilt(items: list[dict], seed: int) -> dict:
     """The edge reading alone (``gen3d.edge_tilt``): each shape photographed level and turned
     3-15 degrees either way (Lambert, head light, 384^2), as rendered and as a phone would
@@ -986,6 +1039,8 @@ def main() -> None:
         results["straighten"] = bench_straighten(args.data, args.refine_shapes, args.seed)
     if "tilt" in parts:
         results["tilt"] = bench_tilt(items, args.seed)
+    if "framing" in parts:
+        results["framing"] = bench_framing(items)
     if "pipeline-refine" in parts:
         results["pipeline-refine"] = bench_pipeline_refine(
             items[: args.refine_shapes], (0, 50, args.refine_steps)
