@@ -517,7 +517,8 @@ class CutImage:
     #: pixel (``exact_box``); empty where there is no object
     box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     #: ``(H, W)`` as ``rgba``: how much of each pixel the object covers (``soft_coverage``),
-    #: where it was cut from a backdrop (None: ``rgba``'s alpha and the cut tell)
+    #: in 255ths (a byte a pixel, as ``rgba``'s alpha), where it was cut from a backdrop
+    #: (None: ``rgba``'s alpha and the cut tell)
     coverage: np.ndarray | None = None
 
     def turned(self, degrees: float) -> CutImage:
@@ -554,7 +555,9 @@ def cut_image(image: Any) -> CutImage:
     top, left = max(top - 1, 0), max(left - 1, 0)
     bottom, right = min(bottom + 1, rgba.height), min(right + 1, rgba.width)
     coverage = soft_coverage(np.asarray(rgba), cutout, (top, bottom, left, right))
-    soft = coverage if cutout.backdrop is not None else None
+    soft = None
+    if cutout.backdrop is not None:
+        soft = (coverage * 255.0 + 0.5).astype(np.uint8)
     cutout = replace(cutout, mask=cutout.mask[top:bottom, left:right], backdrop=None)
     box = exact_box(cutout.mask, coverage)
     return CutImage(rgba.crop((left, top, right, bottom)), cutout, name, share, box, soft)
@@ -603,7 +606,7 @@ def prepare_input(image: Any, size: int, margin: float = 0.1) -> PreparedImage:
     # object (a bottle), whose outline framed by its height barely changes from one elevation
     # to the next, that reads as another view; so does a cut's edge, which takes in every
     # pixel the object darkens enough, up to a pixel wider.
-    covered = weight[..., 0] if cut.coverage is None else cut.coverage
+    covered = weight[..., 0] if cut.coverage is None else cut.coverage / np.float32(255.0)
     # Framed by the object's exact box, as renders are by their exact bounds: the square's
     # side and centre to a fraction of a pixel, which resampling takes as they are.
     top, bottom, left, right = cut.box
