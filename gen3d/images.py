@@ -467,11 +467,10 @@ def soft_coverage(rgba: np.ndarray, cutout: Cutout, box: tuple[int, int, int, in
         return rgba[top:bottom, left:right, 3].astype(np.float32) / 255.0
     inside = cutout.mask
     height, width = inside.shape
-    coverage = inside[top:bottom, left:right].astype(np.float32)
+    cut = inside[top:bottom, left:right]
+    coverage = cut.astype(np.float32)
     # the pixels either side of the cut's edge
-    edge = ndimage.binary_dilation(coverage > 0) & ~ndimage.binary_erosion(
-        coverage > 0, border_value=1
-    )
+    edge = ndimage.binary_dilation(cut) & ~ndimage.binary_erosion(cut, border_value=1)
     rows, columns = np.nonzero(edge)
     rows, columns = rows + top, columns + left
 
